@@ -29,14 +29,15 @@ import genanki
 from markdown_it import MarkdownIt
 from mdit_py_plugins.dollarmath import dollarmath_plugin
 
+from cards.media import media_src_re
 from cards.models import Card, ReviewLog, ReviewState
+from cards.scheduling import PASSING_QUALITY
 
 MODEL_ID = 1_607_392_319  # fixed: a second export updates the same note type in Anki
 CSV_COLUMNS = ("front", "back", "tags", "topic")
 REVLOG_COLUMNS = ("card_id", "review_time", "review_rating", "review_state", "review_duration")
 # genanki's collection is dated 2014-09-19 (its `crt`); Anki counts review due days from it.
 ANKI_COLLECTION_CREATED = dt.datetime.fromtimestamp(1_411_124_400, tz=dt.UTC)
-MEDIA_SRC_RE = re.compile(r'src="/cards/media/(\d+)/([A-Za-z0-9_.-]+)"')
 CARD_CSS = """.card { font-family: system-ui, sans-serif; font-size: 20px; line-height: 1.5;
   text-align: left; color: black; background-color: white; max-width: 42em; margin: 0 auto; }
 pre { background: #f0f1f7; padding: 10px 12px; border-radius: 8px; overflow-x: auto; }
@@ -85,7 +86,7 @@ def markdown_to_anki_html(text: str, *, user_id: int, media: set[str]) -> str:
         media.add(match.group(2))
         return f'src="{match.group(2)}"'
 
-    return MEDIA_SRC_RE.sub(local, rendered)
+    return media_src_re().sub(local, rendered)
 
 
 # --- Anki package ----------------------------------------------------------------------
@@ -259,7 +260,7 @@ def review_states(logs: Iterable[ReviewLog]) -> Iterator[tuple[ReviewLog, int]]:
             state = 3 if passed else 1
         else:
             state = 2
-        if log.quality >= 3 and not log.is_repeat:
+        if log.quality >= PASSING_QUALITY and not log.is_repeat:
             passed = True
         yield log, state
 

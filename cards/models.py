@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 
 from django.conf import settings
@@ -8,8 +9,14 @@ from django.db.models import Q
 
 from cards.scheduling import INITIAL_EASINESS, Sm2State
 
+# Anki's line between young and mature cards: an interval of this many days or more.
+MATURE_DAYS = 21
+
 
 class TopicQuerySet(models.QuerySet["Topic"]):
+    def live(self) -> TopicQuerySet:
+        return self.filter(retired_at__isnull=True)
+
     def visible_to(self, user: object) -> TopicQuerySet:
         return self.filter(Q(owner__isnull=True, retired_at__isnull=True) | Q(owner=user))
 
@@ -108,6 +115,41 @@ class Card(models.Model):
         return self.tags.split()
 
 
+# Which review states count, written once; as Q objects so that aggregates can filter on
+# them too. Live: can come up (not suspended, on a card still in the deck); reviewed: live
+# and seen at least once; learning and mature split the reviewed at MATURE_DAYS.
+LIVE = Q(suspended=False, card__retired_at__isnull=True)
+REVIEWED = LIVE & Q(last_reviewed_at__isnull=False)
+LEARNING = REVIEWED & Q(interval__lt=MATURE_DAYS)
+MATURE = REVIEWED & Q(interval__gte=MATURE_DAYS)
+
+
+class ReviewStateQuerySet(models.QuerySet["ReviewState"]):
+    def live(self) -> ReviewStateQuerySet:
+        return self.filter(LIVE)
+
+    def reviewed(self) -> ReviewStateQuerySet:
+        return self.filter(REVIEWED)
+
+    def due_on(self, day: dt.date) -> ReviewStateQuerySet:
+        """Reviews owed on ``day``: due then or earlier, and not already a same-day repeat."""
+        return self.reviewed().filter(due__lte=day).exclude(repeat_on=day)
+
+    def waiting_new(self) -> ReviewStateQuerySet:
+        """Cards brought in (by the nightly rollover) and not seen yet."""
+        return self.live().filter(last_reviewed_at__isnull=True)
+
+    def repeats_on(self, day: dt.date) -> ReviewStateQuerySet:
+        """SM-2 step 7: cards graded below 4 on ``day`` that still owe a repeat."""
+        return self.filter(repeat_on=day, suspended=False)
+
+    def learning(self) -> ReviewStateQuerySet:
+        return self.filter(LEARNING)
+
+    def mature(self) -> ReviewStateQuerySet:
+        return self.filter(MATURE)
+
+
 class ReviewState(models.Model):
     """One user's SM-2 state for one card. Created when the card is first introduced."""
 
@@ -130,6 +172,8 @@ class ReviewState(models.Model):
     # submit or a second tab cannot grade the same showing twice.
     version = models.PositiveIntegerField(default=0)
     introduced_on = models.DateField(help_text="Local date the card entered the queue.")
+
+    objects = ReviewStateQuerySet.as_manager()
 
     class Meta:
         constraints = [

@@ -1,29 +1,56 @@
-"""Today's queue for one user: a fixed handful of indexed queries, whatever the deck size.
+"""Today's queue and its counts, for one user or many (the daily e-mail uses the same code).
 
 Order (DESIGN.md, SM-2 step 7):
 
-1. reviews due today or earlier, most overdue first (oldest due date, then the shortest
-   interval: a card one day late on a one-day interval is further behind than one a day
-   late on a month), up to the day's review cap;
+1. reviews due today or earlier, most overdue *for its interval* first
+   (:func:`overdue_order`: a card three days late on a two-day interval is further behind
+   than one ten days late on a month), up to the day's review cap;
 2. new cards up to the day's new-card limit: the current plan week's topics first, then
    the rest in deck order;
 3. same-day repeats: cards graded below 4 today, until they score 4 or 5.
+
+The counts cost a fixed handful of indexed queries whatever the deck size and however many
+users are asked about at once.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Collection
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from fractions import Fraction
+from typing import Any
 
-from django.db.models import Case, Count, IntegerField, Q, QuerySet, Value, When
+from django.db.models import (
+    Case,
+    Count,
+    F,
+    FloatField,
+    Func,
+    IntegerField,
+    Q,
+    QuerySet,
+    Value,
+    When,
+)
 
 from cards.models import Card, ReviewLog, ReviewState
-from prep.localtime import local_date
 
-if TYPE_CHECKING:
-    from prep.models import Profile
+
+@dataclass(frozen=True)
+class DailyLimits:
+    """How much of a day a person gives to the drill (their profile says)."""
+
+    new_cards_per_day: int
+    max_reviews_per_day: int
+
+
+@dataclass(frozen=True)
+class Done:
+    """What a person has graded on a local date (same-day repeats not counted)."""
+
+    reviewed: int = 0
+    new: int = 0
 
 
 @dataclass(frozen=True)
@@ -46,61 +73,123 @@ class NextCard:
     section: str  # "due", "new" or "repeat"
 
 
-def today_for(profile: Profile, now: dt.datetime | None = None) -> dt.date:
-    from django.utils import timezone
-
-    return local_date(now or timezone.now(), profile.zone)
-
-
-def _due_states(user: Any, today: dt.date) -> QuerySet[ReviewState]:
-    return ReviewState.objects.filter(
-        user=user,
-        suspended=False,
-        due__lte=today,
-        last_reviewed_at__isnull=False,
-        card__retired_at__isnull=True,
-    ).exclude(repeat_on=today)
+@dataclass(frozen=True)
+class DueCard:
+    state_id: int
+    card_id: int
+    due: dt.date
+    interval: int
+    position: int
 
 
-def _introduced_new_states(user: Any) -> QuerySet[ReviewState]:
-    # Cards the nightly scheduling brought in for today but not yet seen.
-    return ReviewState.objects.filter(
-        user=user, suspended=False, last_reviewed_at__isnull=True, card__retired_at__isnull=True
+def overdue_order(card: DueCard, day: dt.date) -> tuple[Fraction, dt.date, int, int, int]:
+    """Sort key of "most overdue": the card to review first sorts first.
+
+    Behind its schedule by ``(day - due) / interval``, then the earlier due date, the
+    shorter interval, deck position, card id. :class:`Lateness` is the same rule in SQL.
+    """
+    behind = Fraction((day - card.due).days, max(card.interval, 1))
+    return (-behind, card.due, card.interval, card.position, card.card_id)
+
+
+class Lateness(Func):
+    """``(day - due) / max(interval, 1)`` in SQL: :func:`overdue_order`'s first key."""
+
+    output_field = FloatField()
+
+    def __init__(self, day: dt.date, **extra: Any) -> None:
+        super().__init__(Value(day), F("due"), F("interval"), **extra)
+
+    def as_sqlite(self, compiler: Any, connection: Any, **extra: Any) -> Any:
+        day, due, interval = (compiler.compile(e) for e in self.get_source_expressions())
+        sql = f"(julianday({day[0]}) - julianday({due[0]})) / MAX({interval[0]}, 1)"
+        return sql, (*day[1], *due[1], *interval[1])
+
+    def as_postgresql(self, compiler: Any, connection: Any, **extra: Any) -> Any:
+        day, due, interval = (compiler.compile(e) for e in self.get_source_expressions())
+        sql = f"(({day[0]})::date - {due[0]})::float / GREATEST({interval[0]}, 1)"
+        return sql, (*day[1], *due[1], *interval[1])
+
+
+def most_overdue_first(states: QuerySet[ReviewState], day: dt.date) -> QuerySet[ReviewState]:
+    return states.order_by(Lateness(day).desc(), "due", "interval", "card__position", "card_id")
+
+
+def _by_user(queryset: QuerySet[Any], key: str = "user_id") -> dict[int, int]:
+    return {row[key]: row["n"] for row in queryset.values(key).annotate(n=Count("id"))}
+
+
+def done_on(*, user_ids: Sequence[int], day: dt.date) -> dict[int, Done]:
+    """What each user graded on local date ``day``: reviews and first answers of new cards."""
+    rows = (
+        ReviewLog.objects.filter(user_id__in=list(user_ids), local_date=day, is_repeat=False)
+        .values("user_id")
+        .annotate(
+            reviewed=Count("id", filter=Q(repetitions_before__gt=0)),
+            new=Count("id", filter=Q(repetitions_before=0)),
+        )
+    )
+    return {row["user_id"]: Done(reviewed=row["reviewed"], new=row["new"]) for row in rows}
+
+
+def queue_counts_many(
+    *, limits: Mapping[int, DailyLimits], today: dt.date
+) -> dict[int, QueueCounts]:
+    """Today's counts of every user in ``limits`` (user id → their limits), on one local
+    date, in six queries however many users."""
+    user_ids = list(limits)
+    done = done_on(user_ids=user_ids, day=today)
+    states = ReviewState.objects.filter(user_id__in=user_ids)
+    due = _by_user(states.due_on(today))
+    waiting = _by_user(states.waiting_new())
+    repeat = _by_user(states.repeats_on(today))
+    # Unseen = visible cards less those with a state: built-in cards (owner NULL) plus the
+    # user's own, less the user's states on visible cards.
+    cards = _by_user(
+        Card.objects.filter(
+            Q(owner__isnull=True, retired_at__isnull=True) | Q(owner_id__in=user_ids)
+        ),
+        key="owner_id",
+    )
+    builtin = cards.pop(None, 0)  # type: ignore[call-overload]
+    seen = _by_user(
+        states.filter(
+            Q(card__owner__isnull=True, card__retired_at__isnull=True)
+            | Q(card__owner_id=F("user_id"))
+        )
+    )
+    counts = {}
+    for user_id, limit in limits.items():
+        today_done = done.get(user_id, Done())
+        review_room = max(limit.max_reviews_per_day - today_done.reviewed, 0)
+        new_room = max(limit.new_cards_per_day - today_done.new, 0)
+        unseen = max(builtin + cards.get(user_id, 0) - seen.get(user_id, 0), 0)
+        counts[user_id] = QueueCounts(
+            due=min(due.get(user_id, 0), review_room),
+            new=min(waiting.get(user_id, 0) + unseen, new_room),
+            repeat=repeat.get(user_id, 0),
+            reviewed_today=today_done.reviewed,
+            new_today=today_done.new,
+        )
+    return counts
+
+
+def queue_counts(*, user: Any, limits: DailyLimits, today: dt.date) -> QueueCounts:
+    user_id = user if isinstance(user, int) else user.pk
+    return queue_counts_many(limits={user_id: limits}, today=today)[user_id]
+
+
+def _topic_first(field: str, topic_ids: Collection[int]) -> Case:
+    return Case(
+        When(**{f"{field}__in": list(topic_ids)}, then=Value(0)),
+        default=Value(1),
+        output_field=IntegerField(),
     )
 
 
-def _unseen_cards(user: Any) -> QuerySet[Card]:
+def unseen_cards(user: Any) -> QuerySet[Card]:
     return Card.objects.visible_to(user).exclude(
         pk__in=ReviewState.objects.filter(user=user).values("card_id")
-    )
-
-
-def _repeat_states(user: Any, today: dt.date) -> QuerySet[ReviewState]:
-    return ReviewState.objects.filter(user=user, repeat_on=today, suspended=False)
-
-
-def _done_today(user: Any, today: dt.date) -> tuple[int, int]:
-    done = ReviewLog.objects.filter(user=user, local_date=today, is_repeat=False).aggregate(
-        reviewed=Count("id", filter=Q(repetitions_before__gt=0)),
-        new=Count("id", filter=Q(repetitions_before=0)),
-    )
-    return done["reviewed"], done["new"]
-
-
-def queue_counts(*, user: Any, profile: Profile, today: dt.date | None = None) -> QueueCounts:
-    today = today or today_for(profile)
-    reviewed_today, new_today = _done_today(user, today)
-    review_room = max(profile.max_reviews_per_day - reviewed_today, 0)
-    new_room = max(profile.new_cards_per_day - new_today, 0)
-    due = min(_due_states(user, today).count(), review_room)
-    new = 0
-    if new_room:
-        introduced = _introduced_new_states(user).count()
-        unseen = _unseen_cards(user)[:new_room].count() if introduced < new_room else 0
-        new = min(introduced + unseen, new_room)
-    repeat = _repeat_states(user, today).count()
-    return QueueCounts(
-        due=due, new=new, repeat=repeat, reviewed_today=reviewed_today, new_today=new_today
     )
 
 
@@ -113,48 +202,36 @@ def next_card(
     exclude_card_id: int | None = None,
 ) -> NextCard | None:
     """The card to show now, given the counts computed for this request."""
+    states = ReviewState.objects.filter(user=user).select_related("card__topic")
     if counts.due:
-        state = (
-            _due_states(user, today)
-            .select_related("card__topic")
-            .order_by("due", "interval", "card__position", "card_id")
-            .first()
-        )
+        state = most_overdue_first(states.due_on(today), today).first()
         if state:
             return NextCard(card=state.card, state=state, section="due")
     if counts.new:
-        topic_first = Case(
-            When(card__topic_id__in=list(priority_topic_ids), then=Value(0)),
-            default=Value(1),
-            output_field=IntegerField(),
-        )
         introduced = (
-            _introduced_new_states(user)
-            .select_related("card__topic")
-            .order_by(topic_first, "card__topic__order", "card__position", "card_id")
+            states.waiting_new()
+            .order_by(
+                _topic_first("card__topic_id", priority_topic_ids),
+                "card__topic__order",
+                "card__position",
+                "card_id",
+            )
             .first()
         )
         if introduced:
             return NextCard(card=introduced.card, state=introduced, section="new")
-        card_topic_first = Case(
-            When(topic_id__in=list(priority_topic_ids), then=Value(0)),
-            default=Value(1),
-            output_field=IntegerField(),
-        )
         card = (
-            _unseen_cards(user)
+            unseen_cards(user)
             .select_related("topic")
-            .order_by(card_topic_first, "topic__order", "position", "id")
+            .order_by(
+                _topic_first("topic_id", priority_topic_ids), "topic__order", "position", "id"
+            )
             .first()
         )
         if card:
             return NextCard(card=card, state=None, section="new")
     if counts.repeat:
-        repeats = (
-            _repeat_states(user, today)
-            .select_related("card__topic")
-            .order_by("last_reviewed_at", "card_id")
-        )
+        repeats = states.repeats_on(today).order_by("last_reviewed_at", "card_id")
         # Do not show the card just graded again at once when another repeat is waiting.
         if exclude_card_id is not None and counts.repeat > 1:
             repeats = repeats.exclude(card_id=exclude_card_id)

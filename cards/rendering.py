@@ -212,3 +212,15 @@ def math_snippets(text: str) -> list[tuple[str, bool]]:
 
     walk(_markdown().parse(text))
     return found
+
+
+def math_problems(text: str) -> list[str]:
+    """Why each math span of a Markdown text does not typeset (empty when all do): the one
+    check the editor, the forms, the importers and the deck test share."""
+    problems = []
+    for latex, display in math_snippets(text):
+        try:
+            math_to_mathml(latex, display=display)
+        except MathError as error:
+            problems.append(str(error))
+    return problems

@@ -3,16 +3,26 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
+from zoneinfo import ZoneInfo
 
+from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
+from django.db.models import F, Max
+from django.utils.text import slugify
 
-from cards.deckfile import TopicSpec
+from cards.deckfile import TopicSpec, normalize_tags
 from cards.models import Card, ReviewLog, ReviewState, StudyDay, Topic
-from cards.scheduling import SAME_DAY_REPEAT_BELOW, next_state, validate_quality
-from prep.localtime import local_date
+from cards.scheduling import (
+    INITIAL_EASINESS,
+    PASSING_QUALITY,
+    SAME_DAY_REPEAT_BELOW,
+    next_state,
+    validate_quality,
+)
+from core.localtime import local_date
 
 
 @dataclass(frozen=True)
@@ -154,6 +164,20 @@ def _snapshot(state: ReviewState) -> dict[str, Any]:
     }
 
 
+# What a grade changes on a state row (saved alone: the nightly rollover moves ``due`` on
+# other rows in the same minutes, and a stale full save must never undo its work).
+GRADED_FIELDS = [
+    "repetitions",
+    "interval",
+    "easiness",
+    "due",
+    "lapses",
+    "last_reviewed_at",
+    "repeat_on",
+    "version",
+]
+
+
 def _restore(state: ReviewState, snapshot: dict[str, Any]) -> None:
     state.repetitions = snapshot["repetitions"]
     state.interval = snapshot["interval"]
@@ -174,12 +198,12 @@ def _restore(state: ReviewState, snapshot: dict[str, Any]) -> None:
 
 def review_record(
     *,
-    user: Any,
+    user: User,
     card: Card,
     quality: int,
     now: dt.datetime,
     shown_version: int,
-    zone: Any,
+    zone: ZoneInfo,
     answer_ms: int | None = None,
 ) -> ReviewOutcome:
     """Record one grade, exactly once.
@@ -227,17 +251,20 @@ def review_record(
                 new.easiness,
             )
             state.due = today + dt.timedelta(days=new.interval)
-            if quality < 3 and old.repetitions > 0:
+            if quality < PASSING_QUALITY and old.repetitions > 0:
                 state.lapses += 1
             state.repeat_on = today if quality < SAME_DAY_REPEAT_BELOW else None
         state.last_reviewed_at = now
         state.version += 1
-        try:
-            with transaction.atomic():
-                state.save()
-        except IntegrityError:
-            # Another request created this card's state first: that showing is graded.
-            raise StaleGrade from None
+        if before is None:
+            try:
+                with transaction.atomic():
+                    state.save()
+            except IntegrityError:
+                # Another request created this card's state first: that showing is graded.
+                raise StaleGrade from None
+        else:
+            state.save(update_fields=GRADED_FIELDS)
         log = ReviewLog.objects.create(
             user=user,
             card=card,
@@ -259,7 +286,7 @@ def review_record(
     return ReviewOutcome(log=log, state=state)
 
 
-def review_undo(*, user: Any, now: dt.datetime, zone: Any) -> Card:
+def review_undo(*, user: User, now: dt.datetime, zone: ZoneInfo) -> Card:
     """Take back the user's last grade of today: the state and the log are as before it."""
     today = local_date(now, zone)
     with transaction.atomic():
@@ -281,7 +308,7 @@ def review_undo(*, user: Any, now: dt.datetime, zone: Any) -> Card:
             # The version moves on (never back), so a tab still showing the graded
             # card cannot grade it again with its old token.
             state.version += 1
-            state.save()
+            state.save(update_fields=[*GRADED_FIELDS, "suspended", "introduced_on"])
         log.delete()
         # The queue is open again: today is not finished until it empties again.
         StudyDay.objects.filter(user=user, local_date=today).delete()
@@ -289,7 +316,7 @@ def review_undo(*, user: Any, now: dt.datetime, zone: Any) -> Card:
 
 
 def review_suspend(
-    *, user: Any, card: Card, suspended: bool, now: dt.datetime, zone: Any
+    *, user: User, card: Card, suspended: bool, now: dt.datetime, zone: ZoneInfo
 ) -> ReviewState:
     today = local_date(now, zone)
     with transaction.atomic():
@@ -305,14 +332,12 @@ def review_suspend(
 
 
 def card_update(*, card: Card, front: str, back: str, tags: str) -> Card:
-    from cards.deckfile import normalize_tags
-
     card.front, card.back, card.tags = front.strip(), back.strip(), " ".join(normalize_tags(tags))
     card.save(update_fields=["front", "back", "tags", "updated_at"])
     return card
 
 
-def card_copy_to_own(*, user: Any, card: Card, now: dt.datetime, zone: Any) -> Card:
+def card_copy_to_own(*, user: User, card: Card, now: dt.datetime, zone: ZoneInfo) -> Card:
     """Copy a built-in card into the user's own deck (to change it), keeping its schedule.
 
     The built-in original is suspended for this user so the card is not drilled twice.
@@ -346,7 +371,7 @@ def card_copy_to_own(*, user: Any, card: Card, now: dt.datetime, zone: Any) -> C
     return copy
 
 
-def study_day_mark(*, user: Any, local_date: dt.date, now: dt.datetime) -> None:
+def study_day_mark(*, user: User, local_date: dt.date, now: dt.datetime) -> None:
     """Record that the user emptied today's queue (idempotent)."""
     StudyDay.objects.get_or_create(user=user, local_date=local_date, defaults={"finished_at": now})
 
@@ -354,30 +379,62 @@ def study_day_mark(*, user: Any, local_date: dt.date, now: dt.datetime) -> None:
 # --- Authoring: a person's own topics and cards, and bulk changes from the card browser ---
 
 
-def _unique_topic_slug(*, user: Any, title: str, exclude_pk: int | None = None) -> str:
-    from django.utils.text import slugify
-
-    topics = Topic.objects.filter(owner=user)
-    if exclude_pk is not None:
-        topics = topics.exclude(pk=exclude_pk)
-    taken = set(topics.values_list("slug", flat=True))
+def _unique_slug(title: str, taken: set[str]) -> str:
+    """A slug for ``title`` not in ``taken`` (which it joins)."""
     base = slugify(title)[:70] or "topic"
     slug, number = base, 2
     while slug in taken:
         slug, number = f"{base}-{number}", number + 1
+    taken.add(slug)
     return slug
 
 
-def topic_create(*, user: Any, title: str, summary: str = "") -> Topic:
-    from django.db.models import Max
-
+def _own_topics_after(user: User) -> int:
+    """The order a person's next topic takes: after theirs, and after the built-in ones."""
     top = Topic.objects.filter(owner=user).aggregate(top=Max("order"))["top"]
+    return (top if top is not None else 1000) + 10
+
+
+def topics_for_titles(
+    *, user: User, titles: Iterable[str], builtin: bool = True
+) -> dict[str, Topic]:
+    """Each title's topic, keyed by its casefolded title: the person's own by that title,
+    else (with ``builtin``) a built-in one, else a new topic of theirs."""
+    own = {t.title.casefold(): t for t in Topic.objects.filter(owner=user)}
+    shared = (
+        {
+            t.title.casefold(): t
+            for t in Topic.objects.filter(owner__isnull=True, retired_at__isnull=True)
+        }
+        if builtin
+        else {}
+    )
+    taken = {t.slug for t in own.values()}
+    order: int | None = None
+    found: dict[str, Topic] = {}
+    for title in titles:
+        key = title.casefold()
+        if key in found:
+            continue
+        topic = own.get(key) or shared.get(key)
+        if topic is None:
+            order = _own_topics_after(user) if order is None else order + 10
+            topic = Topic.objects.create(
+                owner=user, title=title.strip(), slug=_unique_slug(title, taken), order=order
+            )
+            own[key] = topic
+        found[key] = topic
+    return found
+
+
+def topic_create(*, user: User, title: str, summary: str = "") -> Topic:
+    taken = set(Topic.objects.filter(owner=user).values_list("slug", flat=True))
     return Topic.objects.create(
         owner=user,
         title=title.strip(),
         summary=summary.strip(),
-        slug=_unique_topic_slug(user=user, title=title),
-        order=(top if top is not None else 1000) + 10,
+        slug=_unique_slug(title, taken),
+        order=_own_topics_after(user),
     )
 
 
@@ -385,7 +442,12 @@ def topic_update(*, topic: Topic, title: str, summary: str) -> Topic:
     if topic.is_builtin:
         raise ValueError("built-in topics are not edited by users")
     topic.title, topic.summary = title.strip(), summary.strip()
-    topic.slug = _unique_topic_slug(user=topic.owner, title=topic.title, exclude_pk=topic.pk)
+    taken = set(
+        Topic.objects.filter(owner=topic.owner_id)
+        .exclude(pk=topic.pk)
+        .values_list("slug", flat=True)
+    )
+    topic.slug = _unique_slug(topic.title, taken)
     topic.save(update_fields=["title", "summary", "slug"])
     return topic
 
@@ -403,12 +465,8 @@ def topic_delete(*, topic: Topic) -> int:
 
 
 def card_create(
-    *, user: Any, topic: Topic, front: str, back: str, tags: str, kind: str = Card.Kind.QA
+    *, user: User, topic: Topic, front: str, back: str, tags: str, kind: str = Card.Kind.QA
 ) -> Card:
-    from django.db.models import Max
-
-    from cards.deckfile import normalize_tags
-
     if topic.owner_id not in (None, user.pk):
         raise ValueError("a card goes into the person's own topic or a built-in one")
     top = Card.objects.filter(owner=user).aggregate(top=Max("position"))["top"] or 0
@@ -438,11 +496,11 @@ def card_delete(*, card: Card) -> None:
     card.delete()
 
 
-def _own_ids(*, user: Any, card_ids: Sequence[int]) -> list[int]:
+def _own_ids(*, user: User, card_ids: Sequence[int]) -> list[int]:
     return list(Card.objects.filter(owner=user, pk__in=list(card_ids)).values_list("pk", flat=True))
 
 
-def _visible_ids(*, user: Any, card_ids: Sequence[int]) -> list[int]:
+def _visible_ids(*, user: User, card_ids: Sequence[int]) -> list[int]:
     return list(
         Card.objects.visible_to(user).filter(pk__in=list(card_ids)).values_list("pk", flat=True)
     )
@@ -450,11 +508,9 @@ def _visible_ids(*, user: Any, card_ids: Sequence[int]) -> list[int]:
 
 @transaction.atomic
 def cards_suspend(
-    *, user: Any, card_ids: Sequence[int], suspended: bool, now: dt.datetime, zone: Any
+    *, user: User, card_ids: Sequence[int], suspended: bool, now: dt.datetime, zone: ZoneInfo
 ) -> int:
     """Suspend or unsuspend many cards (built-in ones too: suspension is per person)."""
-    from django.db.models import F
-
     ids = _visible_ids(user=user, card_ids=card_ids)
     changed = ReviewState.objects.filter(user=user, card_id__in=ids).update(
         suspended=suspended, version=F("version") + 1
@@ -475,12 +531,8 @@ def cards_suspend(
 
 
 @transaction.atomic
-def cards_reset(*, user: Any, card_ids: Sequence[int], now: dt.datetime, zone: Any) -> int:
+def cards_reset(*, user: User, card_ids: Sequence[int], now: dt.datetime, zone: ZoneInfo) -> int:
     """Forget the schedule: each card is new again (its review log is kept)."""
-    from django.db.models import F
-
-    from cards.scheduling import INITIAL_EASINESS
-
     today = local_date(now, zone)
     return ReviewState.objects.filter(
         user=user, card_id__in=_visible_ids(user=user, card_ids=card_ids)
@@ -498,10 +550,8 @@ def cards_reset(*, user: Any, card_ids: Sequence[int], now: dt.datetime, zone: A
 
 
 @transaction.atomic
-def cards_retag(*, user: Any, card_ids: Sequence[int], add: str, remove: str) -> int:
+def cards_retag(*, user: User, card_ids: Sequence[int], add: str, remove: str) -> int:
     """Add and remove tags on the person's own cards; returns the cards changed."""
-    from cards.deckfile import normalize_tags
-
     adding, removing = normalize_tags(add), set(normalize_tags(remove))
     changed = []
     for card in Card.objects.filter(owner=user, pk__in=list(card_ids)).only("pk", "tags"):
@@ -515,7 +565,7 @@ def cards_retag(*, user: Any, card_ids: Sequence[int], add: str, remove: str) ->
     return len(changed)
 
 
-def cards_move(*, user: Any, card_ids: Sequence[int], topic: Topic) -> int:
+def cards_move(*, user: User, card_ids: Sequence[int], topic: Topic) -> int:
     if topic.owner_id not in (None, user.pk):
         raise ValueError("cards move into the person's own topic or a built-in one")
     return Card.objects.filter(owner=user, pk__in=_own_ids(user=user, card_ids=card_ids)).update(
@@ -524,7 +574,7 @@ def cards_move(*, user: Any, card_ids: Sequence[int], topic: Topic) -> int:
 
 
 @transaction.atomic
-def cards_delete(*, user: Any, card_ids: Sequence[int]) -> int:
+def cards_delete(*, user: User, card_ids: Sequence[int]) -> int:
     """Delete the person's own cards among these (with their states and logs)."""
     ids = _own_ids(user=user, card_ids=card_ids)
     Card.objects.filter(owner=user, pk__in=ids).delete()

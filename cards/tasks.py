@@ -5,14 +5,14 @@ from __future__ import annotations
 from celery import shared_task
 from django.utils import timezone
 
-from cards.import_services import import_parse, import_run
+from cards.import_jobs import PARSE_TASK, RUN_TASK, import_parse, import_run
 
 
-@shared_task(name="cards.import_parse")
+@shared_task(name=PARSE_TASK)
 def import_parse_task(*, job_id: str) -> None:
     import_parse(job_id=job_id, now=timezone.now())
 
 
-@shared_task(name="cards.import_run")
+@shared_task(name=RUN_TASK)
 def import_run_task(*, job_id: str) -> None:
     import_run(job_id=job_id, now=timezone.now())

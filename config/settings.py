@@ -159,7 +159,7 @@ if REDIS_URL:
     # prep.tasks.SEND_BATCH_TIME_LIMIT) and the longest retry countdown (an ETA task is held
     # unacknowledged too: prep.tasks.RETRY_BACKOFF_MAX), or a task would run twice.
     # A worker killed outright has its tasks redelivered only after this timeout; reminders
-    # do not wait for that (prep.reminders enqueues lost ones again from the database).
+    # do not wait for that (prep.scheduled enqueues lost ones again from the database).
     CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {"visibility_timeout": 2 * 60 * 60}
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
@@ -187,7 +187,7 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_ALWAYS_EAGER = False
 CELERY_TIMEZONE = "UTC"
 # Keep reconnecting while the broker restarts, however long it takes; tasks that were
-# queued in a Redis that lost its data are found again by the sweeps (prep.reminders).
+# queued in a Redis that lost its data are found again by the sweeps (prep.scheduled).
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BROKER_CONNECTION_MAX_RETRIES = None
 # On a lost broker connection, let running tasks finish: a reminder batch in the middle of
@@ -195,7 +195,7 @@ CELERY_BROKER_CONNECTION_MAX_RETRIES = None
 CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = False
 CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
 
-# Scheduled work: per-user times live in the database (prep.reminders); beat only runs two
+# Scheduled work: per-user times live in the database (prep.scheduled); beat only runs two
 # sweeps every minute. A sweep message that waited longer than its interval is dropped:
 # the next one does the same work.
 CADENCE_SWEEP_SECONDS = env_int("CADENCE_SWEEP_SECONDS", 60)
@@ -205,8 +205,8 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
         "schedule": timedelta(seconds=CADENCE_SWEEP_SECONDS),
         "options": {"expires": CADENCE_SWEEP_SECONDS},
     },
-    "schedule-reviews": {
-        "task": "prep.schedule_reviews",
+    "run-rollovers": {
+        "task": "prep.schedule_reviews",  # prep.tasks.run_rollovers
         "schedule": timedelta(seconds=CADENCE_SWEEP_SECONDS),
         "options": {"expires": CADENCE_SWEEP_SECONDS},
     },

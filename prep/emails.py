@@ -172,6 +172,28 @@ def _text_part(text: str, subtype: str) -> MIMEText:
 MAX_LINE = 998
 
 
+@dataclass(frozen=True)
+class Rendered:
+    subject: str
+    text: str
+    html: str
+
+
+def email_send(*, subject: str, text: str, html: str, to: list[str]) -> None:
+    """Send one rendered e-mail now (the ``prep.deliver_email`` task calls this)."""
+    email_message(subject=subject, text=text, html=html, to=to).send()
+
+
+def email_render(*, template: str, context: dict[str, Any]) -> Rendered:
+    """The three parts of ``emails/<template>/{subject.txt,body.txt,body.html}``."""
+    folder = f"emails/{template}"
+    return Rendered(
+        subject=" ".join(get_template(f"{folder}/subject.txt").render(context).split()),
+        text=get_template(f"{folder}/body.txt").render(context),
+        html=get_template(f"{folder}/body.html").render(context),
+    )
+
+
 def email_build(
     *,
     template: str,
@@ -179,11 +201,22 @@ def email_build(
     to: list[str],
     headers: dict[str, str] | None = None,
 ) -> EmailMultiAlternatives:
-    """The one way an e-mail is made: ``emails/<template>/{subject.txt,body.txt,body.html}``."""
-    folder = f"emails/{template}"
-    subject = " ".join(get_template(f"{folder}/subject.txt").render(context).split())
-    text = get_template(f"{folder}/body.txt").render(context)
-    html = get_template(f"{folder}/body.html").render(context)
+    """The one way an e-mail is made: a template triplet rendered with one context."""
+    rendered = email_render(template=template, context=context)
+    return email_message(
+        subject=rendered.subject, text=rendered.text, html=rendered.html, to=to, headers=headers
+    )
+
+
+def email_message(
+    *,
+    subject: str,
+    text: str,
+    html: str,
+    to: list[str],
+    headers: dict[str, str] | None = None,
+) -> EmailMultiAlternatives:
+    """A rendered e-mail as a message (a worker builds it from what a request rendered)."""
     message = CadenceEmail(
         subject=subject,
         body=text,
@@ -191,5 +224,6 @@ def email_build(
         to=to,
         headers=headers or {},
     )
-    message.attach_alternative(html, "text/html")
+    if html:
+        message.attach_alternative(html, "text/html")
     return message

@@ -7,9 +7,11 @@ from django import forms
 from django.contrib.auth import get_user_model
 from django.contrib.auth.forms import PasswordResetForm, UserCreationForm
 from django.db import transaction
-from django.template.loader import render_to_string
+from django.urls import reverse
 
+from prep.emails import email_render, site_url
 from prep.models import Profile, Track, available_time_zones
+from prep.tasks import deliver_email
 
 
 def time_zone_choices() -> list[tuple[str, str]]:
@@ -67,7 +69,8 @@ class ProfileForm(forms.ModelForm[Profile]):
 
 
 class QueuedPasswordResetForm(PasswordResetForm):
-    """Builds the reset e-mail in the request, hands the sending to the worker."""
+    """Renders the reset e-mail in the request (emails/password_reset/), hands the sending
+    to the worker."""
 
     def send_mail(
         self,
@@ -78,12 +81,19 @@ class QueuedPasswordResetForm(PasswordResetForm):
         to_email: str,
         html_email_template_name: str | None = None,
     ) -> None:
-        from prep.tasks import deliver_email
-
-        subject = "".join(render_to_string(subject_template_name, context).splitlines())
-        body = render_to_string(email_template_name, context)
+        path = reverse(
+            "password_reset_confirm", kwargs={"uidb64": context["uid"], "token": context["token"]}
+        )
+        context = {
+            **context,
+            "reset_url": f"{context['protocol']}://{context['domain']}{path}",
+            "profile_url": site_url(reverse("profile")),
+        }
+        rendered = email_render(template="password_reset", context=context)
         transaction.on_commit(
-            lambda: deliver_email.delay(subject=subject, body=body, to=[to_email])
+            lambda: deliver_email.delay(
+                subject=rendered.subject, body=rendered.text, html=rendered.html, to=[to_email]
+            )
         )
 
 

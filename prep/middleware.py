@@ -2,10 +2,20 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from django.contrib.auth.models import User
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
+from django_htmx.middleware import HtmxDetails
 
 from prep.models import Profile
+
+
+class AuthedHttpRequest(HttpRequest):
+    """The request a signed-in view sees: htmx details and the profile ride on it."""
+
+    user: User
+    htmx: HtmxDetails
+    profile: Profile
 
 
 class UserTimezoneMiddleware:

@@ -10,6 +10,7 @@ from django.db import models
 from django.db.models import Q
 
 from cards.models import Topic
+from cards.queue import DailyLimits
 
 
 def validate_time_zone(value: str) -> None:
@@ -110,8 +111,8 @@ class Profile(models.Model):
     # The local date next_reminder_at belongs to: the claim compares it with
     # last_reminder_on, so the claim needs no time-zone arithmetic in SQL.
     next_reminder_on = models.DateField(null=True, blank=True)
-    # The next local midnight (UTC), when the nightly review scheduling runs, the local
-    # date it starts, and the last local date that was scheduled (prep.reminders).
+    # The next local midnight (UTC), when the nightly rollover runs, the local date it
+    # starts, and the last local date that was rolled over (prep.scheduled.rollover).
     next_rollover_at = models.DateTimeField(null=True, blank=True, db_index=True)
     next_rollover_on = models.DateField(null=True, blank=True)
     last_rollover_on = models.DateField(null=True, blank=True)
@@ -125,6 +126,13 @@ class Profile(models.Model):
 
     def __str__(self) -> str:
         return f"profile of {self.user_id}"
+
+    @property
+    def limits(self) -> DailyLimits:
+        return DailyLimits(
+            new_cards_per_day=self.new_cards_per_day,
+            max_reviews_per_day=self.max_reviews_per_day,
+        )
 
     @property
     def zone(self) -> zoneinfo.ZoneInfo:
@@ -205,7 +213,7 @@ class EmailDelivery(models.Model):
     """One scheduled e-mail to one user for one local day: the claim and its audit record.
 
     The unique (user, kind, local_date) row is what makes "once per local day" hold; the
-    status moves only forward (prep.reminders explains the delivery guarantee).
+    status moves only forward (prep.scheduled explains the delivery guarantee).
     """
 
     class Kind(models.TextChoices):

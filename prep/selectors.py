@@ -7,7 +7,6 @@ from typing import Any
 
 from django.db.models import Prefetch
 
-from cards.models import StudyDay
 from prep.models import PlanItem, PlanWeek
 
 
@@ -35,23 +34,3 @@ def current_week(*, user: Any, today: dt.date) -> PlanWeek | None:
         )
         .first()
     )
-
-
-def streak_days(*, user: Any, today: dt.date) -> int:
-    """Consecutive local days, up to today, on which the user emptied their queue.
-
-    Today not being finished yet does not break the streak: it counts up to yesterday.
-    """
-    days = list(
-        StudyDay.objects.filter(user=user, local_date__lte=today)
-        .order_by("-local_date")
-        .values_list("local_date", flat=True)[:1000]
-    )
-    expected = today if days and days[0] == today else today - dt.timedelta(days=1)
-    streak = 0
-    for day in days:
-        if day != expected:
-            break
-        streak += 1
-        expected -= dt.timedelta(days=1)
-    return streak

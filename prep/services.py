@@ -11,12 +11,14 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import User
 from django.db import transaction
 from django.db.models import F
+from django.utils import timezone
 
 from cards.deckfile import DeckFormatError
 from cards.models import Topic
 from prep.models import Plan, PlanItem, PlanWeek, Profile, Track, TrackTopic
 from prep.planning import Activity, DoneItem, TrackTemplate, generate_plan
 from prep.planning import TrackTopic as PlanTrackTopic
+from prep.scheduled.reminders import reminder_schedule_next
 from prep.trackfile import TrackSpec
 
 
@@ -58,7 +60,7 @@ def tracks_load(*, tracks: Sequence[TrackSpec], now: dt.datetime) -> TrackLoadRe
         else:
             for name, value in values.items():
                 setattr(track, name, value)
-            track.save()
+            track.save(update_fields=list(values))
             updated += 1
         # Track topics have no history of their own; plans copy what they need.
         TrackTopic.objects.filter(track=track).delete()
@@ -91,10 +93,6 @@ def user_create(*, username: str, email: str, password: str, time_zone: str = "U
         username=username, email=email, password=password
     )
     profile = Profile.objects.create(user=user, time_zone=time_zone)
-    from django.utils import timezone
-
-    from prep.reminders import reminder_schedule_next
-
     reminder_schedule_next(profile=profile, now=timezone.now())
     return user
 
@@ -103,11 +101,9 @@ def profile_update(*, profile: Profile, fields: dict[str, object]) -> Profile:
     for name, value in fields.items():
         setattr(profile, name, value)
     profile.full_clean()
-    profile.save()
-    from django.utils import timezone
-
-    from prep.reminders import reminder_schedule_next
-
+    # Only the fields the person changed: the sweeps move the schedule columns, and a
+    # stale profile saved whole would move them back.
+    profile.save(update_fields=list(fields))
     # The time, zone or e-mail choices may have changed: the next reminder moves with them.
     reminder_schedule_next(profile=profile, now=timezone.now())
     return profile

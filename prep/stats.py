@@ -10,11 +10,11 @@ from typing import Any
 
 from django.db.models import Count, Q
 
-from cards.models import Card, ReviewLog, ReviewState, Topic
+from cards.models import LEARNING, MATURE, Card, ReviewLog, ReviewState, Topic
+from cards.scheduling import PASSING_QUALITY
 from prep.models import PlanWeek, Profile, TrackTopic
 from prep.readiness import TopicCards, TopicReadiness, WeekTopics, readiness
 
-MATURE_DAYS = 21
 HEATMAP_WEEKS = 26
 FORECAST_DAYS = 30
 
@@ -64,16 +64,8 @@ def topic_standing(*, user: Any, today: dt.date) -> list[TopicStanding]:
         .values("card__topic_id")
         .annotate(
             n_suspended=Count("id", filter=Q(suspended=True)),
-            n_learning=Count(
-                "id",
-                filter=Q(suspended=False, last_reviewed_at__isnull=False, interval__lt=MATURE_DAYS),
-            ),
-            n_mature=Count(
-                "id",
-                filter=Q(
-                    suspended=False, last_reviewed_at__isnull=False, interval__gte=MATURE_DAYS
-                ),
-            ),
+            n_learning=Count("id", filter=LEARNING),
+            n_mature=Count("id", filter=MATURE),
         )
     }
     grades = {
@@ -82,7 +74,7 @@ def topic_standing(*, user: Any, today: dt.date) -> list[TopicStanding]:
             user=user, is_repeat=False, local_date__gt=today - dt.timedelta(days=30)
         )
         .values("card__topic_id")
-        .annotate(graded=Count("id"), passed=Count("id", filter=Q(quality__gte=3)))
+        .annotate(graded=Count("id"), passed=Count("id", filter=Q(quality__gte=PASSING_QUALITY)))
     }
     standing = []
     for topic in topics:
@@ -191,13 +183,8 @@ def due_forecast(
     """Cards due on each of the next 30 days; anything overdue counts on today."""
     last = today + dt.timedelta(days=FORECAST_DAYS - 1)
     rows = (
-        ReviewState.objects.filter(
-            user=user,
-            suspended=False,
-            last_reviewed_at__isnull=False,
-            due__lte=last,
-            card__retired_at__isnull=True,
-        )
+        ReviewState.objects.filter(user=user, due__lte=last)
+        .reviewed()
         .values("due")
         .annotate(n=Count("id"))
         .values_list("due", "n")

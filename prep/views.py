@@ -10,12 +10,13 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from cards.queue import queue_counts
-from config.requests import AuthedHttpRequest
-from prep.calendar import plan_calendar
+from cards.selectors import streaks
+from core.localtime import local_date
+from prep.feed import plan_calendar
 from prep.forms import OnboardingForm, ProfileForm, SignUpForm
-from prep.localtime import local_date
+from prep.middleware import AuthedHttpRequest
 from prep.models import Plan, PlanItem, PlanWeek, Profile
-from prep.selectors import current_week, streak_days
+from prep.selectors import current_week
 from prep.services import (
     PlanNotPossible,
     feed_token_revoke,
@@ -82,7 +83,7 @@ def plan(request: AuthedHttpRequest) -> HttpResponse:
         if active
         else PlanWeek.objects.none()
     )
-    counts = queue_counts(user=request.user, profile=profile, today=today)
+    counts = queue_counts(user=request.user, limits=profile.limits, today=today)
     standing = topic_standing(user=request.user, today=today)
     items = list(week.items.all()) if week else []
     context = {
@@ -98,7 +99,7 @@ def plan(request: AuthedHttpRequest) -> HttpResponse:
         "standing": standing,
         "heatmap": review_heatmap(user=request.user, today=today),
         "forecast": due_forecast(user=request.user, today=today),
-        "streak": streak_days(user=request.user, today=today),
+        "streak": streaks(user_ids=[request.user.pk], today=today).get(request.user.pk, 0),
         "readiness": interview_readiness(
             user=request.user,
             profile=profile,
@@ -175,7 +176,7 @@ def _feed_url(request: AuthedHttpRequest) -> str | None:
     token = request.profile.feed_token
     if not token:
         return None
-    return request.build_absolute_uri(f"/plan/feed/{token}.ics")
+    return request.build_absolute_uri(reverse("plan_feed", args=[token]))
 
 
 @require_POST

@@ -21,7 +21,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from cards.exports import markdown_to_anki_html
-from cards.import_services import media_folder
+from cards.media import media_folder
 from cards.models import Card, ReviewState
 from cards.services import card_create, cards_suspend, review_record, topic_create
 from tests.cards.conftest import upload

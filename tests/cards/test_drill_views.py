@@ -14,6 +14,7 @@ from django.test import Client
 from django.urls import reverse
 
 from cards.models import Card, ReviewLog, ReviewState, Topic
+from cards.queue import most_overdue_first
 from tests.factories import CardFactory, deck_with_history
 
 HTMX = {"HTTP_HX_REQUEST": "true"}
@@ -121,7 +122,11 @@ def test_undo_without_javascript_shows_the_card_again(owner_client: Client) -> N
 
 def test_suspend_takes_the_card_out_of_the_queue(owner_client: Client, owner: Any) -> None:
     card, other = CardFactory(), CardFactory()
-    html = owner_client.post(reverse("card_suspend", args=[card.pk]), **HTMX).content.decode()
+    html = owner_client.post(
+        reverse("card_suspension", args=[card.pk]),
+        {"suspended": "1", "next": "drill"},
+        **HTMX,
+    ).content.decode()
     assert shown(html)["card"] == other.pk
     assert ReviewState.objects.get(user=owner, card=card).suspended
 
@@ -135,16 +140,27 @@ def test_history_lists_past_grades(owner_client: Client) -> None:
     assert "0d → 1d" in html
 
 
-def test_a_user_edits_their_own_card_in_place(owner_client: Client, owner: Any) -> None:
+def test_an_edit_from_the_drill_saves_and_returns_to_the_same_card(
+    owner_client: Client, owner: Any
+) -> None:
     card = CardFactory(owner=owner, key="")
-    url = reverse("card_edit", args=[card.pk])
-    assert "Edit card" in owner_client.get(url, **HTMX).content.decode()
-    html = owner_client.post(
-        url, {"front": "New $x^2$ front", "back": "New back", "tags": "A, b"}, **HTMX
-    ).content.decode()
+    url = reverse("card_change", args=[card.pk]) + "?next=drill"
+    page = owner_client.get(url).content.decode()
+    assert 'name="next" value="drill"' in page
+    response = owner_client.post(
+        url,
+        {
+            "topic": card.topic_id,
+            "front": "New $x^2$ front",
+            "back": "New back",
+            "tags": "A, b",
+            "next": "drill",
+        },
+    )
     card.refresh_from_db()
     assert (card.front, card.tags) == ("New $x^2$ front", "a b")
-    assert "New back" in html
+    assert response["Location"] == f"{reverse('drill')}?card={card.pk}&show=1"
+    assert "New back" in owner_client.get(response["Location"]).content.decode()
 
 
 def test_an_edit_with_broken_math_is_refused_and_keeps_the_text(
@@ -152,36 +168,52 @@ def test_an_edit_with_broken_math_is_refused_and_keeps_the_text(
 ) -> None:
     card = CardFactory(owner=owner, key="", front="Old")
     response = owner_client.post(
-        reverse("card_edit", args=[card.pk]), {"front": "Bad $\\frac{a$", "back": "b"}, **HTMX
+        reverse("card_change", args=[card.pk]),
+        {"topic": card.topic_id, "front": "Bad $\\frac{a$", "back": "b", "next": "drill"},
     )
     html = response.content.decode()
+    assert response.status_code == 400
     assert "does not typeset" in html
     assert "Bad $\\frac{a$" in html
-    assert response["HX-Retarget"] == "#card"
     card.refresh_from_db()
     assert card.front == "Old"
 
 
-def test_a_built_in_card_is_copied_before_it_can_be_changed(
+def test_a_built_in_card_is_copied_before_it_can_be_changed_and_the_edit_lands(
     owner_client: Client, owner: Any
 ) -> None:
     card = CardFactory()
-    url = reverse("card_edit", args=[card.pk])
+    url = reverse("card_change", args=[card.pk]) + "?next=drill"
     assert "built-in deck" in owner_client.get(url).content.decode()
-    response = owner_client.post(url, {"copy": "1"})
+    response = owner_client.post(reverse("card_copy", args=[card.pk]), {"next": "drill"})
     copy = Card.objects.get(owner=owner)
-    assert response["Location"] == reverse("card_edit", args=[copy.pk])
+    assert response["Location"] == reverse("card_change", args=[copy.pk]) + "?next=drill"
     assert copy.front == card.front
     assert ReviewState.objects.get(user=owner, card=card).suspended
+    owner_client.post(
+        response["Location"],
+        {"topic": copy.topic_id, "front": "My own words", "back": copy.back, "next": "drill"},
+    )
+    copy.refresh_from_db()
+    assert copy.front == "My own words"
+
+
+def test_the_old_drill_editor_address_opens_the_one_editor(
+    owner_client: Client, owner: Any
+) -> None:
+    card = CardFactory(owner=owner, key="")
+    response = owner_client.get(reverse("card_edit", args=[card.pk]))
+    assert response.status_code == 301
+    assert response["Location"] == reverse("card_change", args=[card.pk])
 
 
 @pytest.mark.parametrize(
     ("method", "name"),
     [
         ("get", "card_history"),
-        ("get", "card_edit"),
-        ("post", "card_edit"),
-        ("post", "card_suspend"),
+        ("get", "card_change"),
+        ("post", "card_change"),
+        ("post", "card_suspension"),
     ],
 )
 def test_another_users_card_is_a_404(
@@ -291,9 +323,8 @@ def test_the_queue_query_uses_the_index(owner: Any, other_user: Any) -> None:
     )
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE")
-    from cards.queue import _due_states
-
-    plan = _due_states(owner, today).order_by("due", "interval")[:1].explain()
+    due = ReviewState.objects.filter(user=owner).due_on(today)
+    plan = most_overdue_first(due, today)[:1].explain()
     assert "reviewstate_queue" in plan, plan
 
 

@@ -11,8 +11,8 @@ from django.db import transaction
 from django.test import Client
 from django.urls import reverse
 
-from cards import import_services
-from cards.import_services import import_parse, import_run
+from cards import import_jobs
+from cards.import_jobs import import_parse, import_run
 from cards.models import Card, ImportJob, Topic
 from tests.cards.conftest import HTMX, upload, zip_bytes
 from tests.factories import CardFactory, TopicFactory
@@ -197,9 +197,7 @@ def test_a_large_file_is_read_by_a_worker_while_the_page_polls(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     queued: list[dict[str, str]] = []
-    monkeypatch.setattr(
-        "cards.tasks.import_parse_task.delay", lambda **kwargs: queued.append(kwargs)
-    )
+    monkeypatch.setattr(import_jobs, "enqueue", lambda task, **kwargs: queued.append(kwargs))
     rows = "".join(f"Question {i},Answer {i}\n" for i in range(25))
     with django_capture_on_commit_callbacks(execute=True):
         job = job_of(upload(owner_client, "big.csv", rows.encode()))
@@ -228,10 +226,13 @@ def test_confirming_a_large_import_queues_it_and_the_worker_writes_it_whole(
     django_capture_on_commit_callbacks: Any,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(import_services, "BATCH", 10)
+    monkeypatch.setattr(import_jobs, "BATCH", 10)
     queued: list[dict[str, str]] = []
-    monkeypatch.setattr("cards.tasks.import_parse_task.delay", lambda **kwargs: None)
-    monkeypatch.setattr("cards.tasks.import_run_task.delay", lambda **kwargs: queued.append(kwargs))
+    monkeypatch.setattr(
+        import_jobs,
+        "enqueue",
+        lambda task, **kwargs: queued.append(kwargs) if task == import_jobs.RUN_TASK else None,
+    )
     rows = "".join(f"Question {i},Answer {i}\n" for i in range(25))
     job = job_of(upload(owner_client, "big.csv", rows.encode()))
     import_parse(job_id=str(job.pk), now=job.created_at)
@@ -271,9 +272,8 @@ def test_a_worker_that_fails_midway_leaves_no_cards(
     small_async_limit: None,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(import_services, "BATCH", 10)
-    monkeypatch.setattr("cards.tasks.import_parse_task.delay", lambda **kwargs: None)
-    monkeypatch.setattr("cards.tasks.import_run_task.delay", lambda **kwargs: None)
+    monkeypatch.setattr(import_jobs, "BATCH", 10)
+    monkeypatch.setattr(import_jobs, "enqueue", lambda task, **kwargs: None)
     rows = "".join(f"Question {i},Answer {i}\n" for i in range(25))
     job = job_of(upload(owner_client, "big.csv", rows.encode()))
     import_parse(job_id=str(job.pk), now=job.created_at)
@@ -283,16 +283,16 @@ def test_a_worker_that_fails_midway_leaves_no_cards(
         if count >= 20:
             raise RuntimeError("worker killed")
 
-    real_apply = import_services._apply
+    real_apply = import_jobs._apply
     monkeypatch.setattr(
-        import_services,
+        import_jobs,
         "_apply",
         lambda job, now, progress=None: real_apply(job, now=now, progress=boom),
     )
     with pytest.raises(RuntimeError):
         import_run(job_id=str(job.pk), now=job.created_at)
     assert not Card.objects.filter(owner=owner).exists()
-    monkeypatch.setattr(import_services, "_apply", real_apply)
+    monkeypatch.setattr(import_jobs, "_apply", real_apply)
     import_run(job_id=str(job.pk), now=job.created_at)  # the redelivery finishes it
     assert Card.objects.filter(owner=owner).count() == 25
 
@@ -302,10 +302,10 @@ def test_a_large_bad_package_fails_in_the_worker_with_its_message(
 ) -> None:
     from django.utils import timezone
 
-    monkeypatch.setattr("cards.tasks.import_parse_task.delay", lambda **kwargs: None)
+    monkeypatch.setattr(import_jobs, "enqueue", lambda task, **kwargs: None)
     rows = "".join(f"Question {i},Answer {i}\n" for i in range(25)).encode()
     with transaction.atomic():
-        job = import_services.import_start(
+        job = import_jobs.import_start(
             user=owner, filename="big.csv", data=rows, now=timezone.now()
         )
     job.upload.delete(save=False)  # the stored upload went missing

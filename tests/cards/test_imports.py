@@ -1,4 +1,4 @@
-"""Reading import files (cards/imports.py): pure, no database."""
+"""Reading import files (cards/imports/): pure, no database."""
 
 from __future__ import annotations
 
@@ -14,17 +14,15 @@ import zstandard
 from cards.imports import (
     ImportRejected,
     Limits,
-    cloze_side,
     detect_format,
     estimate,
-    html_to_markdown,
     media_name,
     parse,
-    parse_delimited,
-    parse_markdown,
-    protobuf_fields,
-    render_template,
 )
+from cards.imports.anki import cloze_side, protobuf_fields, render_template
+from cards.imports.delimited import parse_delimited
+from cards.imports.html import html_to_markdown
+from cards.imports.markdown import parse_markdown
 from tests.cards.conftest import png, zip_bytes
 
 LIMITS = Limits(

@@ -11,6 +11,7 @@ import pytest
 from cards.models import Card, ReviewLog, ReviewState
 from cards.queue import next_card, queue_counts
 from cards.services import StaleGrade, review_record, review_undo
+from core.localtime import local_date
 from prep.models import Profile
 from tests.factories import CardFactory, TopicFactory
 
@@ -55,7 +56,7 @@ def queue_order(
     """Drain the queue by grading 5 and report (section, key) in the order shown."""
     shown = []
     for _ in range(100):
-        counts = queue_counts(user=user, profile=profile, today=today)
+        counts = queue_counts(user=user, limits=profile.limits, today=today)
         item = next_card(user=user, counts=counts, today=today, priority_topic_ids=topics)
         if item is None:
             return shown
@@ -126,7 +127,7 @@ def test_new_cards_stop_at_the_days_limit_and_reviews_at_the_cap(
         make_state(owner, card, due=TODAY - dt.timedelta(days=1), interval=6)
     sections = [section for section, _ in queue_order(owner, profile)]
     assert sections == ["due", "new", "new"]
-    counts = queue_counts(user=owner, profile=profile, today=TODAY)
+    counts = queue_counts(user=owner, limits=profile.limits, today=TODAY)
     assert (counts.due, counts.new, counts.reviewed_today, counts.new_today) == (0, 0, 1, 2)
 
 
@@ -139,7 +140,7 @@ def test_a_card_graded_below_4_comes_back_today_without_moving_its_schedule(
     state = ReviewState.objects.get(user=owner, card=card)
     scheduled = (state.repetitions, state.interval, state.easiness, state.due)
     assert state.repeat_on == TODAY
-    assert queue_counts(user=owner, profile=profile, today=TODAY).repeat == 1
+    assert queue_counts(user=owner, limits=profile.limits, today=TODAY).repeat == 1
 
     grade(owner, card, 2, NOW + dt.timedelta(minutes=5))  # still below 4: again
     grade(owner, card, 4, NOW + dt.timedelta(minutes=9))  # now it leaves the list
@@ -148,7 +149,7 @@ def test_a_card_graded_below_4_comes_back_today_without_moving_its_schedule(
     assert state.repeat_on is None
     logs = list(ReviewLog.objects.filter(card=card).order_by("reviewed_at"))
     assert [(log.quality, log.is_repeat) for log in logs] == [(3, False), (2, True), (4, True)]
-    assert queue_counts(user=owner, profile=profile, today=TODAY).total == 0
+    assert queue_counts(user=owner, limits=profile.limits, today=TODAY).total == 0
 
 
 def test_a_lapse_counts_and_restarts_the_card(owner: Any) -> None:
@@ -195,7 +196,7 @@ def test_undoing_a_new_cards_first_grade_makes_it_new_again(owner: Any, profile:
     grade(owner, card, 5)
     review_undo(user=owner, now=NOW, zone=BERLIN)
     assert not ReviewState.objects.exists()
-    assert queue_counts(user=owner, profile=profile, today=TODAY).new == 1
+    assert queue_counts(user=owner, limits=profile.limits, today=TODAY).new == 1
 
 
 def test_a_second_grade_of_the_same_showing_is_refused(owner: Any) -> None:
@@ -241,13 +242,16 @@ def test_today_is_the_users_own_date(owner: Any, other_user: Any) -> None:
     make_state(owner, card, due=dt.date(2026, 11, 24), interval=6)
     make_state(other_user, card, due=dt.date(2026, 11, 24), interval=6)
     moment = dt.datetime(2026, 11, 23, 11, 0, tzinfo=dt.UTC)
-    from cards.queue import today_for
-
     assert (
-        queue_counts(user=owner, profile=kiritimati, today=today_for(kiritimati, moment)).due == 1
+        queue_counts(
+            user=owner, limits=kiritimati.limits, today=local_date(moment, kiritimati.zone)
+        ).due
+        == 1
     )
     assert (
-        queue_counts(user=other_user, profile=los_angeles, today=today_for(los_angeles, moment)).due
+        queue_counts(
+            user=other_user, limits=los_angeles.limits, today=local_date(moment, los_angeles.zone)
+        ).due
         == 0
     )
 
@@ -258,11 +262,11 @@ def test_retired_and_suspended_cards_leave_the_queue(owner: Any, profile: Profil
     make_state(owner, suspended, due=TODAY, interval=6)
     Card.objects.filter(pk=retired.pk).update(retired_at=NOW)
     ReviewState.objects.filter(card=suspended).update(suspended=True)
-    assert queue_counts(user=owner, profile=profile, today=TODAY).total == 0
+    assert queue_counts(user=owner, limits=profile.limits, today=TODAY).total == 0
 
 
 def test_another_users_own_cards_never_enter_my_queue(
     owner: Any, other_user: Any, profile: Profile
 ) -> None:
     CardFactory(owner=other_user, key="")
-    assert queue_counts(user=owner, profile=profile, today=TODAY).new == 0
+    assert queue_counts(user=owner, limits=profile.limits, today=TODAY).new == 0

@@ -1,6 +1,6 @@
 """Reminders through real Celery processes: beat, workers, the broker, an SMTP server.
 
-What must hold (prep.reminders): no user gets a second e-mail for a local date, whatever
+What must hold (prep.scheduled): no user gets a second e-mail for a local date, whatever
 runs twice or dies; and every claimed e-mail is sent unless it was with the mail server
 when its sender died (then it is recorded as unknown).
 """
@@ -103,7 +103,7 @@ def test_a_worker_killed_mid_send_loses_at_most_its_chunk_and_never_sends_twice(
 
     processes.worker("second")
     # The sweep, some minutes later, finds what the dead worker left behind.
-    from prep.reminders import deliveries_recover
+    from prep.scheduled.reminders import deliveries_recover
     from prep.tasks import enqueue_reminder_batch
 
     later = dt.datetime.now(dt.UTC) + dt.timedelta(

@@ -16,7 +16,8 @@ from django.test import Client
 from cards.models import Card, ReviewLog, Topic
 from prep.emails import unsubscribe_read, unsubscribe_token
 from prep.models import EmailDelivery, PlanItem, Profile
-from prep.reminders import reminders_claim_due, reminders_send_batch
+from prep.scheduled.reminders import reminders_claim_due
+from prep.scheduled.sending import reminders_send_batch
 from tests.integration.builders import deck, person, plan, reviewed
 
 UTC = dt.UTC

@@ -1,4 +1,4 @@
-"""prep.reminders: scheduling, the claim, the sweep and the batch sender."""
+"""prep.scheduled: scheduling, the claim, the sweep, the batch sender and the rollover."""
 
 from __future__ import annotations
 
@@ -18,15 +18,10 @@ from django.test.utils import CaptureQueriesContext
 from cards.models import Card, ReviewLog, ReviewState, StudyDay
 from cards.queue import queue_counts
 from prep.models import EmailDelivery, Profile
-from prep.reminders import (
-    TransientMailError,
-    daily_digests,
-    deliveries_recover,
-    reminders_claim_due,
-    reminders_send_batch,
-    reminders_sweep,
-    rollovers_run_due,
-)
+from prep.scheduled.digests import daily_digests
+from prep.scheduled.reminders import deliveries_recover, reminders_claim_due, reminders_sweep
+from prep.scheduled.rollover import rollovers_run_due
+from prep.scheduled.sending import TransientMailError, reminders_send_batch
 from prep.services import profile_update
 from prep.tasks import redis_broker_problems, retry_countdown, send_reminder_batch
 from tests.integration.builders import deck, person, plan, reviewed
@@ -305,7 +300,7 @@ def test_the_reminder_counts_what_the_drill_will_show(
     profiles = list(Profile.objects.filter(user__in=[busy, fresh, done]))
     digests = daily_digests(profiles=profiles, today=today)
     for profile in profiles:
-        counts = queue_counts(user=profile.user, profile=profile, today=today)
+        counts = queue_counts(user=profile.user, limits=profile.limits, today=today)
         digest = digests[profile.user_id]
         assert (digest.due, digest.new, digest.repeat) == (counts.due, counts.new, counts.repeat)
     assert digests[done.pk].is_empty
@@ -605,14 +600,14 @@ def test_send_reminder_batch_sends_what_is_still_queued(
     assert len(mail.outbox) == 2
 
 
-def test_schedule_reviews_runs_the_rollover_and_one_users_day(
+def test_run_rollovers_runs_the_rollover_and_one_users_day(
     db: Any, travel: Callable[[dt.datetime], None], capsys: Any
 ) -> None:
     travel(at(12, day=22))
     person("cmd", zone="UTC")
-    call_command("schedule_reviews", now="2026-11-23T00:00:00+00:00")
+    call_command("run_rollovers", now="2026-11-23T00:00:00+00:00")
     assert Profile.objects.get().last_rollover_on == dt.date(2026, 11, 23)
-    call_command("schedule_reviews", user="cmd", now="2026-11-23T09:00:00+00:00")
+    call_command("run_rollovers", user="cmd", now="2026-11-23T09:00:00+00:00")
     assert "cmd on 2026-11-23" in capsys.readouterr().out
 
 

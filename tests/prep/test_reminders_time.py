@@ -17,7 +17,8 @@ import time_machine
 from django.core import mail
 
 from prep.models import EmailDelivery
-from prep.reminders import reminders_send_batch, reminders_sweep
+from prep.scheduled.reminders import reminders_sweep
+from prep.scheduled.sending import reminders_send_batch
 from tests.integration.builders import person
 
 UTC = dt.UTC

@@ -1,12 +1,14 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import asdict
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
 
 from prep.management.commands._scheduled import StopFlag, add_now_argument, parse_now
-from prep.reminders import TransientMailError, reminders_send_batch, reminders_sweep
+from prep.scheduled.reminders import reminders_sweep
+from prep.scheduled.sending import TransientMailError, reminders_send_batch
 
 logger = logging.getLogger(__name__)
 
@@ -40,8 +42,8 @@ class Command(BaseCommand):
                     # The deliveries stay queued; the next run (or the sweep) sends them.
                     self.stderr.write(f"mail server unavailable, will retry: {error}")
                     return
-                self.stdout.write(f"batch of {len(delivery_ids)}: {outcome.as_dict()}")
+                self.stdout.write(f"batch of {len(delivery_ids)}: {asdict(outcome)}")
 
         with StopFlag() as stop:
             result = reminders_sweep(now=now, send=send, stop=stop)
-        self.stdout.write(self.style.SUCCESS(f"reminders: {result.as_dict()}"))
+        self.stdout.write(self.style.SUCCESS(f"reminders: {asdict(result)}"))

@@ -1,12 +1,13 @@
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from prep.management.commands._scheduled import StopFlag, add_now_argument, parse_now
 from prep.models import EmailDelivery
-from prep.reminders import TransientMailError, reminders_send_batch
+from prep.scheduled.sending import TransientMailError, reminders_send_batch
 
 
 class Command(BaseCommand):
@@ -44,4 +45,4 @@ class Command(BaseCommand):
                     outcome = reminders_send_batch(delivery_ids=batch, now=now)
                 except TransientMailError as error:
                     raise CommandError(f"mail server unavailable, try later: {error}") from None
-                self.stdout.write(f"batch of {len(batch)}: {outcome.as_dict()}")
+                self.stdout.write(f"batch of {len(batch)}: {asdict(outcome)}")

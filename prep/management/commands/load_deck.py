@@ -16,7 +16,8 @@ from prep.trackfile import read_tracks
 
 class Command(BaseCommand):
     help = (
-        "Load the built-in deck (cards/deck/*.md) and plan tracks (prep/tracks/*.md). "
+        "Load the built-in deck (cards/deck/*.md) and the plan tracks built on it "
+        "(prep/tracks/*.md), in one transaction. "
         "Idempotent: edited cards are updated in place, removed ones retired, history kept."
     )
 

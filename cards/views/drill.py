@@ -1,38 +1,32 @@
-"""The daily drill. Every view works as a full page without JavaScript; with htmx the
-same URL returns only the region it swaps (a named partial of cards/drill.html)."""
+"""The daily drill: show the next card, grade it, undo, and a card's history. With htmx
+the same URL returns only the drill region (a named partial of cards/drill.html)."""
 
 from __future__ import annotations
 
 import contextlib
 import datetime as dt
-from dataclasses import dataclass
 from typing import Any
 
 from django.contrib import messages
-from django.db.models import Count, Q, Sum
-from django.http import Http404, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.views.decorators.http import require_GET, require_http_methods, require_POST
-from django_htmx.http import HttpResponseClientRedirect, retarget
+from django.views.decorators.http import require_GET, require_POST
 
-from cards.forms import CardEditForm
 from cards.models import Card, ReviewLog, ReviewState
 from cards.queue import NextCard, next_card, queue_counts
-from cards.scheduling import Sm2State, format_interval, preview_intervals
+from cards.scheduling import SAME_DAY_REPEAT_BELOW, Sm2State, format_interval, preview_intervals
+from cards.selectors import day_summary
 from cards.services import (
     NothingToUndo,
     StaleGrade,
-    card_copy_to_own,
-    card_update,
     review_record,
-    review_suspend,
     review_undo,
     study_day_mark,
 )
-from config.requests import AuthedHttpRequest
-from prep.localtime import local_date
+from cards.views.common import AuthedHttpRequest
+from core.localtime import local_date
 from prep.selectors import current_week_topic_ids
 
 GRADES = [
@@ -46,18 +40,6 @@ GRADES = [
 MAX_ANSWER_MS = 10 * 60 * 1000
 
 
-@dataclass(frozen=True)
-class Summary:
-    reviewed: int
-    correct: int
-    seconds: int
-    due_tomorrow: int
-
-    @property
-    def accuracy(self) -> int | None:
-        return round(100 * self.correct / self.reviewed) if self.reviewed else None
-
-
 def _visible_card(request: AuthedHttpRequest, card_id: int) -> Card:
     # Another user's card is a 404, never a 403: its existence is not revealed.
     return get_object_or_404(
@@ -65,33 +47,10 @@ def _visible_card(request: AuthedHttpRequest, card_id: int) -> Card:
     )
 
 
-def _summary(user: Any, today: dt.date) -> Summary:
-    totals = ReviewLog.objects.filter(user=user, local_date=today).aggregate(
-        reviewed=Count("card_id", distinct=True),
-        correct=Count("id", filter=Q(quality__gte=3, is_repeat=False)),
-        graded=Count("id", filter=Q(is_repeat=False)),
-        ms=Sum("answer_ms"),
-    )
-    due_tomorrow = ReviewState.objects.filter(
-        user=user,
-        suspended=False,
-        due__lte=today + dt.timedelta(days=1),
-        last_reviewed_at__isnull=False,
-        card__retired_at__isnull=True,
-    ).count()
-    graded = totals["graded"] or 0
-    return Summary(
-        reviewed=graded,
-        correct=totals["correct"] or 0,
-        seconds=(totals["ms"] or 0) // 1000,
-        due_tomorrow=due_tomorrow,
-    )
-
-
 def _interval_label(section: str, quality: int, interval: int) -> str:
     if section == "repeat":
         # Same-day repeats do not move the schedule: below 4 it comes back, else it is done.
-        return "again" if quality < 4 else "done"
+        return "again" if quality < SAME_DAY_REPEAT_BELOW else "done"
     return format_interval(interval)
 
 
@@ -101,19 +60,20 @@ def _section(state: ReviewState | None, today: dt.date) -> str:
     return "new" if state is None or state.last_reviewed_at is None else "due"
 
 
-def _drill_context(
+def drill_context(
     request: AuthedHttpRequest,
     *,
     reveal: bool = False,
     exclude_card_id: int | None = None,
     show: Card | None = None,
+    finished_check: bool = False,
 ) -> dict[str, Any]:
     """The drill's state: counters, the card to show (``show``, or the queue's next) and
     its grade buttons, or the day's summary when the queue is empty."""
     profile = request.profile
     now = timezone.now()
     today = local_date(now, profile.zone)
-    counts = queue_counts(user=request.user, profile=profile, today=today)
+    counts = queue_counts(user=request.user, limits=profile.limits, today=today)
     current: NextCard | None = None
     if show is not None:
         state = ReviewState.objects.filter(user=request.user, card=show).first()
@@ -135,7 +95,10 @@ def _drill_context(
         "can_undo": counts.reviewed_today + counts.new_today > 0,
     }
     if current is None:
-        context["summary"] = _summary(request.user, today)
+        context["summary"] = day_summary(user=request.user, today=today)
+        if finished_check and context["can_undo"]:
+            # The queue just emptied after an answer or a suspension: the day counts.
+            study_day_mark(user=request.user, local_date=today, now=now)
         return context
     state = current.state
     intervals = preview_intervals(state.sm2 if state else Sm2State.new())
@@ -152,13 +115,7 @@ def _drill_context(
     return context
 
 
-def _mark_if_finished(request: AuthedHttpRequest, context: dict[str, Any]) -> None:
-    if context["current"] is None and context["can_undo"]:
-        now = timezone.now()
-        study_day_mark(user=request.user, local_date=local_date(now, request.profile.zone), now=now)
-
-
-def _drill_response(
+def drill_response(
     request: AuthedHttpRequest, context: dict[str, Any], status: int = 200
 ) -> HttpResponse:
     template = "cards/drill.html#drill" if request.htmx else "cards/drill.html"
@@ -171,10 +128,10 @@ def drill(request: AuthedHttpRequest) -> HttpResponse:
     card_id = _int(request.GET.get("card"))
     if card_id is not None:
         # After an undo without JavaScript: show the card that came back.
-        context = _drill_context(request, show=_visible_card(request, card_id), reveal=reveal)
+        context = drill_context(request, show=_visible_card(request, card_id), reveal=reveal)
     else:
-        context = _drill_context(request, reveal=reveal)
-    return _drill_response(request, context)
+        context = drill_context(request, reveal=reveal)
+    return drill_response(request, context)
 
 
 def _int(value: str | None, default: int | None = None) -> int | None:
@@ -195,7 +152,7 @@ def grade(request: AuthedHttpRequest) -> HttpResponse:
         return (
             redirect("drill")
             if not request.htmx
-            else _drill_response(request, _drill_context(request, reveal=True), status=400)
+            else drill_response(request, drill_context(request, reveal=True), status=400)
         )
     card = _visible_card(request, card_id)
     now = timezone.now()
@@ -215,11 +172,10 @@ def grade(request: AuthedHttpRequest) -> HttpResponse:
             zone=profile.zone,
             answer_ms=answer_ms,
         )
-    context = _drill_context(request, exclude_card_id=card.pk)
-    _mark_if_finished(request, context)
+    context = drill_context(request, exclude_card_id=card.pk, finished_check=True)
     if not request.htmx:
         return redirect("drill")
-    return _drill_response(request, context)
+    return drill_response(request, context)
 
 
 @require_POST
@@ -231,26 +187,11 @@ def undo(request: AuthedHttpRequest) -> HttpResponse:
         messages.info(request, "Nothing to undo today.")
         if not request.htmx:
             return redirect("drill")
-        return _drill_response(request, _drill_context(request))
-    context = _drill_context(request, show=card)
+        return drill_response(request, drill_context(request))
+    context = drill_context(request, show=card)
     if not request.htmx:
         return redirect(f"{reverse('drill')}?card={card.pk}")
-    return _drill_response(request, context)
-
-
-@require_POST
-def suspend(request: AuthedHttpRequest, card_id: int) -> HttpResponse:
-    card = _visible_card(request, card_id)
-    profile = request.profile
-    review_suspend(
-        user=request.user, card=card, suspended=True, now=timezone.now(), zone=profile.zone
-    )
-    messages.success(request, "Card suspended: it will not come up again until you unsuspend it.")
-    context = _drill_context(request)
-    _mark_if_finished(request, context)
-    if not request.htmx:
-        return redirect("drill")
-    return _drill_response(request, context)
+    return drill_response(request, context)
 
 
 @require_GET
@@ -262,48 +203,3 @@ def history(request: AuthedHttpRequest, card_id: int) -> HttpResponse:
     context = {"card": card, "logs": logs}
     template = "cards/history.html#history" if request.htmx else "cards/history.html"
     return render(request, template, context)
-
-
-@require_http_methods(["GET", "POST"])
-def edit(request: AuthedHttpRequest, card_id: int) -> HttpResponse:
-    card = _visible_card(request, card_id)
-    profile = request.profile
-    if card.is_builtin:
-        if request.method == "POST" and "copy" in request.POST:
-            copy = card_copy_to_own(
-                user=request.user, card=card, now=timezone.now(), zone=profile.zone
-            )
-            messages.success(request, "Copied to your own cards; edit your copy here.")
-            url = reverse("card_edit", args=[copy.pk])
-            if request.htmx:
-                return HttpResponseClientRedirect(url)
-            return redirect(url)
-        template = "cards/edit.html#builtin" if request.htmx else "cards/edit.html"
-        return render(request, template, {"card": card, "form": None})
-    if card.owner_id != request.user.pk:
-        raise Http404
-    form = CardEditForm(
-        request.POST or None,
-        initial={
-            "front": card.front,
-            "back": card.back,
-            "tags": card.tags,
-        },
-    )
-    if request.method == "POST" and form.is_valid():
-        card_update(
-            card=card,
-            front=form.cleaned_data["front"],
-            back=form.cleaned_data["back"],
-            tags=form.cleaned_data["tags"],
-        )
-        messages.success(request, "Card saved.")
-        if request.htmx:
-            return _drill_response(request, _drill_context(request, show=card, reveal=True))
-        return redirect("drill")
-    if request.htmx:
-        # htmx swaps only 2xx responses: send the form with its errors back into the card.
-        response = render(request, "cards/edit.html#form", {"card": card, "form": form})
-        return retarget(response, "#card") if request.method == "POST" else response
-    status = 400 if request.method == "POST" else 200
-    return render(request, "cards/edit.html", {"card": card, "form": form}, status=status)

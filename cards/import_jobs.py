@@ -11,17 +11,15 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from celery import current_app
 from django.conf import settings
 from django.core.cache import cache
 from django.core.files.base import ContentFile
 from django.db import transaction
 from django.db.models import Max
-from django.urls import reverse
-from django.utils.text import slugify
 
 from cards.imports import (
     ImportRejected,
@@ -33,9 +31,19 @@ from cards.imports import (
     normalize_front,
     parse,
 )
-from cards.models import Card, ImportJob, Topic
+from cards.media import media_folder, media_url
+from cards.models import Card, ImportJob
+from cards.services import topics_for_titles
 
 BATCH = 500
+# The worker's halves (cards.tasks), enqueued by name: the tasks call this module, so it
+# does not import them back.
+PARSE_TASK = "cards.import_parse"
+RUN_TASK = "cards.import_run"
+
+
+def enqueue(task: str, *, job_id: str) -> None:
+    current_app.send_task(task, kwargs={"job_id": job_id})
 
 
 def import_limits() -> Limits:
@@ -45,14 +53,6 @@ def import_limits() -> Limits:
         max_ratio=settings.CADENCE_IMPORT_MAX_RATIO,
         max_cards=settings.CADENCE_IMPORT_MAX_CARDS,
     )
-
-
-def media_folder(user_id: int) -> Path:
-    return Path(settings.MEDIA_ROOT) / str(user_id)
-
-
-def media_url(user_id: int, name: str) -> str:
-    return reverse("card_media", args=[user_id, name])
 
 
 def progress_key(job_id: object) -> str:
@@ -142,7 +142,7 @@ def import_start(
         with transaction.atomic():
             job.upload.save(f"{job.pk}.upload", ContentFile(data), save=False)
             job.save()
-            transaction.on_commit(lambda: _enqueue_parse(job.pk))
+            transaction.on_commit(lambda: enqueue(PARSE_TASK, job_id=str(job.pk)))
         return job
     parsed = _parse(job, data)
     for name, value in _preview_fields(job, parsed).items():
@@ -151,18 +151,6 @@ def import_start(
     job.progress = estimated
     job.save()
     return job
-
-
-def _enqueue_parse(job_id: Any) -> None:
-    from cards.tasks import import_parse_task
-
-    import_parse_task.delay(job_id=str(job_id))
-
-
-def _enqueue_run(job_id: Any) -> None:
-    from cards.tasks import import_run_task
-
-    import_run_task.delay(job_id=str(job_id))
 
 
 def import_parse(*, job_id: str, now: dt.datetime) -> None:
@@ -230,7 +218,7 @@ def import_confirm(*, job: ImportJob, now: dt.datetime) -> ImportJob:
             locked.status = ImportJob.Status.QUEUED
             locked.progress = 0
             locked.save(update_fields=["status", "progress", "updated_at"])
-            transaction.on_commit(lambda: _enqueue_run(locked.pk))
+            transaction.on_commit(lambda: enqueue(RUN_TASK, job_id=str(locked.pk)))
             return locked
         _apply(locked, now=now)
     return locked
@@ -263,47 +251,13 @@ def import_run(*, job_id: str, now: dt.datetime) -> None:
     cache.delete(progress_key(job_id))
 
 
-def _unique_slug(title: str, taken: set[str]) -> str:
-    base = slugify(title)[:70] or "topic"
-    slug, number = base, 2
-    while slug in taken:
-        slug, number = f"{base}-{number}", number + 1
-    taken.add(slug)
-    return slug
-
-
-def _topics_for(user: Any, titles: Iterable[str]) -> dict[str, Topic]:
-    """Each title's topic: the person's own by that title, else a built-in one, else new."""
-    own = {t.title.casefold(): t for t in Topic.objects.filter(owner=user)}
-    builtin = {
-        t.title.casefold(): t
-        for t in Topic.objects.filter(owner__isnull=True, retired_at__isnull=True)
-    }
-    taken = {t.slug for t in own.values()}
-    order = max((t.order for t in own.values()), default=1000)
-    found: dict[str, Topic] = {}
-    for title in titles:
-        key = title.casefold()
-        if key in found:
-            continue
-        topic = own.get(key) or builtin.get(key)
-        if topic is None:
-            order += 10
-            topic = Topic.objects.create(
-                owner=user, title=title, slug=_unique_slug(title, taken), order=order
-            )
-            own[key] = topic
-        found[key] = topic
-    return found
-
-
 def _apply(job: ImportJob, *, now: dt.datetime, progress: Any = None) -> None:
     """Write the job's cards; the caller holds the transaction and the job's row lock."""
     user = job.owner
     rows = [ParsedCard.from_json(row) for row in job.rows]
     existing = _existing_fronts(user)
     fallback = job.default_topic or "Imported cards"
-    topics = _topics_for(user, [row.topic or fallback for row in rows])
+    topics = topics_for_titles(user=user, titles=[row.topic or fallback for row in rows])
     position = (Card.objects.filter(owner=user).aggregate(top=Max("position"))["top"] or 0) + 1
     new_cards: list[Card] = []
     skipped = 0

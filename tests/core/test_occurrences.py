@@ -1,4 +1,4 @@
-"""prep.reminders_schedule: the next reminder instant, DST-correct. Pure: no database."""
+"""core.occurrences: the next reminder instant, DST-correct. Pure: no database."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from prep.reminders_schedule import next_occurrence, occurrence_on
+from core.occurrences import next_occurrence, occurrence_on
 
 NEW_YORK = ZoneInfo("America/New_York")
 UTC = dt.UTC

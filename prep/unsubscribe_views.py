@@ -17,7 +17,7 @@ from django.views.decorators.http import require_http_methods
 
 from prep.emails import unsubscribe_read
 from prep.models import Profile
-from prep.reminders import email_unsubscribe
+from prep.scheduled.reminders import email_unsubscribe
 
 KIND_NAMES = {"daily": "daily reminders", "weekly": "weekly summaries"}
 

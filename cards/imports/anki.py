@@ -1,473 +1,40 @@
-"""Reading cards from the files people bring: CSV/TSV, Markdown deck files, Anki packages.
-
-Pure: no Django. Each reader turns bytes into a ``ParsedImport`` (the cards, and every row
-that cannot become a card with its line or note and the reason). A file that cannot be
-read at all raises ``ImportRejected`` with a message meant for the person who sent it.
-
-Anki packages are read without Anki: a zip holding a SQLite collection, either the legacy
-layout (``collection.anki21`` / ``collection.anki2``, media listed as JSON) or the current
-one (``collection.anki21b`` and every media file compressed with zstd, the media list a
-small protobuf message). Archives are checked before anything is unpacked: member names
-(path traversal), the total unpacked size and each member's compression ratio (zip
-bombs); the zstd streams inside are unpacked against the same budget.
-"""
+"""Anki packages (.apkg, .colpkg), read without Anki (see the package docstring)."""
 
 from __future__ import annotations
 
-import csv
-import hashlib
 import html
 import io
 import json
 import re
 import sqlite3
 import tempfile
-import unicodedata
-import urllib.parse
 import zipfile
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
-from pathlib import Path, PurePosixPath
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import zstandard
-from markdownify import BACKSLASH, MarkdownConverter
 
-from cards.deckfile import DeckFormatError, normalize_tags, parse_user_topic
-from cards.rendering import MathError, math_snippets, math_to_mathml, sanitize
-
-MAX_TEXT = 20_000  # characters per side, as in the card editor
-IMAGE_TYPES = {
-    ".png": "image/png",
-    ".jpg": "image/jpeg",
-    ".jpeg": "image/jpeg",
-    ".gif": "image/gif",
-    ".webp": "image/webp",
-    ".avif": "image/avif",
-    ".bmp": "image/bmp",
-}
-COLLECTIONS = ("collection.anki21b", "collection.anki21", "collection.anki2")
-# Below this size a member's compression ratio says nothing (a page of blanks packs 1000:1).
-RATIO_FLOOR = 1024 * 1024
-
-Progress = Callable[[int], None]
-MediaUrl = Callable[[str], str]
-
-
-class ImportRejected(ValueError):
-    """The whole file cannot be imported; the message says why, in plain words."""
-
-
-@dataclass(frozen=True)
-class Limits:
-    max_bytes: int
-    max_uncompressed_bytes: int
-    max_ratio: int
-    max_cards: int
-
-
-@dataclass(frozen=True)
-class ParsedCard:
-    front: str
-    back: str
-    ref: str
-    topic: str = ""
-    tags: tuple[str, ...] = ()
-    kind: str = "qa"
-    source: str = ""
-
-    def to_json(self) -> dict[str, Any]:
-        data = asdict(self)
-        data["tags"] = list(self.tags)
-        return data
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> ParsedCard:
-        return cls(**{**data, "tags": tuple(data.get("tags", ()))})
-
-
-@dataclass(frozen=True)
-class Problem:
-    ref: str
-    reason: str
-
-    def to_json(self) -> dict[str, str]:
-        return {"ref": self.ref, "reason": self.reason}
-
-
-@dataclass
-class ParsedImport:
-    cards: list[ParsedCard] = field(default_factory=list)
-    problems: list[Problem] = field(default_factory=list)
-    # Stored name (see media_name) → file content, for every image the cards show.
-    media: dict[str, bytes] = field(default_factory=dict)
-
-
-# --- Shared ---------------------------------------------------------------------------
-
-
-def format_size(size: int) -> str:
-    if size >= 1024 * 1024:
-        return f"{size / (1024 * 1024):.1f} MB".replace(".0 MB", " MB")
-    if size >= 1024:
-        return f"{size / 1024:.0f} KB"
-    return f"{size} bytes"
-
-
-def detect_format(filename: str, data: bytes) -> str:
-    suffix = Path(filename).suffix.lower()
-    if suffix in {".apkg", ".colpkg"}:
-        return "apkg"
-    if suffix in {".md", ".markdown"}:
-        return "markdown"
-    if suffix in {".tsv", ".tab", ".txt"}:
-        return "tsv"
-    if suffix == ".csv":
-        return "csv"
-    if data[:4] == b"PK\x03\x04":
-        return "apkg"
-    raise ImportRejected(
-        f"Cadence cannot read {suffix or 'this kind of'} files. Upload a .csv or .tsv file, "
-        "a Markdown deck file (.md) or an Anki package (.apkg)."
-    )
-
-
-def normalize_front(text: str) -> str:
-    """The form two fronts are compared in to find duplicates."""
-    return " ".join(unicodedata.normalize("NFKC", text).split()).casefold()
-
-
-def check_card(front: str, back: str) -> str | None:
-    """Why this front and back cannot be a card, or None."""
-    if not front.strip():
-        return "no front"
-    if not back.strip():
-        return "no back"
-    for side, text in (("front", front), ("back", back)):
-        if len(text) > MAX_TEXT:
-            return f"the {side} is longer than {MAX_TEXT:,} characters"
-        for latex, display in math_snippets(text):
-            try:
-                math_to_mathml(latex, display=display)
-            except MathError as error:
-                return f"math on the {side} does not typeset: {error}"
-    return None
-
-
-def media_name(name: str, content: bytes) -> str:
-    """A safe, content-addressed file name: the same image is stored once per person."""
-    base = PurePosixPath(name.replace("\\", "/")).name
-    stem, suffix = Path(base).stem, Path(base).suffix.lower()
-    safe = re.sub(r"[^A-Za-z0-9_-]+", "-", unicodedata.normalize("NFKD", stem)).strip("-")
-    digest = hashlib.sha256(content).hexdigest()[:16]
-    return f"{digest}-{safe[:60] or 'image'}{suffix}"
-
-
-def _decode_text(data: bytes) -> str:
-    if not data.strip():
-        raise ImportRejected("The file is empty.")
-    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        raise ImportRejected(
-            "This file is UTF-16 text. Save it as UTF-8 (with or without BOM) and upload it again."
-        )
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as error:
-        line = data[: error.start].count(b"\n") + 1
-        raise ImportRejected(
-            f"This file is not UTF-8 text: byte 0x{data[error.start]:02X} on line {line} is "
-            "not valid UTF-8. Save the file as UTF-8 and upload it again."
-        ) from None
-    if "\x00" in text:
-        raise ImportRejected("This file is not text: it holds NUL bytes.")
-    if not text.strip():
-        raise ImportRejected("The file is empty.")
-    return text
-
-
-def _check_count(count: int, limits: Limits) -> None:
-    if count > limits.max_cards:
-        raise ImportRejected(
-            f"This file holds about {count:,} cards; one import takes at most "
-            f"{limits.max_cards:,}. Split it and import the parts."
-        )
-
-
-# --- CSV and TSV ----------------------------------------------------------------------
-
-HEADER_NAMES = {
-    "front": "front",
-    "question": "front",
-    "back": "back",
-    "answer": "back",
-    "tags": "tags",
-    "tag": "tags",
-    "topic": "topic",
-    "deck": "topic",
-}
-ANKI_SEPARATORS = {
-    "tab": "\t",
-    "comma": ",",
-    "semicolon": ";",
-    "space": " ",
-    "pipe": "|",
-    "colon": ":",
-}
-
-
-@dataclass(frozen=True)
-class _TextLayout:
-    delimiter: str
-    html: bool
-    columns: dict[str, int] | None
-    body: str
-    first_line: int
-
-
-def _text_layout(text: str, fmt: str) -> _TextLayout:
-    """Anki's text export starts with '#key:value' lines; read them, then the delimiter."""
-    lines = text.splitlines(keepends=True)
-    settings: dict[str, str] = {}
-    skip = 0
-    for line in lines:
-        match = re.match(r"^#([a-z ]+):(.*)$", line.rstrip("\r\n"))
-        if not match:
-            break
-        settings[match.group(1).strip()] = match.group(2).strip()
-        skip += 1
-    body = "".join(lines[skip:])
-    separator = settings.get("separator", "").lower()
-    if separator:
-        delimiter = ANKI_SEPARATORS.get(separator, separator[:1])
-    elif fmt == "tsv":
-        delimiter = "\t"
-    else:
-        sample = body[:8192]
-        try:
-            delimiter = csv.Sniffer().sniff(sample, delimiters=",;\t").delimiter
-        except csv.Error:
-            delimiter = ","
-    columns: dict[str, int] | None = None
-    if "columns" in settings:
-        names = [name.strip().lower() for name in settings["columns"].split(delimiter)]
-        columns = {HEADER_NAMES[n]: i for i, n in enumerate(names) if n in HEADER_NAMES}
-    for key, name in (("tags column", "tags"), ("deck column", "topic")):
-        if settings.get(key, "").isdigit():
-            columns = columns if columns is not None else {"front": 0, "back": 1}
-            columns[name] = int(settings[key]) - 1
-    return _TextLayout(
-        delimiter=delimiter,
-        html=settings.get("html", "").lower() == "true",
-        columns=columns,
-        body=body,
-        first_line=skip + 1,
-    )
-
-
-def _cell(row: list[str], columns: dict[str, int], name: str) -> str:
-    index = columns.get(name)
-    return row[index].strip() if index is not None and index < len(row) else ""
-
-
-def estimate_delimited(data: bytes) -> int:
-    return sum(1 for line in data.splitlines() if line.strip())
-
-
-def parse_delimited(
-    data: bytes,
-    *,
-    fmt: str,
-    limits: Limits,
-    default_topic: str = "",
-    progress: Progress | None = None,
-) -> ParsedImport:
-    """CSV or TSV: front, back, then optional tags and topic. A header row is detected."""
-    text = _decode_text(data)
-    layout = _text_layout(text, fmt)
-    reader = csv.reader(io.StringIO(layout.body, newline=""), delimiter=layout.delimiter)
-    result = ParsedImport()
-    columns = layout.columns
-    previous_line = 0
-    rows = 0
-    try:
-        for record in reader:
-            line = layout.first_line + previous_line
-            previous_line = reader.line_num
-            if not any(cell.strip() for cell in record):
-                continue
-            if columns is None:
-                names = [HEADER_NAMES.get(cell.strip().lower()) for cell in record]
-                if "front" in names:
-                    columns = {name: i for i, name in enumerate(names) if name}
-                    continue
-                columns = {"front": 0, "back": 1, "tags": 2, "topic": 3}
-            rows += 1
-            _check_count(rows, limits)
-            if progress and rows % 500 == 0:
-                progress(rows)
-
-            front, back = _cell(record, columns, "front"), _cell(record, columns, "back")
-            if layout.html:
-                front, back = html_to_markdown(front), html_to_markdown(back)
-            ref = f"line {line}"
-            reason = check_card(front, back)
-            if reason:
-                result.problems.append(Problem(ref, reason))
-                continue
-            result.cards.append(
-                ParsedCard(
-                    front=front,
-                    back=back,
-                    ref=ref,
-                    topic=_cell(record, columns, "topic")[:120] or default_topic,
-                    tags=normalize_tags(_cell(record, columns, "tags")),
-                )
-            )
-    except csv.Error as error:
-        raise ImportRejected(f"Line {reader.line_num} cannot be read: {error}.") from None
-    if not rows:
-        raise ImportRejected("The file has no rows of cards (a header alone is not enough).")
-    return result
-
-
-# --- Markdown deck files --------------------------------------------------------------
-
-
-def estimate_markdown(data: bytes) -> int:
-    return sum(1 for line in data.splitlines() if line.startswith(b"## "))
-
-
-def parse_markdown(
-    data: bytes, *, limits: Limits, default_topic: str = "", filename: str = "<upload>"
-) -> ParsedImport:
-    """One topic per file, in the deck format (docs/content-format.md), read leniently."""
-    text = _decode_text(data)
-    try:
-        topic, errors = parse_user_topic(text, filename)
-    except DeckFormatError as error:
-        raise ImportRejected(f"Line {error.line}: {error.message}.") from None
-    _check_count(len(topic.cards) + len(errors), limits)
-    result = ParsedImport()
-    result.problems.extend(Problem(f"line {e.line}", e.message) for e in errors)
-    for spec in topic.cards:
-        ref = f"line {spec.line}"
-        reason = check_card(spec.front, spec.back)
-        if reason:
-            result.problems.append(Problem(ref, reason))
-            continue
-        result.cards.append(
-            ParsedCard(
-                front=spec.front,
-                back=spec.back,
-                ref=ref,
-                topic=topic.title[:120] or default_topic,
-                tags=spec.tags,
-                kind=spec.kind,
-                source=spec.source[:400],
-            )
-        )
-    if not topic.cards and not errors:
-        raise ImportRejected("The file has no cards: each card starts with a '## ' heading.")
-    result.problems.sort(key=lambda p: int(p.ref.split()[-1]))
-    return result
-
-
-# --- HTML (Anki fields) to Markdown ---------------------------------------------------
-
-MATH_PATTERNS = (
-    (re.compile(r"\\\((.+?)\\\)", re.S), False),
-    (re.compile(r"\\\[(.+?)\\\]", re.S), True),
-    (re.compile(r"\[\$\$\](.+?)\[/\$\$\]", re.S), True),
-    (re.compile(r"\[\$\](.+?)\[/\$\]", re.S), False),
+from cards.deckfile import normalize_tags
+from cards.imports.common import (
+    COLLECTIONS,
+    IMAGE_TYPES,
+    RATIO_FLOOR,
+    ImportRejected,
+    Limits,
+    MediaUrl,
+    ParsedCard,
+    ParsedImport,
+    Problem,
+    Progress,
+    check_card,
+    check_count,
+    format_size,
+    media_name,
 )
-PLACEHOLDER_RE = re.compile(r"CADENCEMATH(\d+)X")
-SOUND_RE = re.compile(r"\[sound:[^\]]*\]")
-CODE_RE = re.compile(r"(```.*?```|~~~.*?~~~|`[^`\n]*`)", re.S)
-TAG_RE = re.compile(r"<[^>]*>")
-NESTED_MARKER_RE = re.compile(r"^(\s*(?:[-*+]|\d+[.)]) )([-*+]|#{1,6}|\d+[.)])(?=\s)", re.M)
-
-
-class _Converter(MarkdownConverter):
-    def __init__(self, *, image_url: Callable[[str], str | None], **options: Any) -> None:
-        super().__init__(**options)
-        self._image_url = image_url
-
-    def convert_img(self, el: Any, text: str, parent_tags: Any) -> str:
-        src = urllib.parse.unquote(str(el.attrs.get("src") or ""))
-        alt = str(el.attrs.get("alt") or "").replace("]", "")
-        url = self._image_url(src) if src else None
-        return f"![{alt}]({url})" if url else alt
-
-
-def _code_language(el: Any) -> str:
-    code = el.find("code") or el
-    for name in code.get("class") or ():
-        if name.startswith("language-"):
-            return str(name.removeprefix("language-"))
-    return ""
-
-
-def _latex(source: str) -> str:
-    text = html.unescape(TAG_RE.sub(" ", source)).replace("\xa0", " ")
-    return " ".join(text.split())
-
-
-def _escape_text(part: str) -> str:
-    part = re.sub(r"(?<!\\)\$", r"\\$", part)
-    # An underscore inside a word never starts emphasis (CommonMark), so it stays bare.
-    return re.sub(r"(?<![A-Za-z0-9\\])_|(?<![\\])_(?![A-Za-z0-9])", r"\\_", part)
-
-
-def _escape_dollars(text: str) -> str:
-    """Escape what Cadence's Markdown would read as markup: $ (math) and stray _."""
-    parts = CODE_RE.split(text)
-    return "".join(part if index % 2 else _escape_text(part) for index, part in enumerate(parts))
-
-
-def _escape_marker(match: re.Match[str]) -> str:
-    marker = match.group(2)
-    if marker[0].isdigit():
-        return f"{match.group(1)}{marker[:-1]}\\{marker[-1]}"
-    return f"{match.group(1)}\\{marker}"
-
-
-def html_to_markdown(markup: str, *, image_url: Callable[[str], str | None] | None = None) -> str:
-    """Sanitised Anki field HTML as Cadence Markdown; MathJax \\(..\\) becomes $..$."""
-    markup = SOUND_RE.sub("", sanitize(markup))
-    maths: list[tuple[str, bool]] = []
-
-    def stash(match: re.Match[str], display: bool) -> str:
-        maths.append((_latex(match.group(1)), display))
-        return f"CADENCEMATH{len(maths) - 1}X"
-
-    for pattern, display in MATH_PATTERNS:
-        markup = pattern.sub(lambda m, d=display: stash(m, d), markup)  # type: ignore[misc]
-    converter = _Converter(
-        image_url=image_url or (lambda src: None),
-        heading_style="ATX",
-        bullets="-",
-        escape_underscores=False,
-        code_language_callback=_code_language,
-        newline_style=BACKSLASH,
-    )
-    text = converter.convert(markup).replace("\xa0", " ")
-    text = _escape_dollars(text)
-
-    def restore(match: re.Match[str]) -> str:
-        latex, display = maths[int(match.group(1))]
-        if not latex:
-            return ""
-        return f"$${latex}$$" if display else f"${latex}$"
-
-    # A list item whose text starts like a marker ("+ pro", "- con") would nest a list.
-    text = NESTED_MARKER_RE.sub(_escape_marker, text)
-    text = PLACEHOLDER_RE.sub(restore, text)
-    text = "\n".join(line.rstrip() for line in text.splitlines())
-    return re.sub(r"\n{3,}", "\n\n", text).strip()
-
-
-# --- Anki packages --------------------------------------------------------------------
+from cards.imports.html import TAG_RE, html_to_markdown
 
 
 def _varint(data: bytes, index: int) -> tuple[int, int]:
@@ -838,7 +405,7 @@ def estimate_apkg(data: bytes, limits: Limits) -> int:
             raise ImportRejected(
                 f"The Anki collection in this package is damaged: {error}."
             ) from None
-    _check_count(int(count), limits)
+    check_count(int(count), limits)
     return int(count)
 
 
@@ -861,7 +428,7 @@ def parse_apkg(
                 "SELECT nid, ord, did, odid FROM cards ORDER BY nid, ord"
             ):
                 cards_by_note.setdefault(nid, []).append((ord_, odid or did))
-            _check_count(sum(len(c) for c in cards_by_note.values()), limits)
+            check_count(sum(len(c) for c in cards_by_note.values()), limits)
             notes = connection.execute(
                 "SELECT id, mid, tags, flds FROM notes ORDER BY id"
             ).fetchall()
@@ -934,45 +501,3 @@ def parse_apkg(
         if progress and done % 200 == 0:
             progress(len(result.cards) + len(result.problems))
     return result
-
-
-# --- Entry points ---------------------------------------------------------------------
-
-
-def check_size(size: int, limits: Limits) -> None:
-    if size > limits.max_bytes:
-        raise ImportRejected(
-            f"This file is {format_size(size)}; the upload limit is "
-            f"{format_size(limits.max_bytes)}."
-        )
-
-
-def estimate(fmt: str, data: bytes, limits: Limits) -> int:
-    """The number of cards to expect; raises ImportRejected for a file that cannot be read."""
-    check_size(len(data), limits)
-    if fmt == "apkg":
-        return estimate_apkg(data, limits)
-    _decode_text(data)
-    count = estimate_markdown(data) if fmt == "markdown" else estimate_delimited(data)
-    _check_count(count, limits)
-    return count
-
-
-def parse(
-    fmt: str,
-    data: bytes,
-    *,
-    limits: Limits,
-    media_url: MediaUrl,
-    default_topic: str = "",
-    filename: str = "<upload>",
-    progress: Progress | None = None,
-) -> ParsedImport:
-    check_size(len(data), limits)
-    if fmt == "apkg":
-        return parse_apkg(data, limits=limits, media_url=media_url, progress=progress)
-    if fmt == "markdown":
-        return parse_markdown(data, limits=limits, default_topic=default_topic, filename=filename)
-    return parse_delimited(
-        data, fmt=fmt, limits=limits, default_topic=default_topic, progress=progress
-    )

@@ -1,4 +1,4 @@
-"""cards.daily: the nightly review scheduling (new cards in, backlog spread out)."""
+"""cards.rollover: the nightly rollover (new cards in, backlog spread out)."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ from typing import Any
 from hypothesis import given
 from hypothesis import strategies as st
 
-from cards.daily import DueCard, overdue_order, review_day_prepare, spread
 from cards.models import Card, ReviewState
-from cards.queue import next_card, queue_counts
+from cards.queue import DailyLimits, DueCard, next_card, overdue_order, queue_counts
+from cards.rollover import rollover_prepare, spread
 from prep.models import Profile
 from tests.integration.builders import deck, reviewed
 
@@ -100,15 +100,14 @@ def test_spreading_keeps_the_cap_and_drops_nothing(
         assert worst_kept < best_moved
 
 
-# --- review_day_prepare, with the database ---------------------------------------------
+# --- rollover_prepare, with the database -----------------------------------------------
 
 
 def prepare(user: Any, *, topic_ids: list[int], new: int = 3, cap: int = 150) -> Any:
-    return review_day_prepare(
+    return rollover_prepare(
         user_id=user.pk,
         day=DAY,
-        new_cards_per_day=new,
-        max_reviews_per_day=cap,
+        limits=DailyLimits(new_cards_per_day=new, max_reviews_per_day=cap),
         topic_ids=topic_ids,
     )
 
@@ -169,7 +168,7 @@ def test_a_backlog_over_the_cap_is_spread_and_the_drill_shows_the_cap(owner: Any
     assert set(today.values_list("card_id", flat=True)) >= {c.pk for c in cards[:4]}
     assert today.count() == 5
     assert ReviewState.objects.filter(user=owner, due=DAY + dt.timedelta(days=1)).count() == 5
-    counts = queue_counts(user=owner, profile=profile, today=DAY)
+    counts = queue_counts(user=owner, limits=profile.limits, today=DAY)
     assert counts.due == 5
     shown = next_card(user=owner, counts=counts, today=DAY)
     assert shown is not None

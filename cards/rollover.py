@@ -1,7 +1,7 @@
-"""The nightly review scheduling: prepare a user's queue when their local day rolls over.
+"""The nightly rollover: prepare a user's queue when their local day begins.
 
-``prep.reminders.rollovers_run_due`` calls :func:`review_day_prepare` once per user per
-local date, just after local midnight. It does two things, both idempotent (running it
+``prep.scheduled.rollover.rollovers_run_due`` calls :func:`rollover_prepare` once per user
+per local date, just after local midnight. It does two things, both idempotent (running it
 twice on one date changes nothing the second time):
 
 1. **New cards.** It brings in the unseen cards of the current plan week's topics (topic
@@ -15,13 +15,8 @@ twice on one date changes nothing the second time):
    day's cap (``max_reviews_per_day`` less the reviews already done that day), the cap's
    worth stay today and the surplus moves to the following days, each filled up to the
    cap together with the cards already due then; nothing is dropped, and every card is
-   reviewed at most as late as the cap allows. The order, first kept today, is
-   :func:`overdue_order`:
-
-   - most overdue *relative to its interval* first: ``(date - due) / interval`` (a card
-     three days late on a two-day interval is further behind than one ten days late on a
-     month);
-   - then the earlier due date, the shorter interval, deck position, card id.
+   reviewed at most as late as the cap allows. The cards kept today are the most overdue,
+   by the queue's own rule (:func:`cards.queue.overdue_order`).
 
    Moving a card's due date does not change its SM-2 state (repetitions, interval,
    easiness) nor its ``version``: a card already on screen can still be graded. A moved
@@ -31,8 +26,7 @@ The drill never depends on this having run: ``cards.queue`` caps the reviews and
 cards by itself; this makes the day's queue what the plan asks for and keeps a backlog
 from growing into a wall.
 
-The ordering and spreading are pure functions (:func:`overdue_order`, :func:`spread`),
-tested without a database.
+The spreading is a pure function (:func:`spread`), tested without a database.
 """
 
 from __future__ import annotations
@@ -41,26 +35,11 @@ import datetime as dt
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from fractions import Fraction
 
-from django.db.models import Count, Q
+from django.db.models import Count
 
-from cards.models import Card, ReviewLog, ReviewState
-
-
-@dataclass(frozen=True)
-class DueCard:
-    state_id: int
-    card_id: int
-    due: dt.date
-    interval: int
-    position: int
-
-
-def overdue_order(card: DueCard, day: dt.date) -> tuple[Fraction, dt.date, int, int, int]:
-    """Sort key: the card to keep first sorts first (see the module docstring)."""
-    behind = Fraction((day - card.due).days, max(card.interval, 1))
-    return (-behind, card.due, card.interval, card.position, card.card_id)
+from cards.models import ReviewState
+from cards.queue import DailyLimits, Done, DueCard, done_on, overdue_order, unseen_cards
 
 
 def spread(
@@ -93,41 +72,30 @@ def spread(
 
 
 @dataclass(frozen=True)
-class DayPrepared:
+class Prepared:
     introduced: int = 0
     moved: int = 0
 
 
-def review_day_prepare(
-    *,
-    user_id: int,
-    day: dt.date,
-    new_cards_per_day: int,
-    max_reviews_per_day: int,
-    topic_ids: Sequence[int],
-) -> DayPrepared:
+def rollover_prepare(
+    *, user_id: int, day: dt.date, limits: DailyLimits, topic_ids: Sequence[int]
+) -> Prepared:
     """Prepare ``user_id``'s queue for local date ``day`` (see the module docstring).
 
     Call inside a transaction; a handful of queries whatever the deck or backlog size
     (one UPDATE per date the backlog moves to).
     """
-    done = ReviewLog.objects.filter(user_id=user_id, local_date=day, is_repeat=False).aggregate(
-        reviewed=Count("id", filter=Q(repetitions_before__gt=0)),
-        new=Count("id", filter=Q(repetitions_before=0)),
-    )
-    live = ReviewState.objects.filter(
-        user_id=user_id, suspended=False, card__retired_at__isnull=True
-    )
+    done = done_on(user_ids=[user_id], day=day).get(user_id, Done())
+    states = ReviewState.objects.filter(user_id=user_id)
 
     introduced = 0
     if topic_ids:
-        waiting = live.filter(last_reviewed_at__isnull=True).count()
-        room = new_cards_per_day - done["new"] - waiting
+        waiting = states.waiting_new().count()
+        room = limits.new_cards_per_day - done.new - waiting
         if room > 0:
             cards = list(
-                Card.objects.visible_to(user_id)
+                unseen_cards(user_id)
                 .filter(topic_id__in=list(topic_ids))
-                .exclude(pk__in=ReviewState.objects.filter(user_id=user_id).values("card_id"))
                 .order_by("topic__order", "topic_id", "position", "id")
                 .values_list("id", flat=True)[:room]
             )
@@ -142,11 +110,10 @@ def review_day_prepare(
             )
             introduced = len(cards)
 
-    cap = max(max_reviews_per_day - done["reviewed"], 0)
-    reviews = live.filter(last_reviewed_at__isnull=False)
-    due_now = reviews.filter(due__lte=day).exclude(repeat_on=day)
+    cap = max(limits.max_reviews_per_day - done.reviewed, 0)
+    due_now = states.due_on(day)
     if due_now.count() <= cap:
-        return DayPrepared(introduced=introduced)
+        return Prepared(introduced=introduced)
     cards_due = [
         DueCard(state_id=s, card_id=c, due=d, interval=i, position=p)
         for s, c, d, i, p in due_now.values_list(
@@ -154,13 +121,17 @@ def review_day_prepare(
         )
     ]
     later = dict(
-        reviews.filter(due__gt=day).values("due").annotate(n=Count("id")).values_list("due", "n")
+        states.reviewed()
+        .filter(due__gt=day)
+        .values("due")
+        .annotate(n=Count("id"))
+        .values_list("due", "n")
     )
     moves = spread(
         cards=cards_due,
         day=day,
         cap=cap,
-        later_cap=max(max_reviews_per_day, 1),
+        later_cap=max(limits.max_reviews_per_day, 1),
         already_due=later,
     )
     by_date: dict[dt.date, list[int]] = defaultdict(list)
@@ -168,4 +139,4 @@ def review_day_prepare(
         by_date[new_due].append(state_id)
     for new_due, ids in by_date.items():
         ReviewState.objects.filter(id__in=ids).update(due=new_due)
-    return DayPrepared(introduced=introduced, moved=len(moves))
+    return Prepared(introduced=introduced, moved=len(moves))

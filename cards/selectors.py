@@ -1,0 +1,203 @@
+"""Reads of the study engine that several screens, e-mails and downloads share."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from django.contrib.auth.models import User
+from django.db.models import Count, F, FilteredRelation, Q, QuerySet, Sum
+
+from cards.models import MATURE_DAYS, Card, ReviewLog, ReviewState, StudyDay, Topic
+from cards.scheduling import PASSING_QUALITY
+
+# A streak longer than this is still shown as this many days: it bounds the read.
+STREAK_HORIZON_DAYS = 1000
+
+
+def streak_length(finished: Sequence[dt.date], today: dt.date) -> int:
+    """Consecutive local days, up to today, on which the queue was emptied.
+
+    ``finished`` is newest first. Today not being finished yet does not break the streak:
+    it counts up to yesterday.
+    """
+    if not finished:
+        return 0
+    expected = today if finished[0] == today else today - dt.timedelta(days=1)
+    streak = 0
+    for day in finished:
+        if day != expected:
+            break
+        streak += 1
+        expected -= dt.timedelta(days=1)
+    return streak
+
+
+def streaks(*, user_ids: Sequence[int], today: dt.date) -> dict[int, int]:
+    """Every given user's streak on local date ``today``, in one query."""
+    days: dict[int, list[dt.date]] = defaultdict(list)
+    for user_id, day in (
+        StudyDay.objects.filter(
+            user_id__in=list(user_ids),
+            local_date__lte=today,
+            local_date__gt=today - dt.timedelta(days=STREAK_HORIZON_DAYS),
+        )
+        .order_by("user_id", "-local_date")
+        .values_list("user_id", "local_date")
+    ):
+        days[user_id].append(day)
+    return {user_id: streak_length(finished, today) for user_id, finished in days.items()}
+
+
+# --- The drill's end-of-day summary ----------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DaySummary:
+    reviewed: int
+    correct: int
+    seconds: int
+    due_tomorrow: int
+
+    @property
+    def accuracy(self) -> int | None:
+        return round(100 * self.correct / self.reviewed) if self.reviewed else None
+
+
+def day_summary(*, user: User, today: dt.date) -> DaySummary:
+    """What a person did on local date ``today`` (same-day repeats are not grades)."""
+    totals = ReviewLog.objects.filter(user=user, local_date=today).aggregate(
+        graded=Count("id", filter=Q(is_repeat=False)),
+        correct=Count("id", filter=Q(quality__gte=PASSING_QUALITY, is_repeat=False)),
+        ms=Sum("answer_ms"),
+    )
+    tomorrow = today + dt.timedelta(days=1)
+    return DaySummary(
+        reviewed=totals["graded"] or 0,
+        correct=totals["correct"] or 0,
+        seconds=(totals["ms"] or 0) // 1000,
+        due_tomorrow=ReviewState.objects.filter(user=user, due__lte=tomorrow).reviewed().count(),
+    )
+
+
+# --- The card browser -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BrowseFilters:
+    q: str = ""
+    topic: Topic | None = None
+    tag: str = ""
+    state: str = ""  # "", new, learning, mature, suspended
+    owner: str = ""  # "", mine, builtin
+    due_from: dt.date | None = None
+    due_to: dt.date | None = None
+    sort: str = ""  # "" (deck order), due, new
+
+
+def browse_cards(*, user: User, filters: BrowseFilters) -> QuerySet[Card]:
+    """The cards the browser shows for ``filters``, with the person's state joined
+    (``state_*`` annotations; null where the card has no state yet)."""
+    cards = (
+        Card.objects.visible_to(user)
+        .annotate(mine=FilteredRelation("review_states", condition=Q(review_states__user=user)))
+        .annotate(
+            state_id=F("mine__id"),
+            state_suspended=F("mine__suspended"),
+            state_due=F("mine__due"),
+            state_interval=F("mine__interval"),
+            state_reviewed=F("mine__last_reviewed_at"),
+        )
+        .select_related("topic")
+    )
+    if q := filters.q.strip():
+        cards = cards.filter(Q(front__icontains=q) | Q(back__icontains=q) | Q(tags__icontains=q))
+    if filters.topic is not None:
+        cards = cards.filter(topic=filters.topic)
+    if tag := filters.tag.strip().lower():
+        cards = cards.filter(
+            Q(tags=tag)
+            | Q(tags__startswith=f"{tag} ")
+            | Q(tags__endswith=f" {tag}")
+            | Q(tags__contains=f" {tag} ")
+        )
+    if filters.owner == "mine":
+        cards = cards.filter(owner=user)
+    elif filters.owner == "builtin":
+        cards = cards.filter(owner__isnull=True)
+    reviewed = Q(mine__last_reviewed_at__isnull=False, mine__suspended=False)
+    match filters.state:
+        case "new":
+            cards = cards.filter(
+                Q(mine__id__isnull=True)
+                | Q(mine__last_reviewed_at__isnull=True, mine__suspended=False)
+            )
+        case "learning":
+            cards = cards.filter(reviewed, mine__interval__lt=MATURE_DAYS)
+        case "mature":
+            cards = cards.filter(reviewed, mine__interval__gte=MATURE_DAYS)
+        case "suspended":
+            cards = cards.filter(mine__suspended=True)
+    if filters.due_from or filters.due_to:
+        cards = cards.filter(reviewed)
+        if filters.due_from:
+            cards = cards.filter(mine__due__gte=filters.due_from)
+        if filters.due_to:
+            cards = cards.filter(mine__due__lte=filters.due_to)
+    match filters.sort:
+        case "due":
+            return cards.order_by(F("mine__due").asc(nulls_last=True), "id")
+        case "new":
+            return cards.order_by("-created_at", "-id")
+        case _:
+            return cards.order_by("topic__order", "topic_id", "position", "id")
+
+
+def browse_state(card: Any) -> str:
+    """A browsed card's state, from :func:`browse_cards`' annotations."""
+    if card.state_suspended:
+        return "suspended"
+    if card.state_reviewed is None:
+        return "new"
+    return "mature" if card.state_interval >= MATURE_DAYS else "learning"
+
+
+def browse_tags(*, user: User) -> list[str]:
+    """Every tag on the cards a person sees, sorted."""
+    return sorted(
+        {
+            tag
+            for tags in Card.objects.visible_to(user)
+            .exclude(tags="")
+            .order_by()
+            .values_list("tags", flat=True)
+            .distinct()
+            for tag in tags.split()
+        }
+    )
+
+
+# --- Export -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ExportSchedule:
+    states: dict[int, ReviewState]
+    reps: dict[int, int]
+    today: dt.date
+
+
+def export_schedule(*, user: User, card_ids: Sequence[int], today: dt.date) -> ExportSchedule:
+    """Each exported card's state and number of reviews (same-day repeats not counted)."""
+    ids = list(card_ids)
+    states = {s.card_id: s for s in ReviewState.objects.filter(user=user, card_id__in=ids)}
+    reps = dict(
+        ReviewLog.objects.filter(user=user, card_id__in=ids, is_repeat=False)
+        .values("card_id")
+        .annotate(n=Count("id"))
+        .values_list("card_id", "n")
+    )
+    return ExportSchedule(states=states, reps=reps, today=today)

@@ -1,0 +1,241 @@
+"""Daily reminders and weekly summaries: each profile's next instant, the claim of the due
+ones, and the sweep that hands them to the sender (see the package docstring)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import zoneinfo
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from functools import partial
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Q
+
+from core.occurrences import next_occurrence
+from prep.models import EmailDelivery, PlanWeek, Profile
+from prep.scheduled.claims import (
+    DeliveryRow,
+    claim,
+    claim_sql,
+    deliveries_insert,
+    profiles_reschedule,
+)
+
+logger = logging.getLogger(__name__)
+
+MIDNIGHT = dt.time(0, 0)
+Status = EmailDelivery.Status
+Kind = EmailDelivery.Kind
+
+
+def reminder_schedule_next(*, profile: Profile, now: dt.datetime) -> Profile:
+    """Set the profile's next reminder instant and next rollover from its zone and time.
+
+    Called whenever a profile is created or edited. A date already claimed is never
+    scheduled again, so moving the reminder time later on the same day does not give that
+    day a second e-mail. With both e-mails off there is no reminder instant (the sweep
+    never looks at the profile); the rollover always runs.
+    """
+    zone = profile.zone
+    fresh = (
+        Profile.objects.filter(pk=profile.pk).values("last_reminder_on", "last_rollover_on").first()
+    ) or {"last_reminder_on": profile.last_reminder_on, "last_rollover_on": None}
+    last_reminder = fresh["last_reminder_on"]
+    last_rollover = fresh["last_rollover_on"]
+    if profile.email_reminders or profile.weekly_summary:
+        reminder = next_occurrence(
+            zone=zone,
+            at=profile.reminder_time,
+            after=now,
+            not_before=last_reminder + dt.timedelta(days=1) if last_reminder else None,
+        )
+        profile.next_reminder_at, profile.next_reminder_on = reminder.at, reminder.local_date
+    else:
+        profile.next_reminder_at = profile.next_reminder_on = None
+    rollover = next_occurrence(
+        zone=zone,
+        at=MIDNIGHT,
+        after=now,
+        not_before=last_rollover + dt.timedelta(days=1) if last_rollover else None,
+    )
+    profile.next_rollover_at, profile.next_rollover_on = rollover.at, rollover.local_date
+    Profile.objects.filter(pk=profile.pk).update(
+        next_reminder_at=profile.next_reminder_at,
+        next_reminder_on=profile.next_reminder_on,
+        next_rollover_at=profile.next_rollover_at,
+        next_rollover_on=profile.next_rollover_on,
+    )
+    return profile
+
+
+def email_unsubscribe(*, profile: Profile, kind: str, now: dt.datetime) -> Profile:
+    """Turn one kind of e-mail off (the unsubscribe link). Idempotent; an e-mail of that
+    kind already queued is skipped when its turn comes."""
+    flag = {Kind.DAILY: "email_reminders", Kind.WEEKLY: "weekly_summary"}[Kind(kind)]
+    Profile.objects.filter(pk=profile.pk).update(**{flag: False})
+    setattr(profile, flag, False)
+    return reminder_schedule_next(profile=profile, now=now)
+
+
+def schedules_fill_missing(*, now: dt.datetime, batch_size: int = 500) -> int:
+    """Give a schedule to profiles that have none (made outside the services, or before
+    reminders existed). Bounded per call; the next sweep does the rest."""
+    missing = list(
+        Profile.objects.filter(
+            Q(next_rollover_at__isnull=True)
+            | Q(next_reminder_at__isnull=True) & (Q(email_reminders=True) | Q(weekly_summary=True))
+        )[:batch_size]
+    )
+    for profile in missing:
+        reminder_schedule_next(profile=profile, now=now)
+    return len(missing)
+
+
+@dataclass(frozen=True)
+class ClaimBatch:
+    profile_ids: list[int]
+    delivery_ids: list[int]  # the deliveries to send (queued)
+
+
+def reminders_claim_due(*, now: dt.datetime, batch_size: int) -> ClaimBatch:
+    """Claim one batch of due profiles: the profiles claimed and the deliveries to send.
+
+    Runs in its own transaction: the claim, the profiles' next instants and the delivery
+    rows commit together or not at all. A day whose reminder is already more than
+    ``CADENCE_REMINDER_MAX_DELAY`` late is recorded as expired, not sent.
+    """
+    sql = claim_sql(
+        marker="last_reminder_on",
+        next_on="next_reminder_on",
+        next_at="next_reminder_at",
+        batch_size=batch_size,
+    )
+    max_delay = dt.timedelta(seconds=settings.CADENCE_REMINDER_MAX_DELAY)
+    with transaction.atomic():
+        claimed = claim(sql, now)
+        if not claimed:
+            return ClaimBatch(profile_ids=[], delivery_ids=[])
+        weekly_starts = set(
+            PlanWeek.objects.filter(
+                plan__is_active=True,
+                plan__user_id__in=[c.user_id for c in claimed if c.weekly_summary],
+                starts_on__in={c.local_date for c in claimed},
+            ).values_list("plan__user_id", "starts_on")
+        )
+        rescheduled: list[tuple[int, dt.datetime | None, dt.date | None]] = []
+        rows: list[DeliveryRow] = []
+        for c in claimed:
+            zone = zoneinfo.ZoneInfo(c.time_zone)
+            next_at: dt.datetime | None = None
+            next_on: dt.date | None = None
+            if c.email_reminders or c.weekly_summary:
+                upcoming = next_occurrence(
+                    zone=zone,
+                    at=c.reminder_time,
+                    after=now,
+                    not_before=c.local_date + dt.timedelta(days=1),
+                )
+                next_at, next_on = upcoming.at, upcoming.local_date
+            rescheduled.append((c.profile_id, next_at, next_on))
+            status = Status.EXPIRED if now - c.due_at > max_delay else Status.QUEUED
+            if c.email_reminders:
+                rows.append((c.user_id, Kind.DAILY, c.local_date, c.due_at, status))
+            if c.weekly_summary and (c.user_id, c.local_date) in weekly_starts:
+                rows.append((c.user_id, Kind.WEEKLY, c.local_date, c.due_at, status))
+        profiles_reschedule(rescheduled, columns=["next_reminder_at", "next_reminder_on"])
+        delivery_ids = deliveries_insert(rows, now)
+    expired = sum(1 for row in rows if row[4] == Status.EXPIRED)
+    if expired:
+        logger.warning("%d reminders expired before they could be sent", expired)
+    return ClaimBatch(profile_ids=[c.profile_id for c in claimed], delivery_ids=delivery_ids)
+
+
+@dataclass
+class SweepResult:
+    claimed_batches: int = 0
+    deliveries: int = 0
+    requeued: int = 0
+    unknown: int = 0
+    expired: int = 0
+    scheduled: int = 0
+
+    def as_dict(self) -> dict[str, int]:
+        return asdict(self)
+
+
+Sender = Callable[[list[int]], None]
+
+
+def deliveries_recover(*, now: dt.datetime, send: Sender, batch_size: int) -> SweepResult:
+    """The sweep's safety net for deliveries a task lost (see the module docstring)."""
+    result = SweepResult()
+    sending_timeout = dt.timedelta(seconds=settings.CADENCE_REMINDER_SENDING_TIMEOUT)
+    requeue_after = dt.timedelta(seconds=settings.CADENCE_REMINDER_REQUEUE_AFTER)
+    max_delay = dt.timedelta(seconds=settings.CADENCE_REMINDER_MAX_DELAY)
+    result.unknown = EmailDelivery.objects.filter(
+        status=Status.SENDING, sending_at__lt=now - sending_timeout
+    ).update(status=Status.UNKNOWN, error="the sender stopped while handing it over")
+    if result.unknown:
+        logger.warning(
+            "%d e-mails were with the mail server when their sender died; "
+            "not resent (at most once)",
+            result.unknown,
+        )
+    result.expired = EmailDelivery.objects.filter(
+        status=Status.QUEUED, due_at__lt=now - max_delay
+    ).update(status=Status.EXPIRED)
+    while True:
+        with transaction.atomic():
+            stale = list(
+                EmailDelivery.objects.select_for_update(skip_locked=True)
+                .filter(status=Status.QUEUED, enqueued_at__lt=now - requeue_after)
+                .order_by("enqueued_at", "id")
+                .values_list("id", flat=True)[:batch_size]
+            )
+            if not stale:
+                break
+            EmailDelivery.objects.filter(id__in=stale, status=Status.QUEUED).update(enqueued_at=now)
+            transaction.on_commit(partial(send, stale))
+        result.requeued += len(stale)
+    if result.requeued:
+        logger.warning("%d queued e-mails had lost their task; queued again", result.requeued)
+    return result
+
+
+def reminders_sweep(
+    *,
+    now: dt.datetime,
+    send: Sender,
+    batch_size: int | None = None,
+    max_batches: int = 1000,
+    stop: Callable[[], bool] = lambda: False,
+) -> SweepResult:
+    """Claim every due reminder, batch by batch, and hand each batch to ``send`` once its
+    claim has committed; then recover what lost tasks left behind."""
+    batch_size = batch_size or settings.CADENCE_REMINDER_BATCH
+    result = SweepResult()
+    result.scheduled = schedules_fill_missing(now=now)
+    for _ in range(max_batches):
+        if stop():
+            break
+        with transaction.atomic():
+            batch = reminders_claim_due(now=now, batch_size=batch_size)
+            if batch.delivery_ids:
+                transaction.on_commit(partial(send, batch.delivery_ids))
+        if not batch.profile_ids:
+            break
+        result.claimed_batches += 1
+        result.deliveries += len(batch.delivery_ids)
+    recovered = deliveries_recover(now=now, send=send, batch_size=batch_size)
+    result.requeued, result.unknown, result.expired = (
+        recovered.requeued,
+        recovered.unknown,
+        recovered.expired,
+    )
+    return result
+
+
+# --- What an e-mail says ----------------------------------------------------------------

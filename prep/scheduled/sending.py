@@ -1,0 +1,260 @@
+"""Sending a claimed batch: one read, one SMTP connection, chunks moved to ``sending``
+before they are handed over and to ``sent`` after (the package docstring has the rules)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import smtplib
+import traceback
+from collections import defaultdict
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
+from django.core import mail
+from django.core.mail import EmailMultiAlternatives
+from django.utils import timezone
+
+from prep.models import EmailDelivery
+from prep.scheduled.claims import deliveries_move
+from prep.scheduled.digests import daily_digests, weekly_digests
+from prep.scheduled.messages import daily_email, site_links, weekly_email
+
+logger = logging.getLogger(__name__)
+
+Status = EmailDelivery.Status
+Kind = EmailDelivery.Kind
+
+
+class TransientMailError(Exception):
+    """The mail server could not take the e-mails now; the task should retry later."""
+
+
+@dataclass
+class SendResult:
+    sent: int = 0
+    skipped: int = 0
+    failed: int = 0
+    expired: int = 0
+    unknown: int = 0
+    not_queued: int = 0
+
+
+def _chunks[T](items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _reply_code(error: BaseException) -> int | None:
+    """The SMTP reply code the server refused with, or None if it did not reply."""
+    if isinstance(error, smtplib.SMTPRecipientsRefused):
+        codes = [code for code, _ in error.recipients.values()]
+        return min(codes) if codes else None
+    if isinstance(error, smtplib.SMTPResponseException) and error.smtp_code > 0:
+        return error.smtp_code
+    return None
+
+
+def _in_data_phase(error: BaseException) -> bool:
+    """Whether the link broke after the message itself was sent (smtplib's DATA step):
+    then the server may have accepted it."""
+    return any(
+        frame.name == "data" and frame.filename.endswith("smtplib.py")
+        for frame in traceback.extract_tb(error.__traceback__)
+    )
+
+
+def _clip(error: BaseException) -> str:
+    return f"{type(error).__name__}: {error}"[:300]
+
+
+def reminders_send_batch(
+    *, delivery_ids: Sequence[int], now: dt.datetime, chunk_size: int | None = None
+) -> SendResult:
+    """Send the queued deliveries among ``delivery_ids``: one read per batch, one SMTP
+    connection, chunks claimed before they are handed over. Raises TransientMailError
+    (after putting what was not handed over back to ``queued``) when the mail server
+    should be tried again later."""
+    chunk_size = chunk_size or settings.CADENCE_REMINDER_CHUNK
+    result = SendResult()
+    deliveries = list(
+        EmailDelivery.objects.filter(id__in=list(delivery_ids), status=Status.QUEUED)
+        .select_related("user__profile")
+        .order_by("id")
+    )
+    result.not_queued = len(set(delivery_ids)) - len(deliveries)
+    max_delay = dt.timedelta(seconds=settings.CADENCE_REMINDER_MAX_DELAY)
+
+    late = {d.pk for d in deliveries if now - d.due_at > max_delay}
+    result.expired = len(deliveries_move(late, from_status=Status.QUEUED, to_status=Status.EXPIRED))
+    skip: list[int] = []
+    groups: dict[tuple[str, dt.date], list[EmailDelivery]] = defaultdict(list)
+    for delivery in deliveries:
+        if delivery.pk in late:
+            continue
+        profile = getattr(delivery.user, "profile", None)
+        wanted = profile is not None and (
+            profile.email_reminders if delivery.kind == Kind.DAILY else profile.weekly_summary
+        )
+        if not wanted or not delivery.user.email or not delivery.user.is_active:
+            skip.append(delivery.pk)
+        else:
+            groups[(delivery.kind, delivery.local_date)].append(delivery)
+
+    links = site_links()
+    outgoing: list[tuple[int, EmailMultiAlternatives]] = []
+    for (kind, day), group in groups.items():
+        if kind == Kind.DAILY:
+            digests = daily_digests(profiles=[d.user.profile for d in group], today=day)
+            for d in group:
+                digest = digests[d.user_id]
+                if digest.is_empty and not d.user.profile.remind_when_empty:
+                    skip.append(d.pk)
+                else:
+                    outgoing.append(
+                        (d.pk, daily_email(user=d.user, today=day, digest=digest, links=links))
+                    )
+        else:
+            weekly = weekly_digests(user_ids=[d.user_id for d in group], today=day)
+            for d in group:
+                if d.user_id not in weekly:
+                    skip.append(d.pk)  # the plan changed since the claim
+                    continue
+                summary = weekly_email(
+                    user=d.user, today=day, digest=weekly[d.user_id], links=links
+                )
+                outgoing.append((d.pk, summary))
+    result.skipped = len(deliveries_move(skip, from_status=Status.QUEUED, to_status=Status.SKIPPED))
+    if outgoing:
+        _deliver(outgoing, chunk_size=chunk_size, result=result)
+    return result
+
+
+def _deliver(
+    outgoing: Sequence[tuple[int, EmailMultiAlternatives]],
+    *,
+    chunk_size: int,
+    result: SendResult,
+) -> None:
+    backend = mail.mailers.default
+    try:
+        backend.open()
+    except OSError as error:
+        raise TransientMailError(_clip(error)) from error
+    deferred: list[str] = []
+    try:
+        for chunk in _chunks(outgoing, chunk_size):
+            deferred += _deliver_chunk(backend, chunk, result=result)
+    finally:
+        try:
+            backend.close()
+        except OSError:
+            logger.info("the mail connection did not close cleanly", exc_info=True)
+    if deferred:
+        raise TransientMailError(f"{len(deferred)} deferred by the server: {deferred[0]}")
+
+
+def _deliver_chunk(
+    backend: Any,
+    chunk: Sequence[tuple[int, EmailMultiAlternatives]],
+    *,
+    result: SendResult,
+) -> list[str]:
+    """Hand one claimed chunk to the open connection; the errors of those deferred."""
+    taken = set(
+        deliveries_move(
+            [delivery_id for delivery_id, _ in chunk],
+            from_status=Status.QUEUED,
+            to_status=Status.SENDING,
+            extra=", attempts = attempts + 1, sending_at = %s",
+            params=[timezone.now()],
+        )
+    )
+    sent: list[int] = []
+    settled: set[int] = set()
+    deferred: dict[int, str] = {}
+    current: int | None = None
+    try:
+        for delivery_id, message in chunk:
+            if delivery_id not in taken:
+                continue  # another sender has it
+            current = delivery_id
+            try:
+                backend.send_messages([message])
+            except (smtplib.SMTPResponseException, smtplib.SMTPRecipientsRefused) as error:
+                code = _reply_code(error)
+                if code is None or code == 421:
+                    raise  # no reply, or the server is closing the connection
+                settled.add(delivery_id)
+                if code >= 500:
+                    deliveries_move(
+                        [delivery_id],
+                        from_status=Status.SENDING,
+                        to_status=Status.FAILED,
+                        extra=", error = %s",
+                        params=[_clip(error)],
+                    )
+                    result.failed += 1
+                    logger.warning("delivery %s refused for good: %s", delivery_id, error)
+                else:
+                    deferred[delivery_id] = _clip(error)
+                continue
+            sent.append(delivery_id)
+            settled.add(delivery_id)
+        current = None
+    except (smtplib.SMTPException, OSError) as error:
+        _finish(sent, result=result)
+        if current is not None and _reply_code(error) is None and _in_data_phase(error):
+            # The link broke while this one was with the server: it may have arrived, so
+            # it is not sent again (at most once).
+            deliveries_move(
+                [current],
+                from_status=Status.SENDING,
+                to_status=Status.UNKNOWN,
+                extra=", error = %s",
+                params=[_clip(error)],
+            )
+            result.unknown += 1
+            settled.add(current)
+        back = [d for d in taken if d not in settled] + list(deferred)
+        deliveries_move(
+            back,
+            from_status=Status.SENDING,
+            to_status=Status.QUEUED,
+            extra=", error = %s",
+            params=[_clip(error)],
+        )
+        raise TransientMailError(_clip(error)) from error
+    _finish(sent, result=result)
+    for delivery_id, error_text in deferred.items():
+        deliveries_move(
+            [delivery_id],
+            from_status=Status.SENDING,
+            to_status=Status.QUEUED,
+            extra=", error = %s",
+            params=[error_text],
+        )
+    return list(deferred.values())
+
+
+def _finish(sent: list[int], *, result: SendResult) -> None:
+    moved = deliveries_move(
+        sent,
+        from_status=Status.SENDING,
+        to_status=Status.SENT,
+        extra=", sent_at = %s",
+        params=[timezone.now()],
+    )
+    result.sent += len(moved)
+
+
+def deliveries_postpone(*, delivery_ids: Sequence[int], until: dt.datetime) -> None:
+    """A retry is scheduled for these: the sweep should not enqueue them again before."""
+    EmailDelivery.objects.filter(id__in=list(delivery_ids), status=Status.QUEUED).update(
+        enqueued_at=until
+    )
+
+
+# --- The nightly rollover ---------------------------------------------------------------
