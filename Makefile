@@ -35,13 +35,16 @@ run: install
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho -f Procfile.dev start
 
 test: install
+	$(BIN)/lint-imports --no-cache
 	$(BIN)/pytest $(PYTEST_ARGS)
 
-lint: install
+# Order-only: an installed virtualenv is used as it is, never installed again.
+lint: | $(VENV)/.installed
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports --no-cache
 
-typecheck: install
+typecheck: | $(VENV)/.installed
 	DEBUG=1 $(BIN)/mypy .
 
 check: lint typecheck test

@@ -105,7 +105,7 @@ class Schedule:
     lapses: int
 
 
-class _ScheduledCard(genanki.Card):
+class _ScheduledCard(genanki.Card):  # type: ignore[misc]  # genanki has no types
     def __init__(self, ord: int, schedule: Schedule) -> None:  # noqa: A002 - genanki's name
         super().__init__(ord, suspend=schedule.queue == -1)
         self.schedule = schedule

@@ -3,6 +3,7 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
+from django.contrib.auth.models import User
 
 from cards.models import Topic
 from cards.rendering import MathError, math_snippets, math_to_mathml
@@ -47,7 +48,7 @@ class CardForm(CardEditForm):
     )
     field_order = ["topic", "new_topic", "front", "back", "tags"]
 
-    def __init__(self, *args: Any, user: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, user: User, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["topic"].queryset = Topic.objects.visible_to(user)  # type: ignore[attr-defined]
         self.fields["topic"].empty_label = "Choose a topic"  # type: ignore[attr-defined]

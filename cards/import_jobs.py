@@ -16,6 +16,7 @@ from typing import Any
 
 from celery import current_app
 from django.conf import settings
+from django.contrib.auth.models import User
 from django.core.cache import cache
 from django.core.files.base import ContentFile
 from django.db import transaction
@@ -64,7 +65,7 @@ def default_topic_title(filename: str) -> str:
     return (stem[:1].upper() + stem[1:])[:120] if stem else "Imported cards"
 
 
-def _existing_fronts(user: Any) -> set[str]:
+def _existing_fronts(user: User) -> set[str]:
     return {
         normalize_front(front)
         for front in Card.objects.visible_to(user).values_list("front", flat=True).iterator()
@@ -121,7 +122,7 @@ def _parse(job: ImportJob, data: bytes, *, progress: Any = None) -> ParsedImport
 
 
 def import_start(
-    *, user: Any, filename: str, data: bytes, default_topic: str = "", now: dt.datetime
+    *, user: User, filename: str, data: bytes, default_topic: str = "", now: dt.datetime
 ) -> ImportJob:
     """Check the file and make its import job; raises ImportRejected for a bad file.
 

@@ -4,6 +4,7 @@ import datetime as dt
 import uuid
 
 from django.conf import settings
+from django.contrib.auth.models import User
 from django.db import models
 from django.db.models import Q
 
@@ -17,7 +18,7 @@ class TopicQuerySet(models.QuerySet["Topic"]):
     def live(self) -> TopicQuerySet:
         return self.filter(retired_at__isnull=True)
 
-    def visible_to(self, user: object) -> TopicQuerySet:
+    def visible_to(self, user: User | int) -> TopicQuerySet:
         return self.filter(Q(owner__isnull=True, retired_at__isnull=True) | Q(owner=user))
 
 
@@ -57,7 +58,7 @@ class Topic(models.Model):
 
 
 class CardQuerySet(models.QuerySet["Card"]):
-    def visible_to(self, user: object) -> CardQuerySet:
+    def visible_to(self, user: User | int) -> CardQuerySet:
         return self.filter(Q(owner__isnull=True, retired_at__isnull=True) | Q(owner=user))
 
 
@@ -81,7 +82,7 @@ class Card(models.Model):
     kind = models.CharField(max_length=12, choices=Kind.choices, default=Kind.QA)
     front = models.TextField(help_text="Markdown; LaTeX math between $ or $$.")
     back = models.TextField(help_text="Markdown; LaTeX math between $ or $$.")
-    # Space-separated, lowercase; see cards.text.normalize_tags.
+    # Space-separated, lowercase; see cards.deckfile.normalize_tags.
     tags = models.CharField(max_length=400, blank=True)
     source = models.CharField(max_length=400, blank=True)
     position = models.IntegerField(default=0, help_text="Order within the deck.")

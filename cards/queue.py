@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
 
+from django.contrib.auth.models import User
 from django.db.models import (
     Case,
     Count,
@@ -174,7 +175,7 @@ def queue_counts_many(
     return counts
 
 
-def queue_counts(*, user: Any, limits: DailyLimits, today: dt.date) -> QueueCounts:
+def queue_counts(*, user: User | int, limits: DailyLimits, today: dt.date) -> QueueCounts:
     user_id = user if isinstance(user, int) else user.pk
     return queue_counts_many(limits={user_id: limits}, today=today)[user_id]
 
@@ -187,7 +188,7 @@ def _topic_first(field: str, topic_ids: Collection[int]) -> Case:
     )
 
 
-def unseen_cards(user: Any) -> QuerySet[Card]:
+def unseen_cards(user: User | int) -> QuerySet[Card]:
     return Card.objects.visible_to(user).exclude(
         pk__in=ReviewState.objects.filter(user=user).values("card_id")
     )
@@ -195,7 +196,7 @@ def unseen_cards(user: Any) -> QuerySet[Card]:
 
 def next_card(
     *,
-    user: Any,
+    user: User | int,
     counts: QueueCounts,
     today: dt.date,
     priority_topic_ids: Collection[int] = (),

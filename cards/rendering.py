@@ -144,7 +144,8 @@ def _highlight(code: str, lang: str, _attrs: Any) -> str:
         lexer = get_lexer_by_name(lang or "text")
     except ClassNotFound:
         lexer = get_lexer_by_name("text")
-    return highlight(code, lexer, HtmlFormatter(nowrap=True))
+    html_code: str = highlight(code, lexer, HtmlFormatter(nowrap=True))
+    return html_code
 
 
 @lru_cache(maxsize=1)

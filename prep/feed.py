@@ -20,7 +20,7 @@ def plan_calendar(*, plan: Plan | None, profile: Profile) -> bytes:
     calendar.add("x-wr-timezone", profile.time_zone)
     stamp = timezone.now()
     if plan is None:
-        return calendar.to_ical()
+        return bytes(calendar.to_ical())
 
     weeks = plan.weeks.prefetch_related("items").order_by("number")
     for week in weeks:
@@ -54,4 +54,4 @@ def plan_calendar(*, plan: Plan | None, profile: Profile) -> bytes:
     interview.add("dtend", plan.interview_date + dt.timedelta(days=1))
     interview.add("summary", f"Interview day ({plan.track.title})")
     calendar.add_component(interview)
-    return calendar.to_ical()
+    return bytes(calendar.to_ical())

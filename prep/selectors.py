@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
 
+from django.contrib.auth.models import User
 from django.db.models import Prefetch
 
 from prep.models import PlanItem, PlanWeek
 
 
-def current_week_topic_ids(*, user: Any, today: dt.date) -> list[int]:
+def current_week_topic_ids(*, user: User | int, today: dt.date) -> list[int]:
     """The topics of the active plan's week that holds ``today`` (empty without a plan)."""
     return list(
         PlanWeek.topics.through.objects.filter(
@@ -22,7 +22,7 @@ def current_week_topic_ids(*, user: Any, today: dt.date) -> list[int]:
     )
 
 
-def current_week(*, user: Any, today: dt.date) -> PlanWeek | None:
+def current_week(*, user: User | int, today: dt.date) -> PlanWeek | None:
     """The active plan's week holding ``today``, with its items and topics loaded."""
     return (
         PlanWeek.objects.filter(

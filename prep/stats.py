@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from django.contrib.auth.models import User
 from django.db.models import Count, Q
 
 from cards.models import LEARNING, MATURE, Card, ReviewLog, ReviewState, Topic
@@ -50,7 +51,7 @@ class TopicStanding:
         return self.share(self.mature)
 
 
-def topic_standing(*, user: Any, today: dt.date) -> list[TopicStanding]:
+def topic_standing(*, user: User, today: dt.date) -> list[TopicStanding]:
     topics = list(Topic.objects.visible_to(user))
     totals = dict(
         Card.objects.visible_to(user)
@@ -123,7 +124,7 @@ class Heatmap:
     height: int
 
 
-def review_heatmap(*, user: Any, today: dt.date, cell: int = 13, gap: int = 3) -> Heatmap:
+def review_heatmap(*, user: User, today: dt.date, cell: int = 13, gap: int = 3) -> Heatmap:
     first = today - dt.timedelta(days=today.weekday()) - dt.timedelta(weeks=HEATMAP_WEEKS - 1)
     counts = dict(
         ReviewLog.objects.filter(user=user, local_date__gte=first, local_date__lte=today)
@@ -178,7 +179,7 @@ class Forecast:
 
 
 def due_forecast(
-    *, user: Any, today: dt.date, bar: int = 14, gap: int = 4, chart_height: int = 90
+    *, user: User, today: dt.date, bar: int = 14, gap: int = 4, chart_height: int = 90
 ) -> Forecast:
     """Cards due on each of the next 30 days; anything overdue counts on today."""
     last = today + dt.timedelta(days=FORECAST_DAYS - 1)
@@ -217,7 +218,7 @@ def due_forecast(
 
 def interview_readiness(
     *,
-    user: Any,
+    user: User,
     profile: Profile,
     standing: list[TopicStanding],
     today: dt.date,

@@ -61,8 +61,8 @@ def send_due_reminders() -> dict[str, int]:
 def retry_countdown(retries: int) -> int:
     """Exponential backoff from CADENCE_MAIL_RETRY_BACKOFF seconds, capped, with jitter so
     that batches failing together do not all come back at once."""
-    base = settings.CADENCE_MAIL_RETRY_BACKOFF
-    countdown = min(base * 2**retries, RETRY_BACKOFF_MAX)
+    base = int(settings.CADENCE_MAIL_RETRY_BACKOFF)
+    countdown: int = min(base * 2**retries, RETRY_BACKOFF_MAX)
     return countdown + random.randint(0, max(countdown // 5, 0))
 
 

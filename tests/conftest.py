@@ -1,11 +1,14 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from celery.contrib.testing.worker import start_worker
 from django.test import Client
 
+from config.celery import app
 from prep.services import user_create
 
 PASSWORD = "correct-horse-battery"  # noqa: S105
@@ -48,3 +51,10 @@ def stranger_client(db: Any) -> Client:
 @pytest.fixture
 def now() -> dt.datetime:
     return dt.datetime(2026, 11, 23, 9, 0, tzinfo=dt.UTC)
+
+
+@pytest.fixture
+def worker(transactional_db: Any) -> Iterator[Any]:
+    """A real Celery worker in this process, on the configured broker (filesystem or Redis)."""
+    with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=10) as running:
+        yield running

@@ -2,32 +2,16 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import pytest
-from celery.contrib.testing.worker import start_worker
 from django.core import mail
 from django.urls import reverse
 
 from config.celery import app
+from tests.workers import wait_for
 
 pytestmark = pytest.mark.worker
-
-
-@pytest.fixture
-def worker(transactional_db: Any) -> Any:
-    with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=10) as running:
-        yield running
-
-
-def wait_for(predicate: Any, timeout: float = 20.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.1)
-    return False
 
 
 def test_a_password_reset_email_is_sent_by_the_worker(worker: Any, owner: Any, client: Any) -> None:

@@ -6,6 +6,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from django.contrib import messages
+from django.contrib.auth.models import User
 from django.core.paginator import Paginator
 from django.db.models import QuerySet
 from django.http import HttpResponse, QueryDict
@@ -35,7 +36,7 @@ PAGE_SIZE = 50
 BROWSE_FIELDS = ("q", "topic", "tag", "state", "owner", "due_from", "due_to", "sort")
 
 
-def _browse(user: Any, data: QueryDict) -> tuple[BrowseForm, QuerySet[Card]]:
+def _browse(user: User, data: QueryDict) -> tuple[BrowseForm, QuerySet[Card]]:
     """The browser's filter form and the cards it selects."""
     form = BrowseForm(data, topics=Topic.objects.visible_to(user))
     form.is_valid()
@@ -84,7 +85,8 @@ def _bulk_ids(request: AuthedHttpRequest, form: BulkForm, filters: QueryDict) ->
     if form.cleaned_data.get("everything"):
         _, cards = _browse(request.user, filters)
         return list(cards.values_list("pk", flat=True))
-    return form.cleaned_data["ids"]
+    ids: list[int] = form.cleaned_data["ids"]
+    return ids
 
 
 @require_POST

@@ -118,8 +118,11 @@ def card_change(request: AuthedHttpRequest, card_id: int) -> HttpResponse:
     from_drill = _from_drill(request)
     if card.is_builtin:
         state = ReviewState.objects.filter(user=request.user, card=card).first()
-        context = {"card": card, "state": state, "from_drill": from_drill}
-        return render(request, "cards/card_builtin.html", context)
+        return render(
+            request,
+            "cards/card_builtin.html",
+            {"card": card, "state": state, "from_drill": from_drill},
+        )
     form = CardForm(
         request.POST or None,
         user=request.user,
@@ -141,7 +144,7 @@ def card_change(request: AuthedHttpRequest, card_id: int) -> HttpResponse:
             return redirect(_back_to_drill(card))
         return redirect("card_change", card_id=card.pk)
     status = 400 if request.method == "POST" and form.errors else 200
-    context = {
+    context: dict[str, Any] = {
         "form": form,
         "card": card,
         "from_drill": from_drill,

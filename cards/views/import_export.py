@@ -144,7 +144,7 @@ def export(request: AuthedHttpRequest) -> HttpResponse:
     return render(request, "cards/export.html", context)
 
 
-def _attachment(response: HttpResponse | StreamingHttpResponse, filename: str) -> Any:
+def _attachment[R: (HttpResponse, StreamingHttpResponse)](response: R, filename: str) -> R:
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
     response["Cache-Control"] = "private, no-store"
     return response

@@ -1,4 +1,4 @@
-"""Helpers for the authoring, import and export tests: files to import, built by hand or
+"""Helpers for the editor, import and export tests: files to import, built by hand or
 by the real Anki (the `anki` package from PyPI, a test dependency)."""
 
 from __future__ import annotations

@@ -2,35 +2,17 @@
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from celery.contrib.testing.worker import start_worker
 from django.test import Client
 from django.urls import reverse
 
 from cards.models import Card, ImportJob
-from config.celery import app
 from tests.cards.conftest import HTMX, upload
+from tests.workers import wait_for
 
 pytestmark = pytest.mark.worker
-
-
-@pytest.fixture
-def worker(transactional_db: Any) -> Iterator[Any]:
-    with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=10) as running:
-        yield running
-
-
-def wait_for(predicate: Callable[[], bool], timeout: float = 30.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.1)
-    return False
 
 
 def test_a_large_import_is_read_and_written_by_the_worker(

@@ -13,8 +13,7 @@ import os
 import signal
 import subprocess
 import sys
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -24,20 +23,14 @@ from django.db import connection
 
 from config.celery import app
 from tests.integration.smtp_sink import SinkHandler, SmtpSink
+from tests.workers import wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 CELERY = str(Path(sys.executable).with_name("celery"))
 
 pytestmark = pytest.mark.worker
 
-
-def wait_for(predicate: Callable[[], bool], timeout: float = 30.0, step: float = 0.1) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(step)
-    return predicate()
+__all__ = ["wait_for"]
 
 
 def purge_broker(broker_url: str | None = None) -> None:

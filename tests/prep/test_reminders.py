@@ -299,10 +299,15 @@ def test_the_reminder_counts_what_the_drill_will_show(
     reviewed(done, cards[:3], due=today + dt.timedelta(days=3))
     profiles = list(Profile.objects.filter(user__in=[busy, fresh, done]))
     digests = daily_digests(profiles=profiles, today=today)
+    # busy: 4 reviews owed (card 0 is a repeat) capped at 3; one new card already answered
+    # leaves room for 1; card 0's repeat. fresh: the new-card limit. done: nothing.
+    expected = {busy.pk: (3, 1, 1), fresh.pk: (0, 10, 0), done.pk: (0, 0, 0)}
+    assert {
+        uid: (digest.due, digest.new, digest.repeat) for uid, digest in digests.items()
+    } == expected
     for profile in profiles:
         counts = queue_counts(user=profile.user, limits=profile.limits, today=today)
-        digest = digests[profile.user_id]
-        assert (digest.due, digest.new, digest.repeat) == (counts.due, counts.new, counts.repeat)
+        assert (counts.due, counts.new, counts.repeat) == expected[profile.user_id]
     assert digests[done.pk].is_empty
 
 

@@ -6,6 +6,7 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import User
 from django.core.management.base import BaseCommand, CommandParser
 from django.utils import timezone
 
@@ -43,7 +44,7 @@ class Command(BaseCommand):
         password = secret_file.read_text().strip()
         self.stdout.write(self.style.SUCCESS(f"Demo login: {username} / {password}"))
 
-    def _set_up_plan(self, user: Any) -> None:
+    def _set_up_plan(self, user: User) -> None:
         """Give the demo account the first track and an interview six weeks out."""
         track = Track.objects.filter(retired_at__isnull=True).order_by("order").first()
         if track is None:
