@@ -71,16 +71,15 @@ def _job(request: AuthedHttpRequest, job_id: Any, *, rows: bool = False) -> Impo
 
 
 def _job_context(job: ImportJob) -> dict[str, Any]:
-    progress = job.progress
     if job.status == ImportJob.Status.IMPORTING:
-        progress = cache.get(progress_key(job.pk), 0)
-    total = job.progress_total
+        # Inside the worker's transaction the row does not move; the count is in the cache.
+        job.progress = cache.get(progress_key(job.pk), 0)
     sample = job.rows[:12] if job.status == ImportJob.Status.READY else []
     return {
         "job": job,
-        "progress": progress,
-        "total": total,
-        "percent": min(100, round(100 * progress / total)) if total else 0,
+        "progress": job.progress,
+        "total": job.progress_total,
+        "percent": job.progress_percent,
         "sample": sample,
         "problems": job.problems[:500],
         "duplicates": job.duplicates[:100],
