@@ -1,0 +1,168 @@
+"""One review in process: Cadence's next card + grade against Anki's v3 scheduler.
+
+Not a test: it prints figures. Run on the configured database, for example:
+
+    DATABASE_URL=postgres://root@127.0.0.1:5432/cadence .venv/bin/python bench/drill_inprocess.py
+
+Both sides hold 5,000 cards of which 1,000 are due reviews. A Cadence review is what the
+grade request does before rendering: today's counts, the next card, and
+``review_record`` (one transaction). An Anki review is ``get_queued_cards`` and
+``answer_card`` on a collection in a temporary folder (the ``anki`` package, a dev
+dependency). Blocks of each alternate, so machine noise falls on both; the figure is the
+median per review over the blocks, and the ratio of the medians.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tests.settings")
+
+import django  # noqa: E402
+
+django.setup()
+
+from django.db import connection  # noqa: E402
+from django.test.utils import setup_test_environment  # noqa: E402
+
+CARDS = 5000
+DUE = 1000
+BLOCKS = 8
+PER_BLOCK = 50
+
+
+def cadence_reviewer() -> Callable[[], None]:
+    from cards.models import Card, ReviewState
+    from cards.queue import next_card, queue_counts
+    from cards.services import review_record
+    from core.localtime import local_date
+    from prep.models import Profile
+    from prep.services import user_create
+    from tests.factories import deck_with_history
+
+    user = user_create(username="bench", email="bench@example.com", password="x" * 12)
+    Profile.objects.filter(user=user).update(new_cards_per_day=0, max_reviews_per_day=9999)
+    profile = Profile.objects.get(user=user)
+    now = dt.datetime.now(dt.UTC)
+    deck_with_history(user, now=now, cards=CARDS, logs_per_card=2)
+    # Exactly DUE reviews due today; the rest of the history later.
+    today = local_date(now, profile.zone)
+    states = list(ReviewState.objects.filter(user=user).values_list("id", flat=True))
+    ReviewState.objects.filter(id__in=states[:DUE]).update(due=today)
+    ReviewState.objects.filter(id__in=states[DUE:]).update(due=today + dt.timedelta(days=30))
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE")
+    assert Card.objects.count() >= CARDS
+
+    def review() -> None:
+        moment = dt.datetime.now(dt.UTC)
+        counts = queue_counts(user=user, limits=profile.limits, today=today)
+        shown = next_card(user=user, counts=counts, today=today)
+        assert shown is not None, "the queue ran dry"
+        assert shown.state is not None
+        review_record(
+            user=user,
+            card=shown.card,
+            quality=4,
+            now=moment,
+            shown_version=shown.state.version,
+            zone=profile.zone,
+        )
+
+    return review
+
+
+def anki_reviewer(folder: Path) -> Callable[[], None]:
+    import anki.collection  # first: anki.cards cannot be imported before it
+    from anki.cards import Card as AnkiCard
+    from anki.scheduler.v3 import CardAnswer
+
+    Collection = anki.collection.Collection
+
+    col = Collection(str(folder / "bench.anki2"))
+    deck_id = col.decks.id("Bench")
+    assert deck_id is not None
+    config = col.decks.config_dict_for_deck_id(deck_id)
+    config["new"]["perDay"] = 0
+    config["rev"]["perDay"] = 9999
+    col.decks.save(config)
+    model = col.models.by_name("Basic")
+    assert model is not None
+    for i in range(CARDS):
+        note = col.new_note(model)
+        note["Front"] = f"Question {i}: why $\\sqrt{{d_k}}$?"
+        note["Back"] = f"Answer {i}"
+        col.add_note(note, deck_id)
+    today = col.sched.today
+    ids = col.db.list("select id from cards order by id")
+    col.db.execute(
+        "update cards set type = 2, queue = 2, ivl = 10, factor = 2500, reps = 3, due = ? "
+        f"where id in ({','.join(map(str, ids[:DUE]))})",
+        today,
+    )
+    col.db.execute(
+        "update cards set type = 2, queue = 2, ivl = 10, factor = 2500, reps = 3, due = ? "
+        f"where id in ({','.join(map(str, ids[DUE:]))})",
+        today + 30,
+    )
+    col.decks.select(deck_id)
+
+    def review() -> None:
+        queued = col.sched.get_queued_cards(fetch_limit=1)
+        assert queued.cards, "the queue ran dry"
+        top = queued.cards[0]
+        card = AnkiCard(col)
+        card._load_from_backend_card(top.card)
+        card.start_timer()
+        answer = col.sched.build_answer(card=card, states=top.states, rating=CardAnswer.GOOD)
+        col.sched.answer_card(answer)
+
+    return review
+
+
+def timed_block(review: Callable[[], None]) -> float:
+    start = time.perf_counter()
+    for _ in range(PER_BLOCK):
+        review()
+    return (time.perf_counter() - start) / PER_BLOCK
+
+
+def main() -> None:
+    setup_test_environment()
+    old_name = connection.settings_dict["NAME"]
+    if connection.vendor == "postgresql":
+        connection.settings_dict["TEST"]["NAME"] = "cadence_bench_inprocess"
+    connection.creation.create_test_db(verbosity=0, autoclobber=True)
+    try:
+        with tempfile.TemporaryDirectory() as folder:
+            cadence, anki = cadence_reviewer(), anki_reviewer(Path(folder))
+            cadence(), anki()  # warm both
+            samples: dict[str, list[float]] = {"cadence": [], "anki": []}
+            for block in range(BLOCKS):
+                order = [("cadence", cadence), ("anki", anki)]
+                for name, review in order if block % 2 == 0 else reversed(order):
+                    samples[name].append(timed_block(review))
+    finally:
+        connection.creation.destroy_test_db(old_name, verbosity=0)
+    print(
+        f"database: {connection.vendor}; {CARDS} cards, {DUE} due; "
+        f"{BLOCKS} alternating blocks of {PER_BLOCK} reviews"
+    )
+    medians = {}
+    for name, values in samples.items():
+        us = sorted(v * 1e6 for v in values)
+        medians[name] = statistics.median(us)
+        print(f"{name}: median {medians[name]:.0f} µs/review (blocks {us[0]:.0f}–{us[-1]:.0f})")
+    print(f"ratio cadence/anki: {medians['cadence'] / medians['anki']:.1f}×")
+
+
+if __name__ == "__main__":
+    main()
