@@ -69,14 +69,24 @@ def topic_standing(*, user: User, today: dt.date) -> list[TopicStanding]:
             n_mature=Count("id", filter=MATURE),
         )
     }
-    grades = {
-        row["card__topic_id"]: row
-        for row in ReviewLog.objects.filter(
+    # Per card, then per topic in Python: joining the log to the cards table made the
+    # planner scan every user's cards (the log has no topic of its own).
+    recent = list(
+        ReviewLog.objects.filter(
             user=user, is_repeat=False, local_date__gt=today - dt.timedelta(days=30)
         )
-        .values("card__topic_id")
+        .values("card_id")
         .annotate(graded=Count("id"), passed=Count("id", filter=Q(quality__gte=PASSING_QUALITY)))
-    }
+        .order_by()
+    )
+    topic_of = dict(
+        Card.objects.filter(id__in=[row["card_id"] for row in recent]).values_list("id", "topic_id")
+    )
+    grades: dict[int, dict[str, int]] = {}
+    for by_card in recent:
+        topic_grades = grades.setdefault(topic_of[by_card["card_id"]], {"graded": 0, "passed": 0})
+        topic_grades["graded"] += by_card["graded"]
+        topic_grades["passed"] += by_card["passed"]
     standing = []
     for topic in topics:
         total = totals.get(topic.pk, 0)

@@ -245,3 +245,14 @@ def test_readiness_lists_the_tracks_topics_only(
     readiness_part = html[html.index('id="ready-title"') : html.index('id="standing-title"')]
     assert "Attention" in readiness_part
     assert "Off-track topic" not in readiness_part
+
+
+def test_pages_are_sent_compressed_to_a_browser_that_asks(
+    owner_client: Client, planned: Plan
+) -> None:
+    response = owner_client.get(reverse("plan"), HTTP_ACCEPT_ENCODING="gzip, br")
+    assert response["Content-Encoding"] == "gzip"
+    assert "Accept-Encoding" in response["Vary"]
+    plain = owner_client.get(reverse("plan"))
+    assert "Content-Encoding" not in plain
+    assert len(response.content) < len(plain.content) / 3
