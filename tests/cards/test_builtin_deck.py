@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 
 import pytest
@@ -86,6 +87,23 @@ def test_every_math_snippet_typesets(cards: list[CardSpec]) -> None:
                     errors.append(f"{card.key}: {error}")
     assert errors == []
     assert snippets > 200
+
+
+# Chromium ignores mathvariant on <mn>: \mathbb{1} or \mathbf{1} draws as a plain "1".
+STYLED_DIGIT_RE = re.compile(r"\\(?:math(?:bb|bf|rm|sf|tt|it|cal|frak|scr)|boldsymbol)\s*\{\s*\d")
+STYLED_MN_RE = re.compile(r"<mn\b[^>]*\bmathvariant=")
+
+
+def test_no_card_styles_a_digit_the_browser_would_draw_plain(cards: list[CardSpec]) -> None:
+    found = []
+    for card in cards:
+        for side in (card.front, card.back):
+            for latex, display in math_snippets(side):
+                if STYLED_DIGIT_RE.search(latex) or STYLED_MN_RE.search(
+                    math_to_mathml(latex, display=display)
+                ):
+                    found.append(f"{card.key}: {latex}")
+    assert found == [], "write the indicator as \\mathbb{I} (𝕀) or spell the case out"
 
 
 def test_the_deck_uses_every_kind_of_card(cards: list[CardSpec]) -> None:
