@@ -12,7 +12,7 @@ from typing import Any
 
 import yaml
 
-KINDS = ("qa", "derivation", "compare", "design")
+KINDS = ("qa", "derivation", "compare", "design", "code")
 SEPARATOR = "???"
 ID_RE = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 CARD_HEADING_RE = re.compile(r"^## (?!#)(.*)$")

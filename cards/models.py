@@ -68,6 +68,7 @@ class Card(models.Model):
         DERIVATION = "derivation", "Derivation step"
         COMPARE = "compare", "Compare"
         DESIGN = "design", "Design prompt"
+        CODE = "code", "Code drill"
 
     topic = models.ForeignKey(Topic, on_delete=models.PROTECT, related_name="cards")
     owner = models.ForeignKey(

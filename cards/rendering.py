@@ -225,3 +225,20 @@ def math_problems(text: str) -> list[str]:
         except MathError as error:
             problems.append(str(error))
     return problems
+
+
+RUNNABLE = "runnable"
+
+
+def code_blocks(text: str) -> list[tuple[str, tuple[str, ...], str]]:
+    """Every fenced code block in a Markdown text, as (language, flags, code).
+
+    The language is the info string's first word (what the highlighter uses); the flags
+    are the words after it, e.g. ``runnable`` in `` ```python runnable ``.
+    """
+    found: list[tuple[str, tuple[str, ...], str]] = []
+    for token in _markdown().parse(text):
+        if token.type == "fence":
+            words = token.info.split()
+            found.append((words[0] if words else "", tuple(words[1:]), token.content))
+    return found

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 
 import pytest
 from django.conf import settings
 
 from cards.deckfile import CardSpec, TopicSpec, read_deck
-from cards.rendering import MathError, math_snippets, math_to_mathml
+from cards.rendering import RUNNABLE, MathError, code_blocks, math_snippets, math_to_mathml
 from prep.trackfile import read_tracks
 
 # Seed 002's "Interview Questions Summary": the card that answers each question.
@@ -88,8 +89,48 @@ def test_every_math_snippet_typesets(cards: list[CardSpec]) -> None:
     assert snippets > 200
 
 
+# Chromium ignores mathvariant on <mn>: \mathbb{1} or \mathbf{1} draws as a plain "1".
+STYLED_DIGIT_RE = re.compile(r"\\(?:math(?:bb|bf|rm|sf|tt|it|cal|frak|scr)|boldsymbol)\s*\{\s*\d")
+STYLED_MN_RE = re.compile(r"<mn\b[^>]*\bmathvariant=")
+
+
+def test_no_card_styles_a_digit_the_browser_would_draw_plain(cards: list[CardSpec]) -> None:
+    found = []
+    for card in cards:
+        for side in (card.front, card.back):
+            for latex, display in math_snippets(side):
+                if STYLED_DIGIT_RE.search(latex) or STYLED_MN_RE.search(
+                    math_to_mathml(latex, display=display)
+                ):
+                    found.append(f"{card.key}: {latex}")
+    assert found == [], "write the indicator as \\mathbb{I} (𝕀) or spell the case out"
+
+
 def test_the_deck_uses_every_kind_of_card(cards: list[CardSpec]) -> None:
-    assert set(Counter(card.kind for card in cards)) == {"qa", "derivation", "compare", "design"}
+    assert set(Counter(card.kind for card in cards)) == {
+        "qa",
+        "derivation",
+        "compare",
+        "design",
+        "code",
+    }
+
+
+def test_every_runnable_code_block_compiles(cards: list[CardSpec]) -> None:
+    errors = []
+    for card in cards:
+        for side in (card.front, card.back):
+            for _lang, flags, code in code_blocks(side):
+                if RUNNABLE in flags:
+                    try:
+                        compile(code, card.key, "exec")
+                    except SyntaxError as error:
+                        errors.append(f"{card.key}: line {error.lineno}: {error.msg}")
+    assert errors == []
+
+
+def test_a_code_card_answers_with_code(cards: list[CardSpec]) -> None:
+    assert [c.key for c in cards if c.kind == "code" and not code_blocks(c.back)] == []
 
 
 @pytest.mark.parametrize(("question", "key"), SEED_002_QUESTIONS.items())

@@ -93,6 +93,17 @@ def test_it_parses_cards_with_their_fields_and_ignores_markers_in_code() -> None
     assert "## not a card heading" in second.back
 
 
+def test_a_code_card_keeps_its_kind_and_its_code() -> None:
+    text = (
+        "---\nslug: code\ntitle: Code\norder: 150\n---\n## code-relu\nkind: code\n"
+        "source: Seed 002 (Round 2)\n\nWrite ReLU.\n\n???\n\n"
+        "```python runnable\ndef relu(x):\n    # ???\n    return max(x, 0)\n```\n"
+    )
+    (card,) = parse_topic(text).cards
+    assert card.kind == "code"
+    assert card.back.startswith("```python runnable\ndef relu(x):")
+
+
 @pytest.mark.parametrize(
     ("text", "message"),
     [

@@ -4,7 +4,7 @@ import re
 
 import pytest
 
-from cards.rendering import MathError, math_to_mathml, render_markdown
+from cards.rendering import MathError, code_blocks, math_to_mathml, render_markdown
 
 
 def test_inline_and_display_math_become_mathml() -> None:
@@ -21,6 +21,17 @@ def test_tables_lists_and_highlighted_code_render() -> None:
     assert "<table>" in html
     assert "<li>one</li>" in html
     assert '<span class="k">def</span>' in html
+
+
+def test_a_runnable_block_is_still_highlighted_as_its_language() -> None:
+    text = "Write it.\n\n```python runnable\ndef f(x):\n    return x\n```\n\n```\nplain\n```"
+    html = render_markdown(text)
+    assert '<code class="language-python">' in html
+    assert '<span class="k">def</span>' in html
+    assert code_blocks(text) == [
+        ("python", ("runnable",), "def f(x):\n    return x\n"),
+        ("", (), "plain\n"),
+    ]
 
 
 def test_a_literal_dollar_sign_stays_text() -> None:
