@@ -57,6 +57,10 @@ def run() -> None:
     Profile.objects.filter(user=user).update(new_cards_per_day=200, max_reviews_per_day=2000)
     now = dt.datetime.now(dt.UTC)
     deck_with_history(user, now=now, cards=CARDS, logs_per_card=4)
+    if "--render-live" not in sys.argv:
+        from cards.services import cards_render_stale
+
+        cards_render_stale()  # as load_deck and every write do
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE")
     client = Client()

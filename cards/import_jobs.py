@@ -34,7 +34,7 @@ from cards.imports import (
 )
 from cards.media import media_folder, media_url
 from cards.models import Card, ImportJob
-from cards.services import topics_for_titles
+from cards.services import card_html, topics_for_titles
 
 BATCH = 500
 # The worker's halves (cards.tasks), enqueued by name: the tasks call this module, so it
@@ -274,6 +274,7 @@ def _apply(job: ImportJob, *, now: dt.datetime, progress: Any = None) -> None:
                 topic=topics[(row.topic or fallback).casefold()],
                 key="",
                 kind=row.kind if row.kind in Card.Kind.values else Card.Kind.QA,
+                **card_html(row.front, row.back),
                 front=row.front,
                 back=row.back,
                 tags=" ".join(row.tags)[:400],

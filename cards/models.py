@@ -86,6 +86,11 @@ class Card(models.Model):
     # Space-separated, lowercase; see cards.deckfile.normalize_tags.
     tags = models.CharField(max_length=400, blank=True)
     source = models.CharField(max_length=400, blank=True)
+    # The sides as sanitised HTML, rendered when the text is written (cards.rendering);
+    # shown only while html_version is the renderer's RENDER_VERSION.
+    front_html = models.TextField(blank=True, default="", editable=False)
+    back_html = models.TextField(blank=True, default="", editable=False)
+    html_version = models.PositiveSmallIntegerField(default=0, editable=False)
     position = models.IntegerField(default=0, help_text="Order within the deck.")
     retired_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)

@@ -137,37 +137,49 @@ def queue_counts_many(
     *, limits: Mapping[int, DailyLimits], today: dt.date
 ) -> dict[int, QueueCounts]:
     """Today's counts of every user in ``limits`` (user id → their limits), on one local
-    date, in six queries however many users."""
+    date, in at most six queries however many users (four when nobody needs unseen
+    cards counted)."""
     user_ids = list(limits)
     done = done_on(user_ids=user_ids, day=today)
     states = ReviewState.objects.filter(user_id__in=user_ids)
     due = _by_user(states.due_on(today))
     waiting = _by_user(states.waiting_new())
     repeat = _by_user(states.repeats_on(today))
-    # Unseen = visible cards less those with a state: built-in cards (owner NULL) plus the
-    # user's own, less the user's states on visible cards.
-    cards = _by_user(
-        Card.objects.filter(
-            Q(owner__isnull=True, retired_at__isnull=True) | Q(owner_id__in=user_ids)
-        ),
-        key="owner_id",
-    )
-    builtin = cards.pop(None, 0)  # type: ignore[call-overload]
-    seen = _by_user(
-        states.filter(
-            Q(card__owner__isnull=True, card__retired_at__isnull=True)
-            | Q(card__owner_id=F("user_id"))
+    new_room = {
+        user_id: max(limit.new_cards_per_day - done.get(user_id, Done()).new, 0)
+        for user_id, limit in limits.items()
+    }
+    # Unseen cards matter only to a user whose room is not filled by waiting cards. Unseen =
+    # visible cards less those with a state: built-in cards (owner NULL) plus the user's
+    # own, less the user's states on visible cards.
+    short = [uid for uid in user_ids if waiting.get(uid, 0) < new_room[uid]]
+    builtin, cards, seen = 0, {}, {}
+    if short:
+        cards = _by_user(
+            Card.objects.filter(
+                Q(owner__isnull=True, retired_at__isnull=True) | Q(owner_id__in=short)
+            ),
+            key="owner_id",
         )
-    )
+        builtin = cards.pop(None, 0)  # type: ignore[call-overload]
+        seen = _by_user(
+            ReviewState.objects.filter(user_id__in=short).filter(
+                Q(card__owner__isnull=True, card__retired_at__isnull=True)
+                | Q(card__owner_id=F("user_id"))
+            )
+        )
     counts = {}
     for user_id, limit in limits.items():
         today_done = done.get(user_id, Done())
         review_room = max(limit.max_reviews_per_day - today_done.reviewed, 0)
-        new_room = max(limit.new_cards_per_day - today_done.new, 0)
-        unseen = max(builtin + cards.get(user_id, 0) - seen.get(user_id, 0), 0)
+        unseen = (
+            max(builtin + cards.get(user_id, 0) - seen.get(user_id, 0), 0)
+            if user_id in short
+            else 0
+        )
         counts[user_id] = QueueCounts(
             due=min(due.get(user_id, 0), review_room),
-            new=min(waiting.get(user_id, 0) + unseen, new_room),
+            new=min(waiting.get(user_id, 0) + unseen, new_room[user_id]),
             repeat=repeat.get(user_id, 0),
             reviewed_today=today_done.reviewed,
             new_today=today_done.new,

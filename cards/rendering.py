@@ -190,6 +190,12 @@ def sanitize(markup: str) -> str:
     )
 
 
+# Bump when the HTML this module makes for the same text changes (a renderer, highlighter or
+# sanitiser rule): cards store their HTML with the version that made it, a stale one is
+# rendered afresh when shown, and `load_deck` stores it again.
+RENDER_VERSION = 1
+
+
 def render_markdown(text: str) -> str:
     """Markdown with $...$ and $$...$$ math to sanitised HTML."""
     return sanitize(_markdown().render(text))

@@ -15,6 +15,7 @@ from django.utils.text import slugify
 
 from cards.deckfile import TopicSpec, normalize_tags
 from cards.models import Card, ReviewLog, ReviewState, StudyDay, Topic
+from cards.rendering import RENDER_VERSION, render_markdown
 from cards.scheduling import (
     INITIAL_EASINESS,
     PASSING_QUALITY,
@@ -45,6 +46,34 @@ class DeckLoadResult:
 
 
 CARD_FIELDS = ("topic_id", "kind", "front", "back", "tags", "source", "position", "retired_at")
+HTML_FIELDS = ["front_html", "back_html", "html_version"]
+
+
+def card_html(front: str, back: str) -> dict[str, Any]:
+    """The stored HTML of a card with these sides: what every write of card text sets."""
+    return {
+        "front_html": render_markdown(front),
+        "back_html": render_markdown(back),
+        "html_version": RENDER_VERSION,
+    }
+
+
+def cards_render_stale(*, batch_size: int = 500) -> int:
+    """Store the HTML of every card rendered by an older renderer (or never); the count."""
+    done = 0
+    while True:
+        stale = list(
+            Card.objects.exclude(html_version=RENDER_VERSION).only("id", "front", "back")[
+                :batch_size
+            ]
+        )
+        if not stale:
+            return done
+        for card in stale:
+            for name, value in card_html(card.front, card.back).items():
+                setattr(card, name, value)
+        Card.objects.bulk_update(stale, HTML_FIELDS)
+        done += len(stale)
 
 
 @transaction.atomic
@@ -102,9 +131,10 @@ def deck_load(*, topics: Sequence[TopicSpec], now: dt.datetime) -> DeckLoadResul
             }
             card = existing_cards.get(card_spec.key)
             if card is None:
-                to_create.append(Card(key=card_spec.key, **wanted))
+                html = card_html(card_spec.front, card_spec.back)
+                to_create.append(Card(key=card_spec.key, **wanted, **html))
             elif any(getattr(card, name) != value for name, value in wanted.items()):
-                for name, value in wanted.items():
+                for name, value in {**wanted, **card_html(card_spec.front, card_spec.back)}.items():
                     setattr(card, name, value)
                 card.updated_at = now
                 to_update.append(card)
@@ -112,7 +142,9 @@ def deck_load(*, topics: Sequence[TopicSpec], now: dt.datetime) -> DeckLoadResul
                 unchanged += 1
 
     Card.objects.bulk_create(to_create, batch_size=500)
-    Card.objects.bulk_update(to_update, [*CARD_FIELDS, "updated_at"], batch_size=500)
+    Card.objects.bulk_update(to_update, [*CARD_FIELDS, *HTML_FIELDS, "updated_at"], batch_size=500)
+    # Cards written by an older renderer, the built-in deck's and everyone's own.
+    cards_render_stale()
 
     keys = {card.key for spec in topics for card in spec.cards}
     cards_retired = (
@@ -333,7 +365,9 @@ def review_suspend(
 
 def card_update(*, card: Card, front: str, back: str, tags: str) -> Card:
     card.front, card.back, card.tags = front.strip(), back.strip(), " ".join(normalize_tags(tags))
-    card.save(update_fields=["front", "back", "tags", "updated_at"])
+    for name, value in card_html(card.front, card.back).items():
+        setattr(card, name, value)
+    card.save(update_fields=["front", "back", "tags", *HTML_FIELDS, "updated_at"])
     return card
 
 
@@ -352,6 +386,7 @@ def card_copy_to_own(*, user: User, card: Card, now: dt.datetime, zone: ZoneInfo
             tags=card.tags,
             source=card.source,
             position=card.position,
+            **card_html(card.front, card.back),
         )
         original = ReviewState.objects.select_for_update().filter(user=user, card=card).first()
         if original is not None:
@@ -479,6 +514,7 @@ def card_create(
         back=back.strip(),
         tags=" ".join(normalize_tags(tags)),
         position=top + 1,
+        **card_html(front.strip(), back.strip()),
     )
 
 

@@ -271,6 +271,9 @@ PASSWORD_RESET_TIMEOUT = int(timedelta(hours=3).total_seconds())
 
 # --- Security ---------------------------------------------------------------------------
 
+# Sessions read from the cache (Redis when configured), written through to the database:
+# a lost cache costs a database read, never a session.
+SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
 SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", default=not DEBUG)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
