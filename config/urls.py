@@ -24,6 +24,7 @@ urlpatterns = [
     ),
     path("accounts/", include("django.contrib.auth.urls")),
     path("email/", include("prep.email_urls")),
+    path("mocks/", include("prep.mock_urls")),
     path("", include("cards.urls")),
     path("admin/", admin.site.urls),
 ]
