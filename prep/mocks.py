@@ -199,16 +199,25 @@ def mock_note_save(
             f"A phase's notes are limited to {MAX_NOTE_CHARS:,} characters; this is "
             f"{len(text):,}. Nothing was saved."
         )
-    notes = MockNote.objects.filter(session_id=session.pk, phase=phase)
-    changed = notes.filter(version=version, session__finished_at__isnull=True).update(
-        text=text, version=F("version") + 1, updated_at=now
-    )
-    note = notes.select_related("session").get()
-    if changed:
-        return note
-    if note.session.finished_at is not None:
-        raise SessionFinished("This session is finished: its notes can no longer change.")
-    if note.text == text:
+    with transaction.atomic():
+        # The session row's lock orders a save against "finish" (notes freeze exactly
+        # then). The UPDATE filters on the note's own columns only: a join would be
+        # evaluated as a subquery on the statement's snapshot, and on PostgreSQL two
+        # saves on one version would then both pass (the race test caught that).
+        finished_at = (
+            MockSession.objects.select_for_update()
+            .filter(pk=session.pk)
+            .values_list("finished_at", flat=True)
+            .get()
+        )
+        if finished_at is not None:
+            raise SessionFinished("This session is finished: its notes can no longer change.")
+        notes = MockNote.objects.filter(session_id=session.pk, phase=phase)
+        changed = notes.filter(version=version).update(
+            text=text, version=F("version") + 1, updated_at=now
+        )
+        note = notes.get()
+    if changed or note.text == text:
         return note
     raise StaleNote(note)
 
