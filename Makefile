@@ -29,7 +29,7 @@ install: $(VENV)/.installed
 run: export DEBUG ?= 1
 run: install
 	$(MANAGE) migrate --noinput
-	$(MANAGE) load_deck
+	$(MANAGE) load_deck && $(MANAGE) load_prompts
 	$(MANAGE) ensure_demo_user
 	@echo "Cadence on http://127.0.0.1:8000 (web, Celery worker and beat; Ctrl-C stops all)"
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho -f Procfile.dev start

@@ -615,3 +615,33 @@ def cards_delete(*, user: User, card_ids: Sequence[int]) -> int:
     ids = _own_ids(user=user, card_ids=card_ids)
     Card.objects.filter(owner=user, pk__in=ids).delete()
     return len(ids)
+
+
+@transaction.atomic
+def cards_bring_forward(*, user: Any, card_ids: Sequence[int], due_by: dt.date) -> list[int]:
+    """Make these cards due on ``due_by`` at the latest; returns the cards that moved.
+
+    A due date only ever moves earlier: a card already due by then keeps its schedule (and
+    its SM-2 state is never touched). A card the person has never seen gets its state row
+    the way the nightly scheduling introduces one (not reviewed yet), so it waits among
+    their new cards. Suspended cards stay suspended and keep their date.
+    """
+    from django.db.models import F
+
+    ids = _visible_ids(user=user, card_ids=card_ids)
+    states = ReviewState.objects.filter(user=user, card_id__in=ids)
+    later = list(states.filter(due__gt=due_by, suspended=False).values_list("card_id", flat=True))
+    ReviewState.objects.filter(user=user, card_id__in=later, due__gt=due_by).update(
+        due=due_by, version=F("version") + 1
+    )
+    have = set(states.values_list("card_id", flat=True))
+    created = ReviewState.objects.bulk_create(
+        [
+            ReviewState(user=user, card_id=pk, due=due_by, introduced_on=due_by)
+            for pk in ids
+            if pk not in have
+        ],
+        batch_size=500,
+        ignore_conflicts=True,
+    )
+    return [*later, *(state.card_id for state in created)]

@@ -2,7 +2,19 @@ from __future__ import annotations
 
 from django.contrib import admin
 
-from prep.models import EmailDelivery, Plan, PlanItem, PlanWeek, Profile, Track, TrackTopic
+from prep.models import (
+    EmailDelivery,
+    MockNote,
+    MockPrompt,
+    MockSession,
+    MockShare,
+    Plan,
+    PlanItem,
+    PlanWeek,
+    Profile,
+    Track,
+    TrackTopic,
+)
 
 
 class TrackTopicInline(admin.TabularInline[TrackTopic, Track]):
@@ -51,3 +63,38 @@ class EmailDeliveryAdmin(admin.ModelAdmin[EmailDelivery]):
     search_fields = ["user__username", "user__email"]
     raw_id_fields = ["user"]
     date_hierarchy = "local_date"
+
+
+class MockNoteInline(admin.TabularInline[MockNote, MockSession]):
+    model = MockNote
+    extra = 0
+    fields = ["phase", "version", "seconds", "updated_at", "text"]
+    readonly_fields = ["phase", "version", "seconds", "updated_at", "text"]
+
+
+@admin.register(MockPrompt)
+class MockPromptAdmin(admin.ModelAdmin[MockPrompt]):
+    list_display = ["title", "key", "kind", "seed", "topic", "retired_at"]
+    list_filter = ["kind", "seed", "retired_at"]
+    list_select_related = ["topic"]
+    search_fields = ["key", "title"]
+    # The bank is edited in prep/interviews/*.md and loaded with load_prompts.
+    readonly_fields = ["key", "updated_at"]
+
+
+@admin.register(MockSession)
+class MockSessionAdmin(admin.ModelAdmin[MockSession]):
+    list_display = ["title", "user", "started_at", "finished_at", "score"]
+    list_select_related = ["user"]
+    list_filter = ["finished_at"]
+    search_fields = ["user__username", "title"]
+    raw_id_fields = ["user", "prompt", "plan_item"]
+    inlines = [MockNoteInline]
+
+
+@admin.register(MockShare)
+class MockShareAdmin(admin.ModelAdmin[MockShare]):
+    list_display = ["session", "recipient", "created_at", "revoked_at"]
+    list_select_related = ["session", "recipient"]
+    raw_id_fields = ["session", "recipient"]
+    exclude = ["nonce"]

@@ -266,3 +266,168 @@ class EmailDelivery(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} to {self.user_id} for {self.local_date}: {self.status}"
+
+
+# --- Mock interviews: prompts from prep/interviews/*.md, sessions, notes, marks, shares ---
+
+
+class MockPrompt(models.Model):
+    """One prompt of the bank, matched to its file by a stable key (like a deck card)."""
+
+    class Kind(models.TextChoices):
+        SYSTEM_DESIGN = "system-design", "System design"
+        DERIVATION = "derivation", "Derivation"
+        DEEP_DIVE = "deep-dive", "ML fundamentals deep dive"
+        TPM_SCENARIO = "tpm-scenario", "TPM scenario"
+        PROJECT = "project-deep-dive", "Project deep dive"
+
+    key = models.SlugField(max_length=120, unique=True)
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    title = models.CharField(max_length=300)
+    seed = models.CharField(max_length=8)
+    source = models.CharField(max_length=400)
+    topic = models.ForeignKey(
+        Topic, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    body = models.TextField(help_text="Markdown.")
+    # [{"title": "Scope and requirements", "minutes": 8, "hint": "..."}, ...]
+    phases = models.JSONField(default=list)
+    # [{"key": "memory", "weight": 3, "text": "...", "cards": ["ts-memory-100b"]}, ...]
+    rubric = models.JSONField(default=list)
+    outline = models.TextField(help_text="The model answer outline, Markdown.")
+    card_keys = models.JSONField(default=list, help_text="Related built-in card ids.")
+    position = models.PositiveIntegerField(default=0)
+    retired_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["position", "id"]
+
+    def __str__(self) -> str:
+        return self.title
+
+    @property
+    def total_minutes(self) -> int:
+        return sum(int(phase["minutes"]) for phase in self.phases)
+
+
+class MockSession(models.Model):
+    """One attempt at a prompt. The prompt's text, phases and rubric are copied in at the
+    start, so a session reads (and scores) the same after its prompt is edited or retired."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="mock_sessions"
+    )
+    prompt = models.ForeignKey(MockPrompt, on_delete=models.PROTECT, related_name="sessions")
+    plan_item = models.ForeignKey(
+        PlanItem, null=True, blank=True, on_delete=models.SET_NULL, related_name="mock_sessions"
+    )
+    title = models.CharField(max_length=300)
+    body = models.TextField()
+    phases = models.JSONField(default=list)
+    rubric = models.JSONField(default=list)
+    outline = models.TextField()
+    # The phase on screen, the seconds spent in it before the running stretch, and when
+    # that stretch began (null while paused): the timer survives reloads and other tabs.
+    phase = models.PositiveSmallIntegerField(default=0)
+    phase_elapsed = models.PositiveIntegerField(default=0)
+    phase_resumed_at = models.DateTimeField(null=True, blank=True)
+    started_at = models.DateTimeField()
+    finished_at = models.DateTimeField(null=True, blank=True)
+    scored_at = models.DateTimeField(null=True, blank=True)
+    # The owner's own score: the weighted share of the rubric met, 0..1.
+    score = models.FloatField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-started_at", "-id"]
+        indexes = [models.Index(fields=["user", "-started_at"], name="mocksession_user_started")]
+
+    def __str__(self) -> str:
+        return f"{self.title} ({self.user_id}, {self.started_at:%Y-%m-%d})"
+
+    @property
+    def is_finished(self) -> bool:
+        return self.finished_at is not None
+
+    @property
+    def is_paused(self) -> bool:
+        return self.finished_at is None and self.phase_resumed_at is None
+
+
+class MockNote(models.Model):
+    """The notes of one phase. ``version`` moves on every save: a save names the version
+    it was typed on, and a stale one is refused (last write wins, never blindly)."""
+
+    session = models.ForeignKey(MockSession, on_delete=models.CASCADE, related_name="notes")
+    phase = models.PositiveSmallIntegerField()
+    text = models.TextField(blank=True)
+    version = models.PositiveIntegerField(default=0)
+    seconds = models.PositiveIntegerField(default=0, help_text="Time spent in this phase.")
+    updated_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["session", "phase"]
+        constraints = [
+            models.UniqueConstraint(fields=["session", "phase"], name="mocknote_session_phase"),
+        ]
+
+    def __str__(self) -> str:
+        return f"session {self.session_id} phase {self.phase} v{self.version}"
+
+
+class MockMark(models.Model):
+    """One scorer's mark for one rubric point: the owner's, or a study partner's."""
+
+    class Mark(models.TextChoices):
+        MET = "met", "Met"
+        PARTLY = "partly", "Partly"
+        MISSED = "missed", "Missed"
+
+    session = models.ForeignKey(MockSession, on_delete=models.CASCADE, related_name="marks")
+    scorer = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="mock_marks"
+    )
+    point = models.SlugField(max_length=60)
+    mark = models.CharField(max_length=8, choices=Mark.choices)
+    note = models.CharField(max_length=500, blank=True)
+    marked_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["session", "scorer", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["session", "scorer", "point"], name="mockmark_one_per_point"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.point}: {self.mark}"
+
+
+class MockShare(models.Model):
+    """A finished session shown to one study partner through a signed link.
+
+    The link signs (share id, nonce); revoking clears the nonce, so every link made for
+    it stops working at once. A new share for the same partner gets a new nonce.
+    """
+
+    session = models.ForeignKey(MockSession, on_delete=models.CASCADE, related_name="shares")
+    recipient = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="mock_shares_received"
+    )
+    nonce = models.CharField(max_length=40, blank=True)
+    created_at = models.DateTimeField()
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["session", "recipient"], name="mockshare_once"),
+        ]
+
+    def __str__(self) -> str:
+        return f"session {self.session_id} shared with {self.recipient_id}"
+
+    @property
+    def is_active(self) -> bool:
+        return self.revoked_at is None and bool(self.nonce)

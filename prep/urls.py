@@ -22,6 +22,7 @@ urlpatterns = [
         name="password_reset",
     ),
     path("accounts/", include("django.contrib.auth.urls")),
+    path("mocks/", include("prep.mock_urls")),
     path(
         "email/unsubscribe/<str:token>/",
         unsubscribe_views.unsubscribe,

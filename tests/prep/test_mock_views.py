@@ -1,0 +1,247 @@
+"""Mock-interview pages over HTTP: every URL's access check, plain-form flows, htmx
+autosave replies, bad input, the partner's view and the Markdown export."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+
+from prep.mocks import mock_finish, mock_share_create, mock_share_revoke, mock_start, share_token
+from prep.models import MockMark, MockNote, MockPrompt, MockSession
+
+HTMX = {"HTTP_HX_REQUEST": "true"}
+ALL_MET = {f"mark-{k}": "met" for k in ("proj", "scale", "mask", "cost", "heads", "shapes")}
+
+
+@pytest.fixture
+def session(owner: Any, prompt: MockPrompt, now: dt.datetime) -> MockSession:
+    return mock_start(user=owner, prompt=prompt, now=now)
+
+
+@pytest.fixture
+def finished(session: MockSession, now: dt.datetime) -> MockSession:
+    return mock_finish(session=session, now=now)
+
+
+def _owner_urls(pk: int) -> list[tuple[str, str]]:
+    return [
+        ("get", reverse("mock_session", args=[pk])),
+        ("post", reverse("mock_note", args=[pk, 0])),
+        ("post", reverse("mock_phase", args=[pk])),
+        ("post", reverse("mock_timer", args=[pk])),
+        ("post", reverse("mock_finish", args=[pk])),
+        ("post", reverse("mock_score", args=[pk])),
+        ("get", reverse("mock_export", args=[pk])),
+        ("post", reverse("mock_share", args=[pk])),
+        ("post", reverse("mock_share_revoke", args=[pk, 1])),
+    ]
+
+
+def test_every_session_url_is_a_404_for_another_user(
+    other_client: Client, finished: MockSession
+) -> None:
+    for method, url in _owner_urls(finished.pk):
+        response = getattr(other_client, method)(url, {"text": "x", "version": "0", "to": "1"})
+        assert response.status_code == 404, url
+    assert not MockNote.objects.filter(session=finished).exclude(version=0).exists()
+
+
+def test_every_mock_url_sends_a_stranger_to_log_in(
+    stranger_client: Client, finished: MockSession, other_user: Any, now: dt.datetime
+) -> None:
+    token = share_token(mock_share_create(session=finished, recipient=other_user, now=now))
+    urls = [
+        ("get", reverse("mock_index")),
+        ("post", reverse("mock_begin")),
+        ("get", reverse("mock_shared", args=[token])),
+        *_owner_urls(finished.pk),
+    ]
+    for method, url in urls:
+        response = getattr(stranger_client, method)(url)
+        assert response.status_code == 302, url
+        assert response["Location"].startswith("/accounts/login/"), url
+
+
+def test_a_plan_item_of_another_user_is_a_404_on_the_picker(
+    other_client: Client, owner: Any, track: Any
+) -> None:
+    from prep.models import PlanItem, Profile
+    from prep.services import plan_generate
+
+    Profile.objects.filter(user=owner).update(track=track, interview_date=dt.date(2027, 1, 20))
+    plan_generate(user=owner, today=dt.date(2026, 11, 23))
+    item = PlanItem.objects.filter(week__plan__user=owner).first()
+    assert item is not None
+    assert other_client.get(reverse("mock_index"), {"item": item.pk}).status_code == 404
+
+
+def test_a_session_runs_on_plain_forms_from_start_to_score(
+    owner_client: Client, owner: Any, prompt: MockPrompt
+) -> None:
+    response = owner_client.get(reverse("mock_index"))
+    assert "Derive attention" in response.text
+    response = owner_client.post(reverse("mock_begin"), {"prompt": prompt.key})
+    session = MockSession.objects.get(user=owner)
+    assert response["Location"] == reverse("mock_session", args=[session.pk])
+    page = owner_client.get(response["Location"])
+    assert "Phase 1 of 3: Projections" in page.text
+    assert "5 min" in page.text  # the time box, without JavaScript
+    owner_client.post(
+        reverse("mock_phase", args=[session.pk]),
+        {"phase": "0", "version": "0", "text": "Q = XW", "to": "1"},
+    )
+    session.refresh_from_db()
+    assert session.phase == 1
+    assert MockNote.objects.get(session=session, phase=0).text == "Q = XW"
+    owner_client.post(reverse("mock_timer", args=[session.pk]), {"paused": "1"})
+    session.refresh_from_db()
+    assert session.is_paused
+    owner_client.post(
+        reverse("mock_finish", args=[session.pk]),
+        {"phase": "1", "version": "0", "text": "S = QK^T"},
+    )
+    review = owner_client.get(reverse("mock_session", args=[session.pk]))
+    assert "Model answer outline" in review.text
+    assert "Q = XW" in review.text
+    response = owner_client.post(
+        reverse("mock_score", args=[session.pk]), {**ALL_MET, "mark-proj": "missed"}
+    )
+    assert response.status_code == 302
+    session.refresh_from_db()
+    assert session.score == pytest.approx(0.7)
+    review = owner_client.get(reverse("mock_session", args=[session.pk]))
+    assert "Cards brought forward" in review.text
+    export = owner_client.get(reverse("mock_export", args=[session.pk]))
+    assert export["Content-Type"].startswith("text/markdown")
+    assert "## Phase 1: Projections" in export.text
+    assert "Q = XW" in export.text
+    assert "Score (olivia): 70%" in export.text
+
+
+def test_autosave_replies_with_the_new_version_or_409_with_the_saved_text(
+    owner_client: Client, session: MockSession
+) -> None:
+    url = reverse("mock_note", args=[session.pk, 0])
+    saved = owner_client.post(url, {"text": "tab A", "version": "0"}, **HTMX)
+    assert saved.status_code == 200
+    assert 'id="note-version" value="1"' in saved.text
+    assert "Saved" in saved.text
+    stale = owner_client.post(url, {"text": "tab B", "version": "0"}, **HTMX)
+    assert stale.status_code == 409
+    assert "changed in another tab" in stale.text
+    assert "tab A" in stale.text
+    assert 'data-conflict-version="1"' in stale.text
+    assert MockNote.objects.get(session=session, phase=0).text == "tab A"
+
+
+def test_a_stale_plain_form_save_shows_both_texts_and_keeps_the_saved_one(
+    owner_client: Client, session: MockSession
+) -> None:
+    url = reverse("mock_note", args=[session.pk, 0])
+    owner_client.post(url, {"text": "first", "version": "0"})
+    page = owner_client.post(url, {"text": "second", "version": "0"})
+    assert page.status_code == 409
+    assert "first" in page.text
+    assert "second" in page.text
+    assert MockNote.objects.get(session=session, phase=0).text == "first"
+
+
+def test_an_oversized_note_gets_a_clear_error_and_changes_nothing(
+    owner_client: Client, session: MockSession
+) -> None:
+    url = reverse("mock_note", args=[session.pk, 0])
+    response = owner_client.post(url, {"text": "x" * 20_001, "version": "0"}, **HTMX)
+    assert response.status_code == 400
+    assert "limited to 20,000 characters" in response.text
+    assert MockNote.objects.get(session=session, phase=0).version == 0
+
+
+def test_a_mark_for_a_point_that_does_not_exist_gets_a_clear_error(
+    owner_client: Client, finished: MockSession
+) -> None:
+    response = owner_client.post(
+        reverse("mock_score", args=[finished.pk]), {**ALL_MET, "mark-nope": "met"}
+    )
+    assert response.status_code == 400
+    assert "This rubric has no point" in response.text
+    assert not MockMark.objects.exists()
+
+
+def test_a_partner_reads_and_scores_through_a_live_link_only(
+    owner_client: Client,
+    other_client: Client,
+    finished: MockSession,
+    other_user: Any,
+    now: dt.datetime,
+) -> None:
+    from prep.services import user_create
+
+    owner_client.post(reverse("mock_share", args=[finished.pk]), {"username": "SAM"})
+    share = finished.shares.get()
+    url = reverse("mock_shared", args=[share_token(share)])
+    page = other_client.get(url)
+    assert page.status_code == 200
+    assert "shared with you by olivia" in page.text
+    assert reverse("mock_export", args=[finished.pk]) not in page.text  # read and score only
+    assert other_client.post(url, {**ALL_MET, "mark-cost": "missed"}).status_code == 302
+    assert MockMark.objects.filter(scorer=other_user).count() == 6
+    # Both scores show on the owner's page once the owner has scored too.
+    owner_client.post(reverse("mock_score", args=[finished.pk]), ALL_MET)
+    review = owner_client.get(reverse("mock_session", args=[finished.pk]))
+    assert "Your score <b>100%</b>" in review.text
+    assert "sam's score <b>80%</b>" in review.text
+    # Someone else with the link, a tampered link, a revoked link: 404.
+    third = Client()
+    third.force_login(user_create(username="tess", email="t@example.com", password="a-pass-4242"))
+    assert third.get(url).status_code == 404
+    assert other_client.get(url[:-3] + "xx/").status_code == 404
+    mock_share_revoke(share=share, now=now)
+    assert other_client.get(url).status_code == 404
+    assert other_client.post(url, ALL_MET).status_code == 404
+
+
+def test_the_owner_revokes_a_share_from_the_page(
+    owner_client: Client,
+    other_client: Client,
+    finished: MockSession,
+    other_user: Any,
+    now: dt.datetime,
+) -> None:
+    share = mock_share_create(session=finished, recipient=other_user, now=now)
+    url = reverse("mock_shared", args=[share_token(share)])
+    owner_client.post(reverse("mock_share_revoke", args=[finished.pk, share.pk]))
+    assert other_client.get(url).status_code == 404
+
+
+def test_the_plan_page_links_mock_items_and_shows_the_trend(
+    owner_client: Client, owner: Any, track: Any, finished: MockSession
+) -> None:
+    from django.utils import timezone
+
+    from prep.mocks import mock_score
+    from prep.models import Profile
+    from prep.services import onboarding_complete
+
+    profile = Profile.objects.get(user=owner)
+    today = timezone.now().astimezone(profile.zone).date()
+    onboarding_complete(
+        profile=profile,
+        fields={"track": track, "interview_date": today + dt.timedelta(days=3)},
+        today=today,
+        now=timezone.now(),
+    )
+    mock_score(
+        session=finished,
+        scorer=owner,
+        marks={k.removeprefix("mark-"): ("met", "") for k in ALL_MET},
+        now=timezone.now(),
+        zone=profile.zone,
+    )
+    page = owner_client.get(reverse("plan"))
+    assert f"{reverse('mock_index')}?item=" in page.text
+    assert "Derivation" in page.text
+    assert "100%" in page.text
