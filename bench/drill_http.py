@@ -1,0 +1,305 @@
+"""Grade → next card over HTTP under gunicorn, against a bare-view floor in the same run.
+
+Not a test: it prints figures. Needs PostgreSQL and Redis, for example:
+
+    DATABASE_URL=postgres://root@127.0.0.1:5432/cadence REDIS_URL=redis://127.0.0.1:6379/0 \\
+        .venv/bin/python bench/drill_http.py
+
+It builds a throw-away database with users at 200, 5,000 and 50,000 cards (1,000 of them
+due, or all of them below that), starts gunicorn (2 workers × 4 threads, DEBUG off) on the
+project's settings with one extra URL, a bare "ok" view (bench/http_urls.py), and drives
+real sessions: log in, GET the drill as htmx, POST grades with the CSRF token. Requests to
+the drill and to the floor are interleaved, with 1 client and with 4 clients on 4 users.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import http.cookiejar
+import os
+import re
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.parse
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tests.settings")
+
+import django  # noqa: E402
+
+django.setup()
+
+from django.db import connection  # noqa: E402
+from django.test.utils import setup_test_environment  # noqa: E402
+
+PORT = int(os.environ.get("BENCH_PORT", 8199))
+BASE = f"http://127.0.0.1:{PORT}"
+SIZES = (200, 5000, 50_000)
+USERS_AT = {200: 1, 5000: 4, 50_000: 1}
+DUE = 1000
+PASSWORD = "bench-password-1234"
+REQUESTS = int(os.environ.get("BENCH_REQUESTS", 300))
+HTMX = {"HX-Request": "true"}
+
+
+class Session:
+    """One browser: a cookie jar, the CSRF token, the card on screen."""
+
+    def __init__(self, username: str) -> None:
+        self.jar = http.cookiejar.CookieJar()
+        self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(self.jar))
+        page = self.get("/accounts/login/")
+        token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page)
+        assert token, "no CSRF token on the log-in page"
+        self.post(
+            "/accounts/login/",
+            {"username": username, "password": PASSWORD, "csrfmiddlewaretoken": token.group(1)},
+        )
+        self.csrf = next(str(c.value) for c in self.jar if c.name == "csrftoken")
+        self.card: dict[str, str] = {}
+
+    def request(
+        self, path: str, data: dict[str, str] | None = None, headers: dict[str, str] | None = None
+    ) -> str:
+        body = urllib.parse.urlencode(data).encode() if data is not None else None
+        request = urllib.request.Request(BASE + path, data=body, headers=headers or {})
+        with self.opener.open(request, timeout=30) as response:
+            return str(response.read().decode())
+
+    def get(self, path: str, headers: dict[str, str] | None = None) -> str:
+        return self.request(path, headers=headers)
+
+    def post(self, path: str, data: dict[str, str], headers: dict[str, str] | None = None) -> str:
+        return self.request(path, data, headers)
+
+    def show(self, html: str) -> None:
+        card = re.search(r'name="card" value="(\d+)"', html)
+        version = re.search(r'name="version" value="(\d+)"', html)
+        title = re.search(r"<title>([^<]*)", html)
+        assert card, f"the drill showed no card: {title.group(1) if title else html[:300]!r}"
+        assert version
+        self.card = {"card": card.group(1), "version": version.group(1), "quality": "4"}
+
+    def open_drill(self) -> None:
+        self.show(self.get("/review/", HTMX))
+
+    def grade(self) -> None:
+        headers = {**HTMX, "X-CSRFToken": self.csrf}
+        self.show(self.post("/review/grade/", self.card, headers))
+
+    def floor(self) -> None:
+        self.get("/bench/floor/")
+
+
+def build() -> dict[int, list[str]]:
+    from cards.models import Card, ReviewState, Topic
+    from cards.services import cards_render_stale
+    from prep.models import Profile
+    from prep.services import user_create
+
+    names: dict[int, list[str]] = {}
+    today = dt.datetime.now(dt.UTC).date()
+    for size in SIZES:
+        for n in range(USERS_AT[size]):
+            name = f"u{size}-{n}"
+            user = user_create(username=name, email=f"{name}@example.com", password=PASSWORD)
+            Profile.objects.filter(user=user).update(
+                new_cards_per_day=0, max_reviews_per_day=5000, onboarded_at=dt.datetime.now(dt.UTC)
+            )
+            topic = Topic.objects.create(owner=user, slug=name, title=name, order=1000)
+            cards = Card.objects.bulk_create(
+                (
+                    Card(
+                        owner=user,
+                        topic=topic,
+                        front=f"Question {i}: why $\\sqrt{{d_k}}$?",
+                        back=f"Answer {i} with $$QK^\\top$$",
+                        position=i,
+                    )
+                    for i in range(size)
+                ),
+                batch_size=5000,
+            )
+            ReviewState.objects.bulk_create(
+                (
+                    ReviewState(
+                        user=user,
+                        card=card,
+                        repetitions=3,
+                        interval=10,
+                        easiness=2.5,
+                        due=today if i < DUE else today + dt.timedelta(days=20 + i % 60),
+                        introduced_on=today - dt.timedelta(days=60),
+                        last_reviewed_at=dt.datetime.now(dt.UTC) - dt.timedelta(days=10),
+                    )
+                    for i, card in enumerate(cards)
+                ),
+                batch_size=5000,
+            )
+            names.setdefault(size, []).append(name)
+    cards_render_stale()
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE")
+    return names
+
+
+def gunicorn(database: str, data_dir: str) -> subprocess.Popen[bytes]:
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "bench.http_settings",
+        "DATABASE_URL": database,
+        "DEBUG": "0",
+        "SECRET_KEY": "bench-secret-key-" + "x" * 40,
+        "SECURE_COOKIES": "0",
+        "SECURE_SSL_REDIRECT": "0",
+        "SECURE_HSTS_SECONDS": "0",
+        "ALLOWED_HOSTS": "127.0.0.1,localhost",
+        "PYTHONPATH": str(ROOT),
+        "CADENCE_DATA_DIR": data_dir,
+    }
+    # Production serves hashed static files from the manifest collectstatic writes.
+    subprocess.run(
+        [sys.executable, "manage.py", "collectstatic", "--noinput", "-v0"],
+        cwd=ROOT,
+        env=env,
+        check=True,
+    )
+    process = subprocess.Popen(
+        [
+            str(Path(sys.executable).with_name("gunicorn")),
+            "config.wsgi",
+            "-b",
+            f"127.0.0.1:{PORT}",
+            "-w",
+            "2",
+            "-k",
+            "gthread",
+            "--threads",
+            "4",
+            "--log-level",
+            "warning",
+        ],
+        cwd=ROOT,
+        env=env,
+    )
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            urllib.request.urlopen(BASE + "/accounts/login/", timeout=2).read()
+            return process
+        except OSError:
+            time.sleep(0.3)
+    process.kill()
+    raise SystemExit("gunicorn did not start")
+
+
+def timed(action: object) -> float:
+    start = time.perf_counter()
+    action()  # type: ignore[operator]
+    return time.perf_counter() - start
+
+
+def percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(int(len(ordered) * share), len(ordered) - 1)] * 1000
+
+
+def one_client(names: dict[int, list[str]]) -> None:
+    floor_session = Session(names[5000][0])
+    by_size = {size: Session(names[size][0]) for size in SIZES}
+    for session in by_size.values():
+        session.open_drill()
+    samples: dict[str, list[float]] = {"floor": [], **{f"grade@{s}": [] for s in SIZES}}
+    gets: dict[int, list[float]] = {s: [] for s in SIZES}
+    for _ in range(REQUESTS):
+        samples["floor"].append(timed(floor_session.floor))
+        for size, session in by_size.items():
+            samples[f"grade@{size}"].append(timed(session.grade))
+            gets[size].append(timed(session.open_drill))
+    floor_p50 = statistics.median(samples["floor"]) * 1000
+    print(f"1 client, {REQUESTS} rounds, interleaved:")
+    floor_p99 = percentile(samples["floor"], 0.99)
+    print(f"  floor (bare view): p50 {floor_p50:.1f} ms, p99 {floor_p99:.1f} ms")
+    for size in SIZES:
+        grade = samples[f"grade@{size}"]
+        p50, p99 = statistics.median(grade) * 1000, percentile(grade, 0.99)
+        get_p50 = statistics.median(gets[size]) * 1000
+        print(
+            f"  grade → next card, {size} cards: p50 {p50:.1f} ms, p99 {p99:.1f} ms, "
+            f"{p50 / floor_p50:.1f}× the floor; drill GET p50 {get_p50:.1f} ms"
+        )
+    base = statistics.median(samples["grade@5000"])
+    for size in (200, 50_000):
+        ratio = statistics.median(samples[f"grade@{size}"]) / base
+        print(f"  grade at {size} cards / at 5000: {ratio:.2f}×")
+
+
+def four_clients(names: dict[int, list[str]]) -> None:
+    def run(action_of: object, seconds: float) -> float:
+        done = [0] * 4
+        stop = time.monotonic() + seconds
+
+        def worker(index: int) -> None:
+            act = action_of(index)  # type: ignore[operator]
+            while time.monotonic() < stop:
+                act()
+                done[index] += 1
+
+        threads = [threading.Thread(target=worker, args=(i,)) for i in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        return sum(done) / seconds
+
+    sessions = [Session(name) for name in names[5000]]
+    for session in sessions:
+        session.open_drill()
+    grade_rates, floor_rates = [], []
+    for _ in range(3):
+        floor_rates.append(run(lambda i: sessions[i].floor, 5))
+        grade_rates.append(run(lambda i: sessions[i].grade, 5))
+    floor_rate, grade_rate = statistics.median(floor_rates), statistics.median(grade_rates)
+    print("4 clients on 4 users (5000 cards), 3 interleaved 5 s runs each:")
+    print(
+        f"  floor {floor_rate:.0f} req/s, grade → next card {grade_rate:.0f} req/s, "
+        f"{100 * grade_rate / floor_rate:.0f}% of the floor"
+    )
+
+
+def main() -> None:
+    setup_test_environment()
+    if connection.vendor != "postgresql":
+        raise SystemExit("run it on PostgreSQL (DATABASE_URL) with Redis (REDIS_URL)")
+    old_name = connection.settings_dict["NAME"]
+    connection.settings_dict["TEST"]["NAME"] = "cadence_bench_http"
+    connection.creation.create_test_db(verbosity=0, autoclobber=True)
+    settings = connection.settings_dict
+    database = (
+        f"postgres://{settings['USER']}@{settings['HOST']}:{settings['PORT']}/{settings['NAME']}"
+    )
+    server = None
+    try:
+        names = build()
+        server = gunicorn(database, tempfile.mkdtemp(prefix="cadence-bench-http-"))
+        print(f"gunicorn 2 workers × 4 threads, DEBUG off, PostgreSQL, Redis; {DUE} due per user")
+        one_client(names)
+        four_clients(names)
+    finally:
+        if server is not None:
+            server.send_signal(signal.SIGTERM)
+            server.wait(timeout=30)
+        connection.close()
+        connection.creation.destroy_test_db(old_name, verbosity=0)
+
+
+if __name__ == "__main__":
+    main()
