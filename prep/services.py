@@ -71,12 +71,13 @@ def tracks_load(*, tracks: Sequence[TrackSpec], now: dt.datetime) -> TrackLoadRe
             for index, entry in enumerate(spec.topics)
         ]
         track = existing.get(spec.slug)
+        same_rows = track is not None and current_rows.get(track.pk, []) == rows
         if track is None:
             track = Track.objects.create(slug=spec.slug, **values)
             added += 1
         else:
             changed = [name for name, value in values.items() if getattr(track, name) != value]
-            if not changed and current_rows.get(track.pk, []) == rows:
+            if not changed and same_rows:
                 # A second load of the same files writes nothing.
                 unchanged += 1
                 continue
@@ -85,14 +86,15 @@ def tracks_load(*, tracks: Sequence[TrackSpec], now: dt.datetime) -> TrackLoadRe
             if changed:
                 track.save(update_fields=changed)
             updated += 1
-            if current_rows.get(track.pk, []) == rows:
-                continue
-        # Track topics have no history of their own; plans copy what they need.
-        TrackTopic.objects.filter(track=track).delete()
-        TrackTopic.objects.bulk_create(
-            TrackTopic(track=track, topic_id=topic_id, order=order, weight=weight, activities=acts)
-            for topic_id, order, weight, acts in rows
-        )
+        if not same_rows:
+            # Track topics have no history of their own; plans copy what they need.
+            TrackTopic.objects.filter(track=track).delete()
+            TrackTopic.objects.bulk_create(
+                TrackTopic(
+                    track=track, topic_id=topic_id, order=order, weight=weight, activities=acts
+                )
+                for topic_id, order, weight, acts in rows
+            )
     retired = (
         Track.objects.filter(retired_at__isnull=True)
         .exclude(slug__in=[t.slug for t in tracks])
