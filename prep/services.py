@@ -26,10 +26,18 @@ from prep.trackfile import TrackSpec
 class TrackLoadResult:
     added: int = 0
     updated: int = 0
+    unchanged: int = 0
     retired: int = 0
 
     def __str__(self) -> str:
-        return f"tracks: {self.added} added, {self.updated} updated, {self.retired} retired"
+        return (
+            f"tracks: {self.added} added, {self.updated} updated, "
+            f"{self.unchanged} unchanged, {self.retired} retired"
+        )
+
+
+# (topic id, order, weight, activities): one track topic as stored.
+_TopicRow = tuple[int, int, int, list[dict[str, object]]]
 
 
 @transaction.atomic
@@ -42,7 +50,12 @@ def tracks_load(*, tracks: Sequence[TrackSpec], now: dt.datetime) -> TrackLoadRe
             raise DeckFormatError(spec.path, 2, f"unknown topic(s): {', '.join(missing)}")
 
     existing = {t.slug: t for t in Track.objects.all()}
-    added = updated = 0
+    current_rows: dict[int, list[_TopicRow]] = {}
+    for row in TrackTopic.objects.order_by("track_id", "order").values_list(
+        "track_id", "topic_id", "order", "weight", "activities"
+    ):
+        current_rows.setdefault(row[0], []).append(row[1:])
+    added = updated = unchanged = 0
     for spec in tracks:
         values = {
             "title": spec.title,
@@ -53,33 +66,41 @@ def tracks_load(*, tracks: Sequence[TrackSpec], now: dt.datetime) -> TrackLoadRe
             "retired_at": None,
             "finale": [vars(a) for a in spec.finale],
         }
+        rows: list[_TopicRow] = [
+            (topics[entry.topic].pk, index, entry.weight, [vars(a) for a in entry.activities])
+            for index, entry in enumerate(spec.topics)
+        ]
         track = existing.get(spec.slug)
+        same_rows = track is not None and current_rows.get(track.pk, []) == rows
         if track is None:
             track = Track.objects.create(slug=spec.slug, **values)
             added += 1
         else:
-            for name, value in values.items():
-                setattr(track, name, value)
-            track.save(update_fields=list(values))
+            changed = [name for name, value in values.items() if getattr(track, name) != value]
+            if not changed and same_rows:
+                # A second load of the same files writes nothing.
+                unchanged += 1
+                continue
+            for name in changed:
+                setattr(track, name, values[name])
+            if changed:
+                track.save(update_fields=changed)
             updated += 1
-        # Track topics have no history of their own; plans copy what they need.
-        TrackTopic.objects.filter(track=track).delete()
-        TrackTopic.objects.bulk_create(
-            TrackTopic(
-                track=track,
-                topic=topics[entry.topic],
-                order=index,
-                weight=entry.weight,
-                activities=[vars(a) for a in entry.activities],
+        if not same_rows:
+            # Track topics have no history of their own; plans copy what they need.
+            TrackTopic.objects.filter(track=track).delete()
+            TrackTopic.objects.bulk_create(
+                TrackTopic(
+                    track=track, topic_id=topic_id, order=order, weight=weight, activities=acts
+                )
+                for topic_id, order, weight, acts in rows
             )
-            for index, entry in enumerate(spec.topics)
-        )
     retired = (
         Track.objects.filter(retired_at__isnull=True)
         .exclude(slug__in=[t.slug for t in tracks])
         .update(retired_at=now)
     )
-    return TrackLoadResult(added=added, updated=updated, retired=retired)
+    return TrackLoadResult(added=added, updated=updated, unchanged=unchanged, retired=retired)
 
 
 def profile_for(user: User) -> Profile:
