@@ -106,6 +106,11 @@ class Card(models.Model):
             ),
         ]
         indexes = [
+            models.Index(
+                fields=["retired_at"],
+                condition=Q(retired_at__isnull=False),
+                name="card_retired",
+            ),
             models.Index(fields=["owner", "position"], name="card_owner_position"),
             models.Index(fields=["topic", "position"], name="card_topic_position"),
         ]
@@ -125,7 +130,10 @@ class Card(models.Model):
 # Which review states count, written once; as Q objects so that aggregates can filter on
 # them too. Live: can come up (not suspended, on a card still in the deck); reviewed: live
 # and seen at least once; learning and mature split the reviewed at MATURE_DAYS.
-LIVE = Q(suspended=False, card__retired_at__isnull=True)
+# Retired cards are the few built-in ones taken out of the deck: excluding them by id (a
+# small indexed set) keeps these rules off the cards table, which a big deck makes large.
+RETIRED_CARDS = Card.objects.filter(retired_at__isnull=False).values("id")
+LIVE = Q(suspended=False) & ~Q(card_id__in=RETIRED_CARDS)
 REVIEWED = LIVE & Q(last_reviewed_at__isnull=False)
 LEARNING = REVIEWED & Q(interval__lt=MATURE_DAYS)
 MATURE = REVIEWED & Q(interval__gte=MATURE_DAYS)
@@ -197,6 +205,12 @@ class ReviewState(models.Model):
                 fields=["user", "repeat_on"],
                 condition=Q(repeat_on__isnull=False),
                 name="reviewstate_repeats",
+            ),
+            # Cards brought in and not seen yet: a handful among a big deck's states.
+            models.Index(
+                fields=["user"],
+                condition=Q(last_reviewed_at__isnull=True, suspended=False),
+                name="reviewstate_waiting",
             ),
         ]
 

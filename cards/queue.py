@@ -80,17 +80,17 @@ class DueCard:
     card_id: int
     due: dt.date
     interval: int
-    position: int
 
 
-def overdue_order(card: DueCard, day: dt.date) -> tuple[Fraction, dt.date, int, int, int]:
+def overdue_order(card: DueCard, day: dt.date) -> tuple[Fraction, dt.date, int, int]:
     """Sort key of "most overdue": the card to review first sorts first.
 
     Behind its schedule by ``(day - due) / interval``, then the earlier due date, the
-    shorter interval, deck position, card id. :class:`Lateness` is the same rule in SQL.
+    shorter interval, the card id. :class:`Lateness` is the same rule in SQL, which needs
+    no join to the cards table (a big deck's cards are never read to order its reviews).
     """
     behind = Fraction((day - card.due).days, max(card.interval, 1))
-    return (-behind, card.due, card.interval, card.position, card.card_id)
+    return (-behind, card.due, card.interval, card.card_id)
 
 
 class Lateness(Func):
@@ -113,7 +113,7 @@ class Lateness(Func):
 
 
 def most_overdue_first(states: QuerySet[ReviewState], day: dt.date) -> QuerySet[ReviewState]:
-    return states.order_by(Lateness(day).desc(), "due", "interval", "card__position", "card_id")
+    return states.order_by(Lateness(day).desc(), "due", "interval", "card_id")
 
 
 def _by_user(queryset: QuerySet[Any], key: str = "user_id") -> dict[int, int]:
@@ -217,8 +217,12 @@ def next_card(
     """The card to show now, given the counts computed for this request."""
     states = ReviewState.objects.filter(user=user).select_related("card__topic")
     if counts.due:
-        state = most_overdue_first(states.due_on(today), today).first()
+        # The state alone first, then its card: ordering a big deck's reviews joined to its
+        # cards made the planner read every card.
+        due = most_overdue_first(ReviewState.objects.filter(user=user).due_on(today), today)
+        state = due.first()
         if state:
+            state.card = Card.objects.select_related("topic").get(pk=state.card_id)
             return NextCard(card=state.card, state=state, section="due")
     if counts.new:
         introduced = (

@@ -115,10 +115,8 @@ def rollover_prepare(
     if due_now.count() <= cap:
         return Prepared(introduced=introduced)
     cards_due = [
-        DueCard(state_id=s, card_id=c, due=d, interval=i, position=p)
-        for s, c, d, i, p in due_now.values_list(
-            "id", "card_id", "due", "interval", "card__position"
-        )
+        DueCard(state_id=s, card_id=c, due=d, interval=i)
+        for s, c, d, i in due_now.values_list("id", "card_id", "due", "interval")
     ]
     later = dict(
         states.reviewed()

@@ -18,13 +18,12 @@ from tests.integration.builders import deck, reviewed
 DAY = dt.date(2026, 11, 23)
 
 
-def due_card(state_id: int, *, days_late: int, interval: int, position: int = 0) -> DueCard:
+def due_card(state_id: int, *, days_late: int, interval: int) -> DueCard:
     return DueCard(
         state_id=state_id,
         card_id=state_id,
         due=DAY - dt.timedelta(days=days_late),
         interval=interval,
-        position=position,
     )
 
 
