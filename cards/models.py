@@ -135,8 +135,19 @@ class Card(models.Model):
 RETIRED_CARDS = Card.objects.filter(retired_at__isnull=False).values("id")
 LIVE = Q(suspended=False) & ~Q(card_id__in=RETIRED_CARDS)
 REVIEWED = LIVE & Q(last_reviewed_at__isnull=False)
+WAITING_NEW = LIVE & Q(last_reviewed_at__isnull=True)
 LEARNING = REVIEWED & Q(interval__lt=MATURE_DAYS)
 MATURE = REVIEWED & Q(interval__gte=MATURE_DAYS)
+
+
+def due_on_q(day: dt.date) -> Q:
+    """Reviews owed on ``day``: due then or earlier, and not already a same-day repeat."""
+    return REVIEWED & Q(due__lte=day) & ~Q(repeat_on=day)
+
+
+def repeats_on_q(day: dt.date) -> Q:
+    """SM-2 step 7: cards graded below 4 on ``day`` that still owe a repeat."""
+    return Q(repeat_on=day, suspended=False)
 
 
 class ReviewStateQuerySet(models.QuerySet["ReviewState"]):
@@ -147,16 +158,14 @@ class ReviewStateQuerySet(models.QuerySet["ReviewState"]):
         return self.filter(REVIEWED)
 
     def due_on(self, day: dt.date) -> ReviewStateQuerySet:
-        """Reviews owed on ``day``: due then or earlier, and not already a same-day repeat."""
-        return self.reviewed().filter(due__lte=day).exclude(repeat_on=day)
+        return self.filter(due_on_q(day))
 
     def waiting_new(self) -> ReviewStateQuerySet:
         """Cards brought in (by the nightly rollover) and not seen yet."""
-        return self.live().filter(last_reviewed_at__isnull=True)
+        return self.filter(WAITING_NEW)
 
     def repeats_on(self, day: dt.date) -> ReviewStateQuerySet:
-        """SM-2 step 7: cards graded below 4 on ``day`` that still owe a repeat."""
-        return self.filter(repeat_on=day, suspended=False)
+        return self.filter(repeats_on_q(day))
 
     def learning(self) -> ReviewStateQuerySet:
         return self.filter(LEARNING)
