@@ -84,6 +84,7 @@ def anki_reviewer(folder: Path) -> Callable[[], None]:
     import anki.collection  # first: anki.cards cannot be imported before it
     from anki.cards import Card as AnkiCard
     from anki.scheduler.v3 import CardAnswer
+    from anki.scheduler.v3 import Scheduler as V3Scheduler
 
     Collection = anki.collection.Collection
 
@@ -101,14 +102,18 @@ def anki_reviewer(folder: Path) -> Callable[[], None]:
         note["Front"] = f"Question {i}: why $\\sqrt{{d_k}}$?"
         note["Back"] = f"Answer {i}"
         col.add_note(note, deck_id)
-    today = col.sched.today
-    ids = col.db.list("select id from cards order by id")
-    col.db.execute(
+    sched, db = col.sched, col.db
+    # The v3 scheduler and an open database: what a new collection has (narrowed for mypy).
+    assert isinstance(sched, V3Scheduler)
+    assert db is not None
+    today = sched.today
+    ids = db.list("select id from cards order by id")
+    db.execute(
         "update cards set type = 2, queue = 2, ivl = 10, factor = 2500, reps = 3, due = ? "
         f"where id in ({','.join(map(str, ids[:DUE]))})",
         today,
     )
-    col.db.execute(
+    db.execute(
         "update cards set type = 2, queue = 2, ivl = 10, factor = 2500, reps = 3, due = ? "
         f"where id in ({','.join(map(str, ids[DUE:]))})",
         today + 30,
@@ -116,14 +121,14 @@ def anki_reviewer(folder: Path) -> Callable[[], None]:
     col.decks.select(deck_id)
 
     def review() -> None:
-        queued = col.sched.get_queued_cards(fetch_limit=1)
+        queued = sched.get_queued_cards(fetch_limit=1)
         assert queued.cards, "the queue ran dry"
         top = queued.cards[0]
         card = AnkiCard(col)
         card._load_from_backend_card(top.card)
         card.start_timer()
-        answer = col.sched.build_answer(card=card, states=top.states, rating=CardAnswer.GOOD)
-        col.sched.answer_card(answer)
+        answer = sched.build_answer(card=card, states=top.states, rating=CardAnswer.GOOD)
+        sched.answer_card(answer)
 
     return review
 
