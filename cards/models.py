@@ -8,6 +8,7 @@ from django.contrib.auth.models import User
 from django.db import models
 from django.db.models import Q
 
+from cards.memory import Memory
 from cards.scheduling import INITIAL_EASINESS, Sm2State
 
 # Anki's line between young and mature cards: an interval of this many days or more.
@@ -173,6 +174,11 @@ class ReviewState(models.Model):
     # submit or a second tab cannot grade the same showing twice.
     version = models.PositiveIntegerField(default=0)
     introduced_on = models.DateField(help_text="Local date the card entered the queue.")
+    # The FSRS memory state (cards.memory) after the last grade, and that grade's local
+    # date; kept whichever scheduler the user has, null until the first grade.
+    stability = models.FloatField(null=True, blank=True)
+    difficulty = models.FloatField(null=True, blank=True)
+    memory_on = models.DateField(null=True, blank=True)
 
     objects = ReviewStateQuerySet.as_manager()
 
@@ -196,6 +202,12 @@ class ReviewState(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user_id}:{self.card_id} due {self.due}"
+
+    @property
+    def memory(self) -> Memory | None:
+        if self.stability is None or self.difficulty is None:
+            return None
+        return Memory(stability=self.stability, difficulty=self.difficulty)
 
     @property
     def sm2(self) -> Sm2State:

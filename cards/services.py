@@ -14,6 +14,7 @@ from django.db.models import F, Max
 from django.utils.text import slugify
 
 from cards.deckfile import TopicSpec, normalize_tags
+from cards.memory import Grade, Memory, Model
 from cards.models import Card, ReviewLog, ReviewState, StudyDay, Topic
 from cards.scheduling import (
     INITIAL_EASINESS,
@@ -161,6 +162,9 @@ def _snapshot(state: ReviewState) -> dict[str, Any]:
         "repeat_on": state.repeat_on.isoformat() if state.repeat_on else None,
         "suspended": state.suspended,
         "introduced_on": state.introduced_on.isoformat(),
+        "stability": state.stability,
+        "difficulty": state.difficulty,
+        "memory_on": state.memory_on.isoformat() if state.memory_on else None,
     }
 
 
@@ -175,6 +179,9 @@ GRADED_FIELDS = [
     "last_reviewed_at",
     "repeat_on",
     "version",
+    "stability",
+    "difficulty",
+    "memory_on",
 ]
 
 
@@ -194,6 +201,30 @@ def _restore(state: ReviewState, snapshot: dict[str, Any]) -> None:
     )
     state.suspended = snapshot["suspended"]
     state.introduced_on = dt.date.fromisoformat(snapshot["introduced_on"])
+    if "stability" in snapshot:
+        state.stability, state.difficulty = snapshot["stability"], snapshot["difficulty"]
+        state.memory_on = (
+            dt.date.fromisoformat(snapshot["memory_on"]) if snapshot["memory_on"] else None
+        )
+    else:
+        # A grade logged before memory states were kept: replay the card's other grades.
+        memory, last = _replayed(state.user_id, state.card_id, before=snapshot)
+        state.stability = memory.stability if memory else None
+        state.difficulty = memory.difficulty if memory else None
+        state.memory_on = last
+
+
+def _replayed(
+    user_id: int, card_id: int, *, before: dict[str, Any] | None = None
+) -> tuple[Memory | None, dt.date | None]:
+    """A card's memory state from its log (the grades up to ``before``'s last review)."""
+    logs = ReviewLog.objects.filter(user_id=user_id, card_id=card_id).order_by("reviewed_at", "id")
+    if before is not None:
+        if not before["last_reviewed_at"]:
+            return None, None
+        logs = logs.filter(reviewed_at__lte=dt.datetime.fromisoformat(before["last_reviewed_at"]))
+    grades = [Grade(quality=q, on=d) for q, d in logs.values_list("quality", "local_date")]
+    return Model().replay(grades), grades[-1].on if grades else None
 
 
 def review_record(
@@ -254,6 +285,16 @@ def review_record(
             if quality < PASSING_QUALITY and old.repetitions > 0:
                 state.lapses += 1
             state.repeat_on = today if quality < SAME_DAY_REPEAT_BELOW else None
+        memory = Model().after(
+            state.memory,
+            quality,
+            (today - state.memory_on).days if state.memory_on else 0,
+        )
+        state.stability, state.difficulty, state.memory_on = (
+            memory.stability,
+            memory.difficulty,
+            today,
+        )
         state.last_reviewed_at = now
         state.version += 1
         if before is None:
@@ -313,6 +354,38 @@ def review_undo(*, user: User, now: dt.datetime, zone: ZoneInfo) -> Card:
         # The queue is open again: today is not finished until it empties again.
         StudyDay.objects.filter(user=user, local_date=today).delete()
     return log.card
+
+
+def memory_rebuild(*, user_ids: Sequence[int] | None = None) -> int:
+    """Compute every review state's memory from its log (the path for histories that
+    predate the memory model, and after a change of parameters); returns states written.
+
+    One pass over the log in (user, card, time) order, a grade at a time.
+    """
+    logs = ReviewLog.objects.order_by("user_id", "card_id", "reviewed_at", "id")
+    states = ReviewState.objects.all()
+    if user_ids is not None:
+        logs = logs.filter(user_id__in=list(user_ids))
+        states = states.filter(user_id__in=list(user_ids))
+    history: dict[tuple[int, int], list[Grade]] = {}
+    for user_id, card_id, quality, on in logs.values_list(
+        "user_id", "card_id", "quality", "local_date"
+    ).iterator(chunk_size=5000):
+        history.setdefault((user_id, card_id), []).append(Grade(quality=quality, on=on))
+    model = Model()
+    changed = []
+    for state in states.only("id", "user_id", "card_id").iterator(chunk_size=2000):
+        grades = history.get((state.user_id, state.card_id), [])
+        memory = model.replay(grades)
+        state.stability = memory.stability if memory else None
+        state.difficulty = memory.difficulty if memory else None
+        state.memory_on = grades[-1].on if grades else None
+        changed.append(state)
+    with transaction.atomic():
+        ReviewState.objects.bulk_update(
+            changed, ["stability", "difficulty", "memory_on"], batch_size=1000
+        )
+    return len(changed)
 
 
 def review_suspend(
