@@ -28,6 +28,8 @@ import fsrs_rs_python
 DEFAULT_PARAMETERS: tuple[float, ...] = tuple(fsrs_rs_python.DEFAULT_PARAMETERS)
 DEFAULT_RETENTION = 0.9
 AGAIN, HARD, GOOD, EASY = 1, 2, 3, 4
+# The SM-2 qualities that stand for a plain failure and a plain success.
+AGAIN_QUALITY, GOOD_QUALITY = 1, 4
 
 
 def rating_for(quality: int) -> int:

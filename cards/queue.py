@@ -35,6 +35,7 @@ from django.db.models import (
     When,
 )
 
+from cards.interview import Horizon
 from cards.models import Card, ReviewLog, ReviewState
 
 
@@ -44,6 +45,8 @@ class DailyLimits:
 
     new_cards_per_day: int
     max_reviews_per_day: int
+    # The interview date and the recall wanted on it: interview mode (cards.interview).
+    horizon: Horizon = Horizon()
 
 
 @dataclass(frozen=True)

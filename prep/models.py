@@ -9,6 +9,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 
+from cards.interview import Horizon
 from cards.models import Topic
 from cards.queue import DailyLimits
 
@@ -132,7 +133,12 @@ class Profile(models.Model):
         return DailyLimits(
             new_cards_per_day=self.new_cards_per_day,
             max_reviews_per_day=self.max_reviews_per_day,
+            horizon=self.horizon,
         )
+
+    @property
+    def horizon(self) -> Horizon:
+        return Horizon(interview=self.interview_date)
 
     @property
     def zone(self) -> zoneinfo.ZoneInfo:

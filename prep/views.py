@@ -101,11 +101,7 @@ def plan(request: AuthedHttpRequest) -> HttpResponse:
         "forecast": due_forecast(user=request.user, today=today),
         "streak": streaks(user_ids=[request.user.pk], today=today).get(request.user.pk, 0),
         "readiness": interview_readiness(
-            user=request.user,
-            profile=profile,
-            standing=standing,
-            today=today,
-            new_done_today=counts.new_today,
+            user=request.user, profile=profile, standing=standing, today=today
         ),
     }
     return render(request, "prep/plan.html", context)
