@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from cards.memory import AGAIN_QUALITY, GOOD_QUALITY, Memory, Model
 
 DEFAULT_TARGET = 0.9
+SM2, FSRS = "sm2", "fsrs"
 # Predicted recall follows both outcomes of this many future reviews, then the likelier.
 BRANCHED_REVIEWS = 3
 
@@ -54,6 +55,25 @@ def capped_interval(
     if model.retrievability(memory, days_left) >= horizon.target:
         return interval
     return max(1, min(interval, model.interval(memory, horizon.target), days_left - 1))
+
+
+def next_interval(
+    *,
+    scheduler: str,
+    sm2_interval: int,
+    memory: Memory,
+    today: dt.date,
+    horizon: Horizon,
+    retention: float,
+    model: Model,
+) -> int:
+    """The days to a card's next review after a grade on ``today`` that left ``memory``
+    (FSRS's state) and gave ``sm2_interval`` (SM-2's): the user's scheduler chooses,
+    interview mode caps. Without an interview ahead, SM-2's interval is returned as is."""
+    interval = model.interval(memory, retention) if scheduler == FSRS else sm2_interval
+    return capped_interval(
+        model=model, memory=memory, today=today, interval=interval, horizon=horizon
+    )
 
 
 def _after_review(model: Model, memory: Memory, elapsed: int, remembered: bool) -> Memory:

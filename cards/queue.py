@@ -35,7 +35,8 @@ from django.db.models import (
     When,
 )
 
-from cards.interview import Horizon
+from cards.interview import SM2, Horizon, new_cards_open
+from cards.memory import DEFAULT_RETENTION, Model
 from cards.models import Card, ReviewLog, ReviewState
 
 
@@ -47,6 +48,16 @@ class DailyLimits:
     max_reviews_per_day: int
     # The interview date and the recall wanted on it: interview mode (cards.interview).
     horizon: Horizon = Horizon()
+    # Which scheduler sets the intervals (cards.interview.SM2 or FSRS), and FSRS's target.
+    scheduler: str = SM2
+    desired_retention: float = DEFAULT_RETENTION
+
+    def new_cards_on(self, day: dt.date) -> int:
+        """The new-card limit of local date ``day``: none once a new card could no longer
+        be learned to the target by the interview."""
+        if not new_cards_open(model=Model(), today=day, horizon=self.horizon):
+            return 0
+        return self.new_cards_per_day
 
 
 @dataclass(frozen=True)
@@ -166,7 +177,7 @@ def queue_counts_many(
     for user_id, limit in limits.items():
         today_done = done.get(user_id, Done())
         review_room = max(limit.max_reviews_per_day - today_done.reviewed, 0)
-        new_room = max(limit.new_cards_per_day - today_done.new, 0)
+        new_room = max(limit.new_cards_on(today) - today_done.new, 0)
         unseen = max(builtin + cards.get(user_id, 0) - seen.get(user_id, 0), 0)
         counts[user_id] = QueueCounts(
             due=min(due.get(user_id, 0), review_room),

@@ -91,7 +91,7 @@ def rollover_prepare(
     introduced = 0
     if topic_ids:
         waiting = states.waiting_new().count()
-        room = limits.new_cards_per_day - done.new - waiting
+        room = limits.new_cards_on(day) - done.new - waiting
         if room > 0:
             cards = list(
                 unseen_cards(user_id)

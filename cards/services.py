@@ -14,12 +14,16 @@ from django.db.models import F, Max
 from django.utils.text import slugify
 
 from cards.deckfile import TopicSpec, normalize_tags
+from cards.interview import next_interval
 from cards.memory import Grade, Memory, Model
 from cards.models import Card, ReviewLog, ReviewState, StudyDay, Topic
+from cards.queue import DailyLimits
 from cards.scheduling import (
     INITIAL_EASINESS,
     PASSING_QUALITY,
+    QUALITIES,
     SAME_DAY_REPEAT_BELOW,
+    Sm2State,
     next_state,
     validate_quality,
 )
@@ -236,6 +240,7 @@ def review_record(
     shown_version: int,
     zone: ZoneInfo,
     answer_ms: int | None = None,
+    limits: DailyLimits | None = None,
 ) -> ReviewOutcome:
     """Record one grade, exactly once.
 
@@ -246,8 +251,14 @@ def review_record(
 
     A card that owes a same-day repeat (SM-2 step 7) is graded without moving its
     schedule; it leaves the repeat list once it scores 4 or 5.
+
+    ``limits`` (the profile's) choose the scheduler and carry the interview date
+    (:func:`cards.interview.next_interval`); without them, SM-2 with no interview.
+    The SM-2 fields move whichever scheduler is chosen, so a switch keeps all history.
     """
     validate_quality(quality)
+    limits = limits or DailyLimits(new_cards_per_day=0, max_reviews_per_day=1)
+    model = Model()
     today = local_date(now, zone)
     with transaction.atomic():
         state = ReviewState.objects.select_for_update().filter(user=user, card=card).first()
@@ -270,12 +281,29 @@ def review_record(
         old = state.sm2
         due_before = state.due if before is not None and state.last_reviewed_at else None
         is_repeat = state.repeat_on == today
+        # The memory state moves on every grade, same-day repeats included (FSRS-6's
+        # short-term rule); the schedule only on the first grade of the day.
+        memory = model.after(
+            state.memory,
+            quality,
+            (today - state.memory_on).days if state.memory_on else 0,
+        )
         if is_repeat:
             new = old
             if quality >= SAME_DAY_REPEAT_BELOW:
                 state.repeat_on = None
         else:
-            new = next_state(old, quality)
+            sm2 = next_state(old, quality)
+            interval = next_interval(
+                scheduler=limits.scheduler,
+                sm2_interval=sm2.interval,
+                memory=memory,
+                today=today,
+                horizon=limits.horizon,
+                retention=limits.desired_retention,
+                model=model,
+            )
+            new = Sm2State(repetitions=sm2.repetitions, interval=interval, easiness=sm2.easiness)
             state.repetitions, state.interval, state.easiness = (
                 new.repetitions,
                 new.interval,
@@ -285,11 +313,6 @@ def review_record(
             if quality < PASSING_QUALITY and old.repetitions > 0:
                 state.lapses += 1
             state.repeat_on = today if quality < SAME_DAY_REPEAT_BELOW else None
-        memory = Model().after(
-            state.memory,
-            quality,
-            (today - state.memory_on).days if state.memory_on else 0,
-        )
         state.stability, state.difficulty, state.memory_on = (
             memory.stability,
             memory.difficulty,
@@ -325,6 +348,29 @@ def review_record(
             state_before=before,
         )
     return ReviewOutcome(log=log, state=state)
+
+
+def interval_preview(
+    *, state: ReviewState | None, limits: DailyLimits, today: dt.date
+) -> dict[int, int]:
+    """The interval in days each quality would give now, for labelling the grade buttons:
+    what :func:`review_record` would schedule."""
+    model = Model()
+    old = state.sm2 if state else Sm2State.new()
+    memory = state.memory if state else None
+    elapsed = (today - state.memory_on).days if state and state.memory_on else 0
+    return {
+        quality: next_interval(
+            scheduler=limits.scheduler,
+            sm2_interval=next_state(old, quality).interval,
+            memory=model.after(memory, quality, elapsed),
+            today=today,
+            horizon=limits.horizon,
+            retention=limits.desired_retention,
+            model=model,
+        )
+        for quality in QUALITIES
+    }
 
 
 def review_undo(*, user: User, now: dt.datetime, zone: ZoneInfo) -> Card:

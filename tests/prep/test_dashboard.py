@@ -318,3 +318,13 @@ def test_readiness_moves_with_ones_own_grades_only(
 
     assert overall(owner_client) == 'aria-label="0'
     assert overall(other_client) != 'aria-label="0'
+
+
+def test_the_plan_says_when_new_cards_have_stopped(
+    owner_client: Client, owner: Any, planned: Plan
+) -> None:
+    assert (
+        "No new cards until the interview" not in owner_client.get(reverse("plan")).content.decode()
+    )
+    Profile.objects.filter(user=owner).update(interview_date=TODAY + dt.timedelta(days=2))
+    assert "No new cards until the interview" in owner_client.get(reverse("plan")).content.decode()
