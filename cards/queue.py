@@ -51,6 +51,16 @@ class DailyLimits:
     # Which scheduler sets the intervals (cards.interview.SM2 or FSRS), and FSRS's target.
     scheduler: str = SM2
     desired_retention: float = DEFAULT_RETENTION
+    # The drill's daily time in interview mode: the nightly rollover sizes the day's
+    # reviews to it at the user's measured seconds per review (None: no time budget).
+    minutes_per_day: float | None = None
+
+    def review_cap(self, *, day: dt.date, seconds_per_review: float) -> int:
+        """The reviews local date ``day`` holds: the cap, and in interview mode the time."""
+        cap = self.max_reviews_per_day
+        if self.minutes_per_day is not None and self.horizon.active(day):
+            cap = min(cap, max(1, int(self.minutes_per_day * 60 // seconds_per_review)))
+        return cap
 
     def new_cards_on(self, day: dt.date) -> int:
         """The new-card limit of local date ``day``: none once a new card could no longer
@@ -95,6 +105,8 @@ class DueCard:
     due: dt.date
     interval: int
     position: int
+    # The probability of recall today (cards.memory); interview mode keeps the lowest.
+    recall: float = 1.0
 
 
 def overdue_order(card: DueCard, day: dt.date) -> tuple[Fraction, dt.date, int, int, int]:

@@ -18,6 +18,26 @@ from cards.scheduling import PASSING_QUALITY
 STREAK_HORIZON_DAYS = 1000
 
 
+# The time a review takes when a person has no measured answers yet (the benchmark's too).
+DEFAULT_SECONDS_PER_REVIEW = 8.0
+
+
+def seconds_per_review(*, user_id: int, last: int = 200) -> float:
+    """The median answer time of the user's last ``last`` timed grades, in seconds
+    (clamped to 2..60: a walk away from the screen is not a review)."""
+    times = sorted(
+        ms
+        for ms in ReviewLog.objects.filter(user_id=user_id, answer_ms__isnull=False)
+        .order_by("-reviewed_at")
+        .values_list("answer_ms", flat=True)[:last]
+        if ms is not None
+    )
+    if not times:
+        return DEFAULT_SECONDS_PER_REVIEW
+    median = times[len(times) // 2] / 1000
+    return min(max(median, 2.0), 60.0)
+
+
 def streak_length(finished: Sequence[dt.date], today: dt.date) -> int:
     """Consecutive local days, up to today, on which the queue was emptied.
 

@@ -70,6 +70,10 @@ class TrackTopic(models.Model):
         return f"{self.track.slug}: {self.topic.slug}"
 
 
+# The share of the weekly hours the daily drill takes in interview mode (its time
+# budget); the plan's reading, drills of weak topics and mock interviews take the rest.
+DRILL_SHARE = 1 / 3
+
 # What Profile.limits reads, for loading many profiles with .only().
 LIMIT_FIELDS = (
     "id",
@@ -78,6 +82,7 @@ LIMIT_FIELDS = (
     "interview_date",
     "scheduler",
     "desired_retention",
+    "hours_per_week",
 )
 
 
@@ -164,6 +169,7 @@ class Profile(models.Model):
             horizon=self.horizon,
             scheduler=self.scheduler,
             desired_retention=self.desired_retention,
+            minutes_per_day=float(self.hours_per_week) * 60 / 7 * DRILL_SHARE,
         )
 
     @property
