@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -118,3 +118,51 @@ class Model:
 
 def parameters_valid(parameters: Sequence[float]) -> bool:
     return len(parameters) == len(DEFAULT_PARAMETERS) and all(math.isfinite(p) for p in parameters)
+
+
+# Fewer reviews than this and a personal fit is noise: the published defaults stay.
+MIN_FIT_REVIEWS = 400
+
+
+@dataclass(frozen=True)
+class Fit:
+    parameters: tuple[float, ...]
+    reviews: int  # the reviews it was fitted on (each a grade after a day or more)
+    log_loss_before: float
+    rmse_before: float
+    log_loss_after: float
+    rmse_after: float
+
+
+def training_items(histories: Iterable[Sequence[Grade]]) -> list[fsrs_rs_python.FSRSItem]:
+    """One item per grade given a day or more after the previous one, with the card's
+    history up to it: the form FSRS is trained and evaluated on."""
+    items = []
+    for grades in histories:
+        reviews: list[fsrs_rs_python.FSRSReview] = []
+        previous: dt.date | None = None
+        for grade in grades:
+            elapsed = 0 if previous is None else (grade.on - previous).days
+            reviews.append(fsrs_rs_python.FSRSReview(rating_for(grade.quality), elapsed))
+            previous = grade.on
+            if len(reviews) > 1 and elapsed > 0:
+                items.append(fsrs_rs_python.FSRSItem(list(reviews)))
+    return items
+
+
+def fit(histories: Iterable[Sequence[Grade]], *, start: Model | None = None) -> Fit:
+    """Parameters fitted to these card histories (fsrs-rs's optimiser), with the log loss
+    and RMSE of the starting parameters and of the fitted ones on the same reviews."""
+    start = start or Model()
+    items = training_items(histories)
+    before = _fsrs(start.parameters).evaluate(items)
+    fitted = tuple(_fsrs(start.parameters).compute_parameters(items))
+    after = _fsrs(fitted).evaluate(items)
+    return Fit(
+        parameters=fitted,
+        reviews=len(items),
+        log_loss_before=before.log_loss,
+        rmse_before=before.rmse_bins,
+        log_loss_after=after.log_loss,
+        rmse_after=after.rmse_bins,
+    )

@@ -254,6 +254,37 @@ class ReviewLog(models.Model):
         return f"{self.user_id}:{self.card_id} q={self.quality} at {self.reviewed_at:%Y-%m-%d}"
 
 
+class MemoryParameters(models.Model):
+    """A user's own FSRS parameters, fitted to their log (cards.services.memory_fit), and
+    how well they predict it against the defaults. Private to the user."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memory_parameters"
+    )
+    parameters = models.JSONField()
+    reviews = models.PositiveIntegerField()
+    log_loss_before = models.FloatField()
+    rmse_before = models.FloatField()
+    log_loss_after = models.FloatField()
+    rmse_after = models.FloatField()
+    fitted_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"parameters of {self.user_id} ({self.reviews} reviews)"
+
+    @property
+    def improved(self) -> bool:
+        return self.log_loss_after < self.log_loss_before
+
+    @property
+    def rmse_before_pct(self) -> float:
+        return 100 * self.rmse_before
+
+    @property
+    def rmse_after_pct(self) -> float:
+        return 100 * self.rmse_after
+
+
 class StudyDay(models.Model):
     """A local day on which the user emptied their queue: the streak counts these."""
 

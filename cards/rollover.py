@@ -51,7 +51,7 @@ from django.db.models import Count
 from cards.memory import Memory, Model
 from cards.models import ReviewState, ReviewStateQuerySet
 from cards.queue import DailyLimits, Done, DueCard, done_on, overdue_order, unseen_cards
-from cards.selectors import seconds_per_review
+from cards.selectors import memory_model, seconds_per_review
 
 MAX_SWEEP_DAYS = 7
 
@@ -161,7 +161,7 @@ def rollover_prepare(
     interview_mode = limits.horizon.active(day)
     day_cap = limits.review_cap(day=day, seconds_per_review=seconds_per_review(user_id=user_id))
     cap = max(day_cap - done.reviewed, 0)
-    model = Model()
+    model = memory_model(user_id=user_id)
     moved = _spread_backlog(
         states=states, day=day, cap=cap, day_cap=day_cap, model=model, at_risk=interview_mode
     )

@@ -11,11 +11,32 @@ from typing import Any
 from django.contrib.auth.models import User
 from django.db.models import Count, F, FilteredRelation, Q, QuerySet, Sum
 
-from cards.models import MATURE_DAYS, Card, ReviewLog, ReviewState, StudyDay, Topic
+from cards.memory import Model, parameters_valid
+from cards.models import (
+    MATURE_DAYS,
+    Card,
+    MemoryParameters,
+    ReviewLog,
+    ReviewState,
+    StudyDay,
+    Topic,
+)
 from cards.scheduling import PASSING_QUALITY
 
 # A streak longer than this is still shown as this many days: it bounds the read.
 STREAK_HORIZON_DAYS = 1000
+
+
+def memory_model(*, user_id: int) -> Model:
+    """The user's memory model: their fitted parameters, or the published defaults."""
+    parameters = (
+        MemoryParameters.objects.filter(user_id=user_id)
+        .values_list("parameters", flat=True)
+        .first()
+    )
+    if parameters and parameters_valid(parameters):
+        return Model(parameters=tuple(parameters))
+    return Model()
 
 
 # The time a review takes when a person has no measured answers yet (the benchmark's too).

@@ -10,13 +10,13 @@ from zoneinfo import ZoneInfo
 
 from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
-from django.db.models import F, Max
+from django.db.models import Count, F, Max
 from django.utils.text import slugify
 
 from cards.deckfile import TopicSpec, normalize_tags
 from cards.interview import next_interval
-from cards.memory import Grade, Memory, Model
-from cards.models import Card, ReviewLog, ReviewState, StudyDay, Topic
+from cards.memory import DEFAULT_PARAMETERS, MIN_FIT_REVIEWS, Grade, Memory, Model, fit
+from cards.models import Card, MemoryParameters, ReviewLog, ReviewState, StudyDay, Topic
 from cards.queue import DailyLimits
 from cards.scheduling import (
     INITIAL_EASINESS,
@@ -27,6 +27,7 @@ from cards.scheduling import (
     next_state,
     validate_quality,
 )
+from cards.selectors import memory_model
 from core.localtime import local_date
 
 
@@ -228,7 +229,7 @@ def _replayed(
             return None, None
         logs = logs.filter(reviewed_at__lte=dt.datetime.fromisoformat(before["last_reviewed_at"]))
     grades = [Grade(quality=q, on=d) for q, d in logs.values_list("quality", "local_date")]
-    return Model().replay(grades), grades[-1].on if grades else None
+    return memory_model(user_id=user_id).replay(grades), grades[-1].on if grades else None
 
 
 def review_record(
@@ -258,7 +259,7 @@ def review_record(
     """
     validate_quality(quality)
     limits = limits or DailyLimits(new_cards_per_day=0, max_reviews_per_day=1)
-    model = Model()
+    model = memory_model(user_id=user.pk)
     today = local_date(now, zone)
     with transaction.atomic():
         state = ReviewState.objects.select_for_update().filter(user=user, card=card).first()
@@ -355,7 +356,7 @@ def interval_preview(
 ) -> dict[int, int]:
     """The interval in days each quality would give now, for labelling the grade buttons:
     what :func:`review_record` would schedule."""
-    model = Model()
+    model = memory_model(user_id=state.user_id) if state else Model()
     old = state.sm2 if state else Sm2State.new()
     memory = state.memory if state else None
     elapsed = (today - state.memory_on).days if state and state.memory_on else 0
@@ -418,11 +419,13 @@ def memory_rebuild(*, user_ids: Sequence[int] | None = None) -> int:
         "user_id", "card_id", "quality", "local_date"
     ).iterator(chunk_size=5000):
         history.setdefault((user_id, card_id), []).append(Grade(quality=quality, on=on))
-    model = Model()
+    models: dict[int, Model] = {}
     changed = []
     for state in states.only("id", "user_id", "card_id").iterator(chunk_size=2000):
+        if state.user_id not in models:
+            models[state.user_id] = memory_model(user_id=state.user_id)
         grades = history.get((state.user_id, state.card_id), [])
-        memory = model.replay(grades)
+        memory = models[state.user_id].replay(grades)
         state.stability = memory.stability if memory else None
         state.difficulty = memory.difficulty if memory else None
         state.memory_on = grades[-1].on if grades else None
@@ -432,6 +435,55 @@ def memory_rebuild(*, user_ids: Sequence[int] | None = None) -> int:
             changed, ["stability", "difficulty", "memory_on"], batch_size=1000
         )
     return len(changed)
+
+
+def memory_fit(*, user_id: int, now: dt.datetime) -> MemoryParameters | None:
+    """Fit the user's own FSRS parameters to their log (MIN_FIT_REVIEWS or more grades),
+    keep them only if they predict the log better than the defaults, and recompute the
+    user's memory states with them. Returns the stored fit (None: too few reviews)."""
+    if ReviewLog.objects.filter(user_id=user_id, is_repeat=False).count() < MIN_FIT_REVIEWS:
+        return None
+    history: dict[int, list[Grade]] = {}
+    for card_id, quality, on in (
+        ReviewLog.objects.filter(user_id=user_id)
+        .order_by("card_id", "reviewed_at", "id")
+        .values_list("card_id", "quality", "local_date")
+    ):
+        history.setdefault(card_id, []).append(Grade(quality=quality, on=on))
+    result = fit(history.values())
+    improved = result.log_loss_after < result.log_loss_before
+    with transaction.atomic():
+        stored, _ = MemoryParameters.objects.update_or_create(
+            user_id=user_id,
+            defaults={
+                "parameters": list(result.parameters if improved else DEFAULT_PARAMETERS),
+                "reviews": result.reviews,
+                "log_loss_before": result.log_loss_before,
+                "rmse_before": result.rmse_before,
+                "log_loss_after": result.log_loss_after,
+                "rmse_after": result.rmse_after,
+                "fitted_at": now,
+            },
+        )
+        memory_rebuild(user_ids=[user_id])
+    return stored
+
+
+FIT_EVERY = dt.timedelta(days=7)
+
+
+def memory_fit_due(*, now: dt.datetime) -> list[int]:
+    """The users whose parameters are due a fit: MIN_FIT_REVIEWS grades or more, and no
+    fit in the last FIT_EVERY."""
+    enough = (
+        ReviewLog.objects.filter(is_repeat=False)
+        .values("user_id")
+        .annotate(n=Count("id"))
+        .filter(n__gte=MIN_FIT_REVIEWS)
+        .values_list("user_id", flat=True)
+    )
+    recent = MemoryParameters.objects.filter(fitted_at__gt=now - FIT_EVERY).values("user_id")
+    return sorted(set(enough) - set(recent.values_list("user_id", flat=True)))
 
 
 def review_suspend(

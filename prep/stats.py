@@ -11,9 +11,10 @@ from typing import Any
 from django.contrib.auth.models import User
 from django.db.models import Count, Q
 
-from cards.memory import Memory, Model
+from cards.memory import Memory
 from cards.models import LEARNING, MATURE, Card, ReviewLog, ReviewState, Topic
 from cards.scheduling import PASSING_QUALITY
+from cards.selectors import memory_model
 from prep.models import Profile, TrackTopic
 from prep.readiness import CardMemory, Readiness, TopicCards, readiness
 
@@ -272,5 +273,5 @@ def interview_readiness(
         cards=cards,
         today=today,
         horizon=horizon,
-        model=Model(),
+        model=memory_model(user_id=user.pk),
     )

@@ -3,14 +3,18 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_not_required
+from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from cards.memory import MIN_FIT_REVIEWS
+from cards.models import MemoryParameters, ReviewLog
 from cards.queue import queue_counts
 from cards.selectors import streaks
+from cards.tasks import memory_fit_task
 from core.localtime import local_date
 from prep.feed import plan_calendar
 from prep.forms import OnboardingForm, ProfileForm, SignUpForm
@@ -167,7 +171,23 @@ def profile(request: AuthedHttpRequest) -> HttpResponse:
             else "Profile saved.",
         )
         return redirect("profile")
-    return render(request, "prep/profile.html", {"form": form, "feed_url": _feed_url(request)})
+    context = {
+        "form": form,
+        "feed_url": _feed_url(request),
+        "fit": MemoryParameters.objects.filter(user=request.user).first(),
+        "fit_reviews": ReviewLog.objects.filter(user=request.user, is_repeat=False).count(),
+        "fit_minimum": MIN_FIT_REVIEWS,
+    }
+    return render(request, "prep/profile.html", context)
+
+
+@require_POST
+def memory_fit_request(request: AuthedHttpRequest) -> HttpResponse:
+    """Fit the user's own memory parameters now, in a worker."""
+    user_id = request.user.pk
+    transaction.on_commit(lambda: memory_fit_task.delay(user_id=user_id))
+    messages.success(request, "Fitting your memory model; reload this page in a minute.")
+    return redirect(reverse("profile") + "#memory")
 
 
 def _feed_url(request: AuthedHttpRequest) -> str | None:
