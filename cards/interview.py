@@ -9,7 +9,10 @@ scheduler they use:
   the target (and to the day before the interview at the latest), so it comes back
   inside the final window and is reviewed again while it is still remembered.
 * **New cards stop** when a card met today for the first time, even answered wrong at
-  first, would not be expected above the target on the day (:func:`new_cards_open`).
+  first, would not be expected above the target on the day (:func:`new_cards_open`) and
+  the day's reviews fill its time budget; while time is left over they still come in,
+  as many as it holds (:meth:`cards.queue.DailyLimits.new_cards_on`): a card met late is
+  better known on the day than one never met.
 * **Predicted recall** of a card on the day (:func:`expected_recall`) assumes the
   schedule is kept: each review happens on its due date, and is remembered with the
   card's probability of recall then (Good) or forgotten (Again, then the same-day repeat

@@ -39,6 +39,11 @@ from cards.interview import SM2, Horizon, new_cards_open
 from cards.memory import DEFAULT_RETENTION, Model
 from cards.models import Card, ReviewLog, ReviewState
 
+# The time a review takes when a person has no measured answers yet (the benchmark's too).
+DEFAULT_SECONDS_PER_REVIEW = 8.0
+# What a new card costs in showings on its first day: its first answer and a repeat.
+NEW_CARD_SHOWINGS = 2
+
 
 @dataclass(frozen=True)
 class DailyLimits:
@@ -62,12 +67,28 @@ class DailyLimits:
             cap = min(cap, max(1, int(self.minutes_per_day * 60 // seconds_per_review)))
         return cap
 
-    def new_cards_on(self, day: dt.date) -> int:
-        """The new-card limit of local date ``day``: none once a new card could no longer
-        be learned to the target by the interview."""
-        if not new_cards_open(model=Model(), today=day, horizon=self.horizon):
-            return 0
-        return self.new_cards_per_day
+    def new_cards_on(
+        self,
+        day: dt.date,
+        *,
+        reviews_due: int,
+        seconds_per_review: float = DEFAULT_SECONDS_PER_REVIEW,
+    ) -> int:
+        """The new-card limit of local date ``day``.
+
+        Once a new card could no longer be learned to the target by the interview, the
+        day's time goes to the cards already studied first: new cards only come in the
+        time the ``reviews_due`` leave in the budget (each costs about two showings, its
+        first answer and a same-day repeat), and none when they fill it. A card met late
+        is still better known on the day than one never met.
+        """
+        if new_cards_open(model=Model(), today=day, horizon=self.horizon):
+            return self.new_cards_per_day
+        cap = self.review_cap(day=day, seconds_per_review=seconds_per_review)
+        return max(0, min(self.new_cards_per_day, (cap - reviews_due) // NEW_CARD_SHOWINGS))
+
+    def new_cards_stopped(self, day: dt.date, *, reviews_due: int) -> bool:
+        return self.new_cards_per_day > 0 and self.new_cards_on(day, reviews_due=reviews_due) == 0
 
 
 @dataclass(frozen=True)
@@ -189,7 +210,9 @@ def queue_counts_many(
     for user_id, limit in limits.items():
         today_done = done.get(user_id, Done())
         review_room = max(limit.max_reviews_per_day - today_done.reviewed, 0)
-        new_room = max(limit.new_cards_on(today) - today_done.new, 0)
+        new_room = max(
+            limit.new_cards_on(today, reviews_due=due.get(user_id, 0)) - today_done.new, 0
+        )
         unseen = max(builtin + cards.get(user_id, 0) - seen.get(user_id, 0), 0)
         counts[user_id] = QueueCounts(
             due=min(due.get(user_id, 0), review_room),

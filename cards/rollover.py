@@ -134,12 +134,15 @@ def rollover_prepare(
     (one UPDATE per date the backlog moves to).
     """
     done = done_on(user_ids=[user_id], day=day).get(user_id, Done())
+    pace = seconds_per_review(user_id=user_id)
     states = ReviewState.objects.filter(user_id=user_id)
 
     introduced = 0
     if topic_ids:
         waiting = states.waiting_new().count()
-        room = limits.new_cards_on(day) - done.new - waiting
+        due_today = states.due_on(day).count()
+        allowed = limits.new_cards_on(day, reviews_due=due_today, seconds_per_review=pace)
+        room = allowed - done.new - waiting
         if room > 0:
             cards = list(
                 unseen_cards(user_id)
@@ -159,7 +162,7 @@ def rollover_prepare(
             introduced = len(cards)
 
     interview_mode = limits.horizon.active(day)
-    day_cap = limits.review_cap(day=day, seconds_per_review=seconds_per_review(user_id=user_id))
+    day_cap = limits.review_cap(day=day, seconds_per_review=pace)
     cap = max(day_cap - done.reviewed, 0)
     model = memory_model(user_id=user_id)
     moved = _spread_backlog(

@@ -21,6 +21,7 @@ from cards.models import (
     StudyDay,
     Topic,
 )
+from cards.queue import DEFAULT_SECONDS_PER_REVIEW
 from cards.scheduling import PASSING_QUALITY
 
 # A streak longer than this is still shown as this many days: it bounds the read.
@@ -37,10 +38,6 @@ def memory_model(*, user_id: int) -> Model:
     if parameters and parameters_valid(parameters):
         return Model(parameters=tuple(parameters))
     return Model()
-
-
-# The time a review takes when a person has no measured answers yet (the benchmark's too).
-DEFAULT_SECONDS_PER_REVIEW = 8.0
 
 
 def seconds_per_review(*, user_id: int, last: int = 200) -> float:

@@ -107,8 +107,7 @@ def plan(request: AuthedHttpRequest) -> HttpResponse:
         "readiness": interview_readiness(
             user=request.user, profile=profile, standing=standing, today=today
         ),
-        "new_cards_stopped": profile.new_cards_per_day > 0
-        and profile.limits.new_cards_on(today) == 0,
+        "new_cards_stopped": profile.limits.new_cards_stopped(today, reviews_due=counts.due),
     }
     return render(request, "prep/plan.html", context)
 
