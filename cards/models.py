@@ -13,6 +13,9 @@ from cards.scheduling import INITIAL_EASINESS, Sm2State
 
 # Anki's line between young and mature cards: an interval of this many days or more.
 MATURE_DAYS = 21
+# Anki's leech threshold: a card failed this many times (after it was learned) is a leech,
+# better rewritten or suspended than drilled again.
+LEECH_LAPSES = 8
 
 
 class TopicQuerySet(models.QuerySet["Topic"]):
@@ -124,6 +127,7 @@ LIVE = Q(suspended=False, card__retired_at__isnull=True)
 REVIEWED = LIVE & Q(last_reviewed_at__isnull=False)
 LEARNING = REVIEWED & Q(interval__lt=MATURE_DAYS)
 MATURE = REVIEWED & Q(interval__gte=MATURE_DAYS)
+LEECH = Q(lapses__gte=LEECH_LAPSES, card__retired_at__isnull=True)
 
 
 class ReviewStateQuerySet(models.QuerySet["ReviewState"]):
@@ -150,6 +154,10 @@ class ReviewStateQuerySet(models.QuerySet["ReviewState"]):
 
     def mature(self) -> ReviewStateQuerySet:
         return self.filter(MATURE)
+
+    def leeches(self) -> ReviewStateQuerySet:
+        """Cards failed LEECH_LAPSES times or more, suspended or not."""
+        return self.filter(LEECH)
 
 
 class ReviewState(models.Model):

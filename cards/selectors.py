@@ -13,6 +13,7 @@ from django.db.models import Count, F, FilteredRelation, Q, QuerySet, Sum
 
 from cards.memory import Model, parameters_valid
 from cards.models import (
+    LEECH_LAPSES,
     MATURE_DAYS,
     Card,
     MemoryParameters,
@@ -129,7 +130,7 @@ class BrowseFilters:
     q: str = ""
     topic: Topic | None = None
     tag: str = ""
-    state: str = ""  # "", new, learning, mature, suspended
+    state: str = ""  # "", new, learning, mature, suspended, leech
     owner: str = ""  # "", mine, builtin
     due_from: dt.date | None = None
     due_to: dt.date | None = None
@@ -148,6 +149,7 @@ def browse_cards(*, user: User, filters: BrowseFilters) -> QuerySet[Card]:
             state_due=F("mine__due"),
             state_interval=F("mine__interval"),
             state_reviewed=F("mine__last_reviewed_at"),
+            state_lapses=F("mine__lapses"),
         )
         .select_related("topic")
     )
@@ -179,6 +181,8 @@ def browse_cards(*, user: User, filters: BrowseFilters) -> QuerySet[Card]:
             cards = cards.filter(reviewed, mine__interval__gte=MATURE_DAYS)
         case "suspended":
             cards = cards.filter(mine__suspended=True)
+        case "leech":
+            cards = cards.filter(mine__lapses__gte=LEECH_LAPSES)
     if filters.due_from or filters.due_to:
         cards = cards.filter(reviewed)
         if filters.due_from:

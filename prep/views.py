@@ -11,7 +11,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from cards.memory import MIN_FIT_REVIEWS
-from cards.models import MemoryParameters, ReviewLog
+from cards.models import MemoryParameters, ReviewLog, ReviewState
 from cards.queue import queue_counts
 from cards.selectors import streaks
 from cards.tasks import memory_fit_task
@@ -108,6 +108,7 @@ def plan(request: AuthedHttpRequest) -> HttpResponse:
             user=request.user, profile=profile, standing=standing, today=today
         ),
         "new_cards_stopped": profile.limits.new_cards_stopped(today, reviews_due=counts.due),
+        "leeches": ReviewState.objects.filter(user=request.user).leeches().count(),
     }
     return render(request, "prep/plan.html", context)
 

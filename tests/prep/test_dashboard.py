@@ -334,3 +334,11 @@ def test_the_plan_says_when_new_cards_have_stopped(
     for card in Card.objects.all()[:25]:
         state(owner, card, interval=3, due=TODAY)
     assert stopped in owner_client.get(reverse("plan")).content.decode()
+
+
+def test_the_plan_lists_ones_leeches(owner_client: Client, owner: Any, planned: Plan) -> None:
+    card = Card.objects.first()
+    state(owner, card, interval=1, due=TODAY)
+    ReviewState.objects.filter(user=owner, card=card).update(lapses=9)
+    html = owner_client.get(reverse("plan")).content.decode()
+    assert "1 leech</a>: card you have failed 8 times or more" in html
