@@ -98,6 +98,19 @@ class Model:
             previous = grade.on
         return memory
 
+    def recalls(self, grades: Sequence[Grade]) -> list[float | None]:
+        """The probability of recall the model gave at each grade of a history, from the
+        state before it (None at the first)."""
+        result: list[float | None] = []
+        memory: Memory | None = None
+        previous: dt.date | None = None
+        for grade in grades:
+            elapsed = 0 if previous is None else (grade.on - previous).days
+            result.append(None if memory is None else self.retrievability(memory, elapsed))
+            memory = self.after(memory, grade.quality, elapsed)
+            previous = grade.on
+        return result
+
     def retrievability(self, memory: Memory | None, days: float) -> float:
         """The probability of recall ``days`` after the last grade (0 for an unseen card)."""
         if memory is None:

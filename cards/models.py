@@ -250,6 +250,9 @@ class ReviewLog(models.Model):
     # Everything needed to put the review state back exactly as it was (undo); null when
     # the card had no state before this grade.
     state_before = models.JSONField(null=True, blank=True)
+    # The memory model's probability of recall at this grade (cards.memory), from the
+    # state before it; null for a card's first grade. Calibration compares it with grades.
+    predicted_recall = models.FloatField(null=True, blank=True)
 
     class Meta:
         ordering = ["-reviewed_at"]

@@ -284,11 +284,9 @@ def review_record(
         is_repeat = state.repeat_on == today
         # The memory state moves on every grade, same-day repeats included (FSRS-6's
         # short-term rule); the schedule only on the first grade of the day.
-        memory = model.after(
-            state.memory,
-            quality,
-            (today - state.memory_on).days if state.memory_on else 0,
-        )
+        elapsed = (today - state.memory_on).days if state.memory_on else 0
+        predicted = model.retrievability(state.memory, elapsed) if state.memory else None
+        memory = model.after(state.memory, quality, elapsed)
         if is_repeat:
             new = old
             if quality >= SAME_DAY_REPEAT_BELOW:
@@ -347,6 +345,7 @@ def review_record(
             easiness_after=new.easiness,
             due_after=state.due,
             state_before=before,
+            predicted_recall=predicted,
         )
     return ReviewOutcome(log=log, state=state)
 
@@ -415,11 +414,21 @@ def memory_rebuild(*, user_ids: Sequence[int] | None = None) -> int:
         logs = logs.filter(user_id__in=list(user_ids))
         states = states.filter(user_id__in=list(user_ids))
     history: dict[tuple[int, int], list[Grade]] = {}
-    for user_id, card_id, quality, on in logs.values_list(
-        "user_id", "card_id", "quality", "local_date"
+    log_ids: dict[tuple[int, int], list[int]] = {}
+    for log_id, user_id, card_id, quality, on in logs.values_list(
+        "id", "user_id", "card_id", "quality", "local_date"
     ).iterator(chunk_size=5000):
         history.setdefault((user_id, card_id), []).append(Grade(quality=quality, on=on))
+        log_ids.setdefault((user_id, card_id), []).append(log_id)
     models: dict[int, Model] = {}
+    predictions: list[ReviewLog] = []
+    for (user_id, card_id), grades in history.items():
+        if user_id not in models:
+            models[user_id] = memory_model(user_id=user_id)
+        for log_id, recall in zip(
+            log_ids[(user_id, card_id)], models[user_id].recalls(grades), strict=True
+        ):
+            predictions.append(ReviewLog(id=log_id, predicted_recall=recall))
     changed = []
     for state in states.only("id", "user_id", "card_id").iterator(chunk_size=2000):
         if state.user_id not in models:
@@ -434,6 +443,7 @@ def memory_rebuild(*, user_ids: Sequence[int] | None = None) -> int:
         ReviewState.objects.bulk_update(
             changed, ["stability", "difficulty", "memory_on"], batch_size=1000
         )
+        ReviewLog.objects.bulk_update(predictions, ["predicted_recall"], batch_size=1000)
     return len(changed)
 
 

@@ -228,6 +228,89 @@ def due_forecast(
     )
 
 
+CALIBRATION_MIN_REVIEWS = 100
+
+
+@dataclass(frozen=True)
+class CalibrationBin:
+    low: int  # percent
+    high: int
+    reviews: int
+    predicted: float  # mean predicted recall, 0..1
+    actual: float  # share graded 3 or more
+    cx: float
+    cy: float
+    r: float
+
+    @property
+    def predicted_pct(self) -> int:
+        return round(100 * self.predicted)
+
+    @property
+    def actual_pct(self) -> int:
+        return round(100 * self.actual)
+
+
+@dataclass(frozen=True)
+class Calibration:
+    bins: list[CalibrationBin]
+    reviews: int
+    size: int
+    predicted: float
+    actual: float
+
+    @property
+    def predicted_pct(self) -> int:
+        return round(100 * self.predicted)
+
+    @property
+    def actual_pct(self) -> int:
+        return round(100 * self.actual)
+
+
+def calibration(*, user: User, size: int = 200) -> Calibration | None:
+    """Predicted against actual recall over the user's own history, by tenths of the
+    predicted recall; None under CALIBRATION_MIN_REVIEWS predicted grades."""
+    rows = list(
+        ReviewLog.objects.filter(user=user, is_repeat=False, predicted_recall__isnull=False)
+        .order_by()
+        .values_list("predicted_recall", "quality")
+    )
+    if len(rows) < CALIBRATION_MIN_REVIEWS:
+        return None
+    grouped: dict[int, list[tuple[float, bool]]] = {}
+    for recall, quality in rows:
+        assert recall is not None
+        grouped.setdefault(min(int(recall * 10), 9), []).append(
+            (recall, quality >= PASSING_QUALITY)
+        )
+    biggest = max(len(group) for group in grouped.values())
+    bins = []
+    for tenth in sorted(grouped):
+        group = grouped[tenth]
+        predicted = sum(r for r, _ in group) / len(group)
+        actual = sum(ok for _, ok in group) / len(group)
+        bins.append(
+            CalibrationBin(
+                low=10 * tenth,
+                high=10 * tenth + 10,
+                reviews=len(group),
+                predicted=predicted,
+                actual=actual,
+                cx=round(predicted * size, 1),
+                cy=round((1 - actual) * size, 1),
+                r=round(3 + 7 * (len(group) / biggest) ** 0.5, 1),
+            )
+        )
+    return Calibration(
+        bins=bins,
+        reviews=len(rows),
+        size=size,
+        predicted=sum(r for r, _ in rows if r is not None) / len(rows),
+        actual=sum(q >= PASSING_QUALITY for _, q in rows) / len(rows),
+    )
+
+
 def interview_readiness(
     *, user: User, profile: Profile, standing: list[TopicStanding], today: dt.date
 ) -> Readiness | None:

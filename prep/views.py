@@ -31,7 +31,13 @@ from prep.services import (
     profile_save_and_replan,
     user_create,
 )
-from prep.stats import due_forecast, interview_readiness, review_heatmap, topic_standing
+from prep.stats import (
+    calibration,
+    due_forecast,
+    interview_readiness,
+    review_heatmap,
+    topic_standing,
+)
 
 
 @login_not_required
@@ -109,6 +115,7 @@ def plan(request: AuthedHttpRequest) -> HttpResponse:
         ),
         "new_cards_stopped": profile.limits.new_cards_stopped(today, reviews_due=counts.due),
         "leeches": ReviewState.objects.filter(user=request.user).leeches().count(),
+        "calibration": calibration(user=request.user),
     }
     return render(request, "prep/plan.html", context)
 

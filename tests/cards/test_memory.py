@@ -12,7 +12,7 @@ import pytest
 from django.core.management import call_command
 
 from cards.memory import DEFAULT_PARAMETERS, Grade, Memory, Model, rating_for
-from cards.models import ReviewState
+from cards.models import ReviewLog, ReviewState
 from cards.services import review_record, review_undo
 from tests.factories import CardFactory
 
@@ -103,6 +103,12 @@ def test_every_grade_moves_the_stored_state_as_the_library_computes(owner: Any) 
     assert state.stability == pytest.approx(expected.stability, rel=1e-5)
     assert state.difficulty == pytest.approx(expected.difficulty, rel=1e-5)
     assert state.memory_on == DAY0 + dt.timedelta(days=history[-1][0])
+    # Each log keeps the recall the model predicted at that grade, from the state before.
+    logs = list(owner.review_logs.order_by("reviewed_at", "id"))
+    grades = [Grade(quality=q, on=DAY0 + dt.timedelta(days=d)) for d, q in history]
+    expected_recalls = Model().recalls(grades)
+    assert logs[0].predicted_recall is None
+    assert [log.predicted_recall for log in logs[1:]] == pytest.approx(expected_recalls[1:])
 
 
 @pytest.mark.django_db
@@ -143,8 +149,14 @@ def test_the_rebuild_command_computes_states_from_the_log(owner: Any, other_user
             for day, quality in history:
                 grade(user, card, quality, at(day))
     expected = {s.pk: (s.stability, s.difficulty, s.memory_on) for s in ReviewState.objects.all()}
+    recalls = dict(ReviewLog.objects.values_list("id", "predicted_recall"))
     ReviewState.objects.update(stability=None, difficulty=None, memory_on=None)
+    ReviewLog.objects.update(predicted_recall=None)
     call_command("memory_rebuild")
+    rebuilt = dict(ReviewLog.objects.values_list("id", "predicted_recall"))
+    assert rebuilt.keys() == recalls.keys()
+    for log_id, recall in recalls.items():
+        assert rebuilt[log_id] == (None if recall is None else pytest.approx(recall))
     for state in ReviewState.objects.all():
         stability, difficulty, memory_on = expected[state.pk]
         assert state.stability == pytest.approx(stability)

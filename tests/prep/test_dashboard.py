@@ -19,7 +19,7 @@ from cards.services import review_record
 from prep.models import Plan, Profile, Track
 from prep.readiness import CardMemory, TopicCards, readiness
 from prep.services import plan_generate
-from prep.stats import due_forecast, review_heatmap, topic_standing
+from prep.stats import calibration, due_forecast, review_heatmap, topic_standing
 
 NOW = dt.datetime(2026, 11, 23, 10, 0, tzinfo=dt.UTC)
 TODAY = dt.date(2026, 11, 23)
@@ -342,3 +342,49 @@ def test_the_plan_lists_ones_leeches(owner_client: Client, owner: Any, planned: 
     ReviewState.objects.filter(user=owner, card=card).update(lapses=9)
     html = owner_client.get(reverse("plan")).content.decode()
     assert "1 leech</a>: card you have failed 8 times or more" in html
+
+
+def predicted_log(user: Any, card: Card, recall: float, quality: int, day: dt.date) -> ReviewLog:
+    return ReviewLog(
+        user=user,
+        card=card,
+        quality=quality,
+        local_date=day,
+        reviewed_at=dt.datetime.combine(day, dt.time(12), tzinfo=dt.UTC),
+        repetitions_before=1,
+        interval_before=1,
+        easiness_before=2.5,
+        repetitions_after=2,
+        interval_after=6,
+        easiness_after=2.5,
+        due_after=day,
+        predicted_recall=recall,
+    )
+
+
+def test_calibration_compares_predicted_and_actual_recall_by_tenths(
+    owner_client: Client, other_client: Client, owner: Any, planned: Plan
+) -> None:
+    card = Card.objects.first()
+    day = TODAY - dt.timedelta(days=3)
+    logs = [predicted_log(owner, card, 0.95, 4 if i < 72 else 1, day) for i in range(80)]
+    logs += [predicted_log(owner, card, 0.72, 4 if i < 10 else 2, day) for i in range(19)]
+    ReviewLog.objects.bulk_create(logs)
+    assert calibration(user=owner) is None  # 99 predicted grades: not yet
+    ReviewLog.objects.create(
+        **{
+            f.name: getattr(predicted_log(owner, card, 0.74, 5, day), f.name)
+            for f in ReviewLog._meta.concrete_fields
+            if f.name != "id"
+        }
+    )
+    result = calibration(user=owner)
+    assert result is not None
+    assert [(b.low, b.reviews, b.predicted_pct, b.actual_pct) for b in result.bins] == [
+        (70, 20, 72, 55),
+        (90, 80, 95, 90),
+    ]
+    html = owner_client.get(reverse("plan")).content.decode()
+    assert "Can you trust the prediction?" in html
+    assert '<td>90–100%</td><td class="num">80</td>' in html
+    assert "Can you trust the prediction?" not in other_client.get(reverse("plan")).content.decode()
