@@ -253,6 +253,9 @@ class ReviewLog(models.Model):
     # The memory model's probability of recall at this grade (cards.memory), from the
     # state before it; null for a card's first grade. Calibration compares it with grades.
     predicted_recall = models.FloatField(null=True, blank=True)
+    # Custom study (cards.services.custom_record): it moves the memory state, never the
+    # schedule, so it is also marked is_repeat (not one of the day's reviews).
+    custom = models.BooleanField(default=False)
 
     class Meta:
         ordering = ["-reviewed_at"]

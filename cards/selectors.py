@@ -243,3 +243,39 @@ def export_schedule(*, user: User, card_ids: Sequence[int], today: dt.date) -> E
         .values_list("card_id", "n")
     )
     return ExportSchedule(states=states, reps=reps, today=today)
+
+
+CUSTOM_MODES = {
+    "weakest": "My weakest cards",
+    "topic": "One topic",
+    "ahead": "Tomorrow's reviews",
+}
+
+
+def custom_queue(
+    *, user: User, mode: str, today: dt.date, topic_id: int | None = None, limit: int = 20
+) -> list[ReviewState]:
+    """Custom study's cards, the ones not yet studied this way today: a topic's studied
+    cards or all of them ("weakest"), lowest recall today first, then most lapses; or the
+    reviews due tomorrow ("ahead")."""
+    done = ReviewLog.objects.filter(user=user, custom=True, local_date=today).values("card_id")
+    states = (
+        ReviewState.objects.filter(user=user)
+        .reviewed()
+        .exclude(card_id__in=done)
+        .select_related("card__topic")
+    )
+    if mode == "ahead":
+        return list(states.filter(due=today + dt.timedelta(days=1)).order_by("card__position"))
+    if mode == "topic":
+        if topic_id is None:
+            return []
+        states = states.filter(card__topic_id=topic_id)
+    elif mode != "weakest":
+        return []
+    model = memory_model(user_id=user.pk)
+    ranked = sorted(
+        states,
+        key=lambda s: (model.recall_on(s.memory, s.memory_on, today), -s.lapses, s.card_id),
+    )
+    return ranked[:limit]

@@ -350,6 +350,56 @@ def review_record(
     return ReviewOutcome(log=log, state=state)
 
 
+def custom_record(
+    *, user: User, card: Card, quality: int, now: dt.datetime, shown_version: int, zone: ZoneInfo
+) -> ReviewOutcome:
+    """Record a grade of custom study (cram a topic, the weakest cards, review ahead): the
+    memory state learns from it, the schedule (SM-2 fields, due date, repeats) does not
+    move. Only cards already studied; undo takes it back like any grade."""
+    validate_quality(quality)
+    today = local_date(now, zone)
+    model = memory_model(user_id=user.pk)
+    with transaction.atomic():
+        state = (
+            ReviewState.objects.select_for_update()
+            .filter(user=user, card=card, last_reviewed_at__isnull=False)
+            .first()
+        )
+        if state is None or state.version != shown_version:
+            raise StaleGrade
+        before = _snapshot(state)
+        elapsed = (today - state.memory_on).days if state.memory_on else 0
+        predicted = model.retrievability(state.memory, elapsed) if state.memory else None
+        memory = model.after(state.memory, quality, elapsed)
+        state.stability, state.difficulty, state.memory_on = (
+            memory.stability,
+            memory.difficulty,
+            today,
+        )
+        state.version += 1
+        state.save(update_fields=["stability", "difficulty", "memory_on", "version"])
+        log = ReviewLog.objects.create(
+            user=user,
+            card=card,
+            quality=quality,
+            reviewed_at=now,
+            local_date=today,
+            is_repeat=True,
+            custom=True,
+            repetitions_before=state.repetitions,
+            interval_before=state.interval,
+            easiness_before=state.easiness,
+            due_before=state.due,
+            repetitions_after=state.repetitions,
+            interval_after=state.interval,
+            easiness_after=state.easiness,
+            due_after=state.due,
+            state_before=before,
+            predicted_recall=predicted,
+        )
+    return ReviewOutcome(log=log, state=state)
+
+
 def interval_preview(
     *, state: ReviewState | None, limits: DailyLimits, today: dt.date
 ) -> dict[int, int]:
