@@ -75,6 +75,7 @@ STATE_CHOICES = [
     ("learning", "Learning"),
     ("mature", "Mature (21 days or more)"),
     ("suspended", "Suspended"),
+    ("leech", "Leeches (failed 8 times or more)"),
 ]
 OWNER_CHOICES = [("", "All cards"), ("mine", "My cards"), ("builtin", "Built-in deck")]
 SORT_CHOICES = [("deck", "Deck order"), ("due", "Due date"), ("new", "Newest first")]

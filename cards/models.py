@@ -8,10 +8,14 @@ from django.contrib.auth.models import User
 from django.db import models
 from django.db.models import Q
 
+from cards.memory import Memory
 from cards.scheduling import INITIAL_EASINESS, Sm2State
 
 # Anki's line between young and mature cards: an interval of this many days or more.
 MATURE_DAYS = 21
+# Anki's leech threshold: a card failed this many times (after it was learned) is a leech,
+# better rewritten or suspended than drilled again.
+LEECH_LAPSES = 8
 
 
 class TopicQuerySet(models.QuerySet["Topic"]):
@@ -138,6 +142,7 @@ REVIEWED = LIVE & Q(last_reviewed_at__isnull=False)
 WAITING_NEW = LIVE & Q(last_reviewed_at__isnull=True)
 LEARNING = REVIEWED & Q(interval__lt=MATURE_DAYS)
 MATURE = REVIEWED & Q(interval__gte=MATURE_DAYS)
+LEECH = Q(lapses__gte=LEECH_LAPSES, card__retired_at__isnull=True)
 
 
 def due_on_q(day: dt.date) -> Q:
@@ -173,6 +178,10 @@ class ReviewStateQuerySet(models.QuerySet["ReviewState"]):
     def mature(self) -> ReviewStateQuerySet:
         return self.filter(MATURE)
 
+    def leeches(self) -> ReviewStateQuerySet:
+        """Cards failed LEECH_LAPSES times or more, suspended or not."""
+        return self.filter(LEECH)
+
 
 class ReviewState(models.Model):
     """One user's SM-2 state for one card. Created when the card is first introduced."""
@@ -196,6 +205,11 @@ class ReviewState(models.Model):
     # submit or a second tab cannot grade the same showing twice.
     version = models.PositiveIntegerField(default=0)
     introduced_on = models.DateField(help_text="Local date the card entered the queue.")
+    # The FSRS memory state (cards.memory) after the last grade, and that grade's local
+    # date; kept whichever scheduler the user has, null until the first grade.
+    stability = models.FloatField(null=True, blank=True)
+    difficulty = models.FloatField(null=True, blank=True)
+    memory_on = models.DateField(null=True, blank=True)
 
     objects = ReviewStateQuerySet.as_manager()
 
@@ -225,6 +239,12 @@ class ReviewState(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user_id}:{self.card_id} due {self.due}"
+
+    @property
+    def memory(self) -> Memory | None:
+        if self.stability is None or self.difficulty is None:
+            return None
+        return Memory(stability=self.stability, difficulty=self.difficulty)
 
     @property
     def sm2(self) -> Sm2State:
@@ -259,6 +279,12 @@ class ReviewLog(models.Model):
     # Everything needed to put the review state back exactly as it was (undo); null when
     # the card had no state before this grade.
     state_before = models.JSONField(null=True, blank=True)
+    # The memory model's probability of recall at this grade (cards.memory), from the
+    # state before it; null for a card's first grade. Calibration compares it with grades.
+    predicted_recall = models.FloatField(null=True, blank=True)
+    # Custom study (cards.services.custom_record): it moves the memory state, never the
+    # schedule, so it is also marked is_repeat (not one of the day's reviews).
+    custom = models.BooleanField(default=False)
 
     class Meta:
         ordering = ["-reviewed_at"]
@@ -269,6 +295,37 @@ class ReviewLog(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user_id}:{self.card_id} q={self.quality} at {self.reviewed_at:%Y-%m-%d}"
+
+
+class MemoryParameters(models.Model):
+    """A user's own FSRS parameters, fitted to their log (cards.services.memory_fit), and
+    how well they predict it against the defaults. Private to the user."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memory_parameters"
+    )
+    parameters = models.JSONField()
+    reviews = models.PositiveIntegerField()
+    log_loss_before = models.FloatField()
+    rmse_before = models.FloatField()
+    log_loss_after = models.FloatField()
+    rmse_after = models.FloatField()
+    fitted_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"parameters of {self.user_id} ({self.reviews} reviews)"
+
+    @property
+    def improved(self) -> bool:
+        return self.log_loss_after < self.log_loss_before
+
+    @property
+    def rmse_before_pct(self) -> float:
+        return 100 * self.rmse_before
+
+    @property
+    def rmse_after_pct(self) -> float:
+        return 100 * self.rmse_after
 
 
 class StudyDay(models.Model):

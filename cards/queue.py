@@ -35,7 +35,14 @@ from django.db.models import (
     When,
 )
 
+from cards.interview import SM2, Horizon, new_cards_open
+from cards.memory import DEFAULT_RETENTION, Model
 from cards.models import WAITING_NEW, Card, ReviewLog, ReviewState, due_on_q, repeats_on_q
+
+# The time a review takes when a person has no measured answers yet (the benchmark's too).
+DEFAULT_SECONDS_PER_REVIEW = 8.0
+# What a new card costs in showings on its first day: its first answer and a repeat.
+NEW_CARD_SHOWINGS = 2
 
 
 @dataclass(frozen=True)
@@ -44,6 +51,44 @@ class DailyLimits:
 
     new_cards_per_day: int
     max_reviews_per_day: int
+    # The interview date and the recall wanted on it: interview mode (cards.interview).
+    horizon: Horizon = Horizon()
+    # Which scheduler sets the intervals (cards.interview.SM2 or FSRS), and FSRS's target.
+    scheduler: str = SM2
+    desired_retention: float = DEFAULT_RETENTION
+    # The drill's daily time in interview mode: the nightly rollover sizes the day's
+    # reviews to it at the user's measured seconds per review (None: no time budget).
+    minutes_per_day: float | None = None
+
+    def review_cap(self, *, day: dt.date, seconds_per_review: float) -> int:
+        """The reviews local date ``day`` holds: the cap, and in interview mode the time."""
+        cap = self.max_reviews_per_day
+        if self.minutes_per_day is not None and self.horizon.active(day):
+            cap = min(cap, max(1, int(self.minutes_per_day * 60 // seconds_per_review)))
+        return cap
+
+    def new_cards_on(
+        self,
+        day: dt.date,
+        *,
+        reviews_due: int,
+        seconds_per_review: float = DEFAULT_SECONDS_PER_REVIEW,
+    ) -> int:
+        """The new-card limit of local date ``day``.
+
+        Once a new card could no longer be learned to the target by the interview, the
+        day's time goes to the cards already studied first: new cards only come in the
+        time the ``reviews_due`` leave in the budget (each costs about two showings, its
+        first answer and a same-day repeat), and none when they fill it. A card met late
+        is still better known on the day than one never met.
+        """
+        if new_cards_open(model=Model(), today=day, horizon=self.horizon):
+            return self.new_cards_per_day
+        cap = self.review_cap(day=day, seconds_per_review=seconds_per_review)
+        return max(0, min(self.new_cards_per_day, (cap - reviews_due) // NEW_CARD_SHOWINGS))
+
+    def new_cards_stopped(self, day: dt.date, *, reviews_due: int) -> bool:
+        return self.new_cards_per_day > 0 and self.new_cards_on(day, reviews_due=reviews_due) == 0
 
 
 @dataclass(frozen=True)
@@ -80,6 +125,8 @@ class DueCard:
     card_id: int
     due: dt.date
     interval: int
+    # The probability of recall today (cards.memory); interview mode keeps the lowest.
+    recall: float = 1.0
 
 
 def overdue_order(card: DueCard, day: dt.date) -> tuple[Fraction, dt.date, int, int]:
@@ -159,7 +206,11 @@ def queue_counts_many(
         waiting[row["user_id"]] = row["waiting"]
         repeat[row["user_id"]] = row["repeat"]
     new_room = {
-        user_id: max(limit.new_cards_per_day - done.get(user_id, Done()).new, 0)
+        user_id: max(
+            limit.new_cards_on(today, reviews_due=due.get(user_id, 0))
+            - done.get(user_id, Done()).new,
+            0,
+        )
         for user_id, limit in limits.items()
     }
     # Unseen cards matter only to a user whose room is not filled by waiting cards. Unseen =

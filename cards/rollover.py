@@ -22,6 +22,16 @@ twice on one date changes nothing the second time):
    easiness) nor its ``version``: a card already on screen can still be graded. A moved
    card counts as due on its new date from then on.
 
+3. **Interview mode** (an interview date ahead). The day's reviews are also sized to the
+   drill's daily minutes at the user's measured seconds per review
+   (:meth:`cards.queue.DailyLimits.review_cap`), and the cards kept today are the most at
+   risk (lowest probability of recall today), the rest spread as above, never dropped.
+   Then the **final sweep**: every studied card that would be below the target on
+   interview day and is not due again before it comes back once more in the last days,
+   weakest first, into the room each day's budget leaves (:func:`sweep`). The sweep's
+   length is the days those cards take at the daily budget (at least one, at most
+   ``MAX_SWEEP_DAYS``): it grows with the cards and shrinks with the time the user has.
+
 The drill never depends on this having run: ``cards.queue`` caps the reviews and finds new
 cards by itself; this makes the day's queue what the plan asks for and keeps a backlog
 from growing into a wall.
@@ -38,8 +48,12 @@ from dataclasses import dataclass
 
 from django.db.models import Count
 
-from cards.models import ReviewState
+from cards.memory import Memory, Model
+from cards.models import ReviewState, ReviewStateQuerySet
 from cards.queue import DailyLimits, Done, DueCard, done_on, overdue_order, unseen_cards
+from cards.selectors import memory_model, seconds_per_review
+
+MAX_SWEEP_DAYS = 7
 
 
 def spread(
@@ -49,17 +63,22 @@ def spread(
     cap: int,
     later_cap: int,
     already_due: Mapping[dt.date, int],
+    at_risk_first: bool = False,
 ) -> dict[int, dt.date]:
     """Which due cards move, and to what date, so that ``day`` keeps ``cap`` reviews.
 
     ``cards`` are the reviews due on or before ``day``; ``already_due`` counts the reviews
     due on each later date, which take cards up to ``later_cap`` in all. Returns
     ``{state_id: new due date}`` for the moved cards only; the surplus keeps its order
-    (the first of it goes to the earliest date with room).
+    (the first of it goes to the earliest date with room). ``at_risk_first`` (interview
+    mode) orders by the lowest recall today first, then most overdue.
     """
     if cap < 0 or later_cap < 1:
         raise ValueError("cap must not be negative and later_cap must be positive")
-    ordered = sorted(cards, key=lambda c: overdue_order(c, day))
+    if at_risk_first:
+        ordered = sorted(cards, key=lambda c: (c.recall, overdue_order(c, day)))
+    else:
+        ordered = sorted(cards, key=lambda c: overdue_order(c, day))
     moves: dict[int, dt.date] = {}
     taken: dict[dt.date, int] = defaultdict(int)
     target = day + dt.timedelta(days=1)
@@ -71,10 +90,39 @@ def spread(
     return moves
 
 
+def sweep_days(*, cards: int, cap: int) -> int:
+    """The final sweep's length: the days ``cards`` reviews take at ``cap`` a day."""
+    return min(max(1, -(-cards // max(cap, 1))), MAX_SWEEP_DAYS)
+
+
+def sweep(
+    *,
+    recalls: Mapping[int, float],
+    days: Sequence[dt.date],
+    cap: int,
+    already_due: Mapping[dt.date, int],
+) -> dict[int, dt.date]:
+    """Where the sweep's cards go (``{state_id: recall on the day}``): weakest first, each
+    to the earliest of ``days`` with room under ``cap``; with no room left, round the
+    days again over the cap (never dropped)."""
+    ordered = sorted(recalls, key=lambda state_id: (recalls[state_id], state_id))
+    taken: dict[dt.date, int] = defaultdict(int)
+    moves: dict[int, dt.date] = {}
+    for index, state_id in enumerate(ordered):
+        target = next(
+            (d for d in days if already_due.get(d, 0) + taken[d] < cap),
+            days[index % len(days)],
+        )
+        taken[target] += 1
+        moves[state_id] = target
+    return moves
+
+
 @dataclass(frozen=True)
 class Prepared:
     introduced: int = 0
     moved: int = 0
+    swept: int = 0
 
 
 def rollover_prepare(
@@ -86,12 +134,15 @@ def rollover_prepare(
     (one UPDATE per date the backlog moves to).
     """
     done = done_on(user_ids=[user_id], day=day).get(user_id, Done())
+    pace = seconds_per_review(user_id=user_id)
     states = ReviewState.objects.filter(user_id=user_id)
 
     introduced = 0
     if topic_ids:
         waiting = states.waiting_new().count()
-        room = limits.new_cards_per_day - done.new - waiting
+        due_today = states.due_on(day).count()
+        allowed = limits.new_cards_on(day, reviews_due=due_today, seconds_per_review=pace)
+        room = allowed - done.new - waiting
         if room > 0:
             cards = list(
                 unseen_cards(user_id)
@@ -110,31 +161,107 @@ def rollover_prepare(
             )
             introduced = len(cards)
 
-    cap = max(limits.max_reviews_per_day - done.reviewed, 0)
-    due_now = states.due_on(day)
-    if due_now.count() <= cap:
-        return Prepared(introduced=introduced)
-    cards_due = [
-        DueCard(state_id=s, card_id=c, due=d, interval=i)
-        for s, c, d, i in due_now.values_list("id", "card_id", "due", "interval")
-    ]
-    later = dict(
+    interview_mode = limits.horizon.active(day)
+    day_cap = limits.review_cap(day=day, seconds_per_review=pace)
+    cap = max(day_cap - done.reviewed, 0)
+    model = memory_model(user_id=user_id)
+    moved = _spread_backlog(
+        states=states, day=day, cap=cap, day_cap=day_cap, model=model, at_risk=interview_mode
+    )
+    swept = 0
+    if interview_mode:
+        swept = _final_sweep(states=states, day=day, limits=limits, day_cap=day_cap, model=model)
+    return Prepared(introduced=introduced, moved=moved, swept=swept)
+
+
+def _later_due(states: ReviewStateQuerySet, day: dt.date) -> dict[dt.date, int]:
+    return dict(
         states.reviewed()
         .filter(due__gt=day)
         .values("due")
         .annotate(n=Count("id"))
         .values_list("due", "n")
     )
-    moves = spread(
-        cards=cards_due,
-        day=day,
-        cap=cap,
-        later_cap=max(limits.max_reviews_per_day, 1),
-        already_due=later,
-    )
+
+
+def _move(moves: Mapping[int, dt.date]) -> None:
     by_date: dict[dt.date, list[int]] = defaultdict(list)
     for state_id, new_due in moves.items():
         by_date[new_due].append(state_id)
     for new_due, ids in by_date.items():
         ReviewState.objects.filter(id__in=ids).update(due=new_due)
-    return Prepared(introduced=introduced, moved=len(moves))
+
+
+def _spread_backlog(
+    *,
+    states: ReviewStateQuerySet,
+    day: dt.date,
+    cap: int,
+    day_cap: int,
+    model: Model,
+    at_risk: bool,
+) -> int:
+    due_now = states.due_on(day)
+    if due_now.count() <= cap:
+        return 0
+    cards_due = [
+        DueCard(
+            state_id=s,
+            card_id=c,
+            due=d,
+            interval=i,
+            recall=model.recall_on(_memory(st, df), on, day) if at_risk else 1.0,
+        )
+        for s, c, d, i, st, df, on in due_now.values_list(
+            "id",
+            "card_id",
+            "due",
+            "interval",
+            "stability",
+            "difficulty",
+            "memory_on",
+        )
+    ]
+    moves = spread(
+        cards=cards_due,
+        day=day,
+        cap=cap,
+        later_cap=max(day_cap, 1),
+        already_due=_later_due(states, day),
+        at_risk_first=at_risk,
+    )
+    _move(moves)
+    return len(moves)
+
+
+def _memory(stability: float | None, difficulty: float | None) -> Memory | None:
+    if stability is None or difficulty is None:
+        return None
+    return Memory(stability=stability, difficulty=difficulty)
+
+
+def _final_sweep(
+    *, states: ReviewStateQuerySet, day: dt.date, limits: DailyLimits, day_cap: int, model: Model
+) -> int:
+    interview = limits.horizon.interview
+    assert interview is not None
+    recalls = {}
+    for state_id, stability, difficulty, memory_on in (
+        states.reviewed()
+        .filter(due__gte=interview, stability__isnull=False)
+        .values_list("id", "stability", "difficulty", "memory_on")
+    ):
+        recall = model.recall_on(_memory(stability, difficulty), memory_on, interview)
+        if recall < limits.horizon.target:
+            recalls[state_id] = recall
+    days_left = (interview - day).days
+    if not recalls or days_left > sweep_days(cards=len(recalls), cap=day_cap):
+        return 0
+    moves = sweep(
+        recalls=recalls,
+        days=[day + dt.timedelta(days=n) for n in range(days_left)],
+        cap=day_cap,
+        already_due={day: states.due_on(day).count(), **_later_due(states, day)},
+    )
+    _move(moves)
+    return len(moves)

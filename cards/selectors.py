@@ -11,11 +11,50 @@ from typing import Any
 from django.contrib.auth.models import User
 from django.db.models import Count, F, FilteredRelation, Q, QuerySet, Sum
 
-from cards.models import MATURE_DAYS, Card, ReviewLog, ReviewState, StudyDay, Topic
+from cards.memory import Model, parameters_valid
+from cards.models import (
+    LEECH_LAPSES,
+    MATURE_DAYS,
+    Card,
+    MemoryParameters,
+    ReviewLog,
+    ReviewState,
+    StudyDay,
+    Topic,
+)
+from cards.queue import DEFAULT_SECONDS_PER_REVIEW
 from cards.scheduling import PASSING_QUALITY
 
 # A streak longer than this is still shown as this many days: it bounds the read.
 STREAK_HORIZON_DAYS = 1000
+
+
+def memory_model(*, user_id: int) -> Model:
+    """The user's memory model: their fitted parameters, or the published defaults."""
+    parameters = (
+        MemoryParameters.objects.filter(user_id=user_id)
+        .values_list("parameters", flat=True)
+        .first()
+    )
+    if parameters and parameters_valid(parameters):
+        return Model(parameters=tuple(parameters))
+    return Model()
+
+
+def seconds_per_review(*, user_id: int, last: int = 200) -> float:
+    """The median answer time of the user's last ``last`` timed grades, in seconds
+    (clamped to 2..60: a walk away from the screen is not a review)."""
+    times = sorted(
+        ms
+        for ms in ReviewLog.objects.filter(user_id=user_id, answer_ms__isnull=False)
+        .order_by("-reviewed_at")
+        .values_list("answer_ms", flat=True)[:last]
+        if ms is not None
+    )
+    if not times:
+        return DEFAULT_SECONDS_PER_REVIEW
+    median = times[len(times) // 2] / 1000
+    return min(max(median, 2.0), 60.0)
 
 
 def streak_length(finished: Sequence[dt.date], today: dt.date) -> int:
@@ -91,7 +130,7 @@ class BrowseFilters:
     q: str = ""
     topic: Topic | None = None
     tag: str = ""
-    state: str = ""  # "", new, learning, mature, suspended
+    state: str = ""  # "", new, learning, mature, suspended, leech
     owner: str = ""  # "", mine, builtin
     due_from: dt.date | None = None
     due_to: dt.date | None = None
@@ -110,6 +149,7 @@ def browse_cards(*, user: User, filters: BrowseFilters) -> QuerySet[Card]:
             state_due=F("mine__due"),
             state_interval=F("mine__interval"),
             state_reviewed=F("mine__last_reviewed_at"),
+            state_lapses=F("mine__lapses"),
         )
         .select_related("topic")
     )
@@ -141,6 +181,8 @@ def browse_cards(*, user: User, filters: BrowseFilters) -> QuerySet[Card]:
             cards = cards.filter(reviewed, mine__interval__gte=MATURE_DAYS)
         case "suspended":
             cards = cards.filter(mine__suspended=True)
+        case "leech":
+            cards = cards.filter(mine__lapses__gte=LEECH_LAPSES)
     if filters.due_from or filters.due_to:
         cards = cards.filter(reviewed)
         if filters.due_from:
@@ -201,3 +243,39 @@ def export_schedule(*, user: User, card_ids: Sequence[int], today: dt.date) -> E
         .values_list("card_id", "n")
     )
     return ExportSchedule(states=states, reps=reps, today=today)
+
+
+CUSTOM_MODES = {
+    "weakest": "My weakest cards",
+    "topic": "One topic",
+    "ahead": "Tomorrow's reviews",
+}
+
+
+def custom_queue(
+    *, user: User, mode: str, today: dt.date, topic_id: int | None = None, limit: int = 20
+) -> list[ReviewState]:
+    """Custom study's cards, the ones not yet studied this way today: a topic's studied
+    cards or all of them ("weakest"), lowest recall today first, then most lapses; or the
+    reviews due tomorrow ("ahead")."""
+    done = ReviewLog.objects.filter(user=user, custom=True, local_date=today).values("card_id")
+    states = (
+        ReviewState.objects.filter(user=user)
+        .reviewed()
+        .exclude(card_id__in=done)
+        .select_related("card__topic")
+    )
+    if mode == "ahead":
+        return list(states.filter(due=today + dt.timedelta(days=1)).order_by("card__position"))
+    if mode == "topic":
+        if topic_id is None:
+            return []
+        states = states.filter(card__topic_id=topic_id)
+    elif mode != "weakest":
+        return []
+    model = memory_model(user_id=user.pk)
+    ranked = sorted(
+        states,
+        key=lambda s: (model.recall_on(s.memory, s.memory_on, today), -s.lapses, s.card_id),
+    )
+    return ranked[:limit]

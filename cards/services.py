@@ -10,19 +10,25 @@ from zoneinfo import ZoneInfo
 
 from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
-from django.db.models import F, Max
+from django.db.models import Count, F, Max
 from django.utils.text import slugify
 
 from cards.deckfile import TopicSpec, normalize_tags
-from cards.models import Card, ReviewLog, ReviewState, StudyDay, Topic
+from cards.interview import next_interval
+from cards.memory import DEFAULT_PARAMETERS, MIN_FIT_REVIEWS, Grade, Memory, Model, fit
+from cards.models import Card, MemoryParameters, ReviewLog, ReviewState, StudyDay, Topic
+from cards.queue import DailyLimits
 from cards.rendering import RENDER_VERSION, render_markdown
 from cards.scheduling import (
     INITIAL_EASINESS,
     PASSING_QUALITY,
+    QUALITIES,
     SAME_DAY_REPEAT_BELOW,
+    Sm2State,
     next_state,
     validate_quality,
 )
+from cards.selectors import memory_model
 from core.localtime import local_date
 
 
@@ -193,6 +199,9 @@ def _snapshot(state: ReviewState) -> dict[str, Any]:
         "repeat_on": state.repeat_on.isoformat() if state.repeat_on else None,
         "suspended": state.suspended,
         "introduced_on": state.introduced_on.isoformat(),
+        "stability": state.stability,
+        "difficulty": state.difficulty,
+        "memory_on": state.memory_on.isoformat() if state.memory_on else None,
     }
 
 
@@ -207,6 +216,9 @@ GRADED_FIELDS = [
     "last_reviewed_at",
     "repeat_on",
     "version",
+    "stability",
+    "difficulty",
+    "memory_on",
 ]
 
 
@@ -226,6 +238,30 @@ def _restore(state: ReviewState, snapshot: dict[str, Any]) -> None:
     )
     state.suspended = snapshot["suspended"]
     state.introduced_on = dt.date.fromisoformat(snapshot["introduced_on"])
+    if "stability" in snapshot:
+        state.stability, state.difficulty = snapshot["stability"], snapshot["difficulty"]
+        state.memory_on = (
+            dt.date.fromisoformat(snapshot["memory_on"]) if snapshot["memory_on"] else None
+        )
+    else:
+        # A grade logged before memory states were kept: replay the card's other grades.
+        memory, last = _replayed(state.user_id, state.card_id, before=snapshot)
+        state.stability = memory.stability if memory else None
+        state.difficulty = memory.difficulty if memory else None
+        state.memory_on = last
+
+
+def _replayed(
+    user_id: int, card_id: int, *, before: dict[str, Any] | None = None
+) -> tuple[Memory | None, dt.date | None]:
+    """A card's memory state from its log (the grades up to ``before``'s last review)."""
+    logs = ReviewLog.objects.filter(user_id=user_id, card_id=card_id).order_by("reviewed_at", "id")
+    if before is not None:
+        if not before["last_reviewed_at"]:
+            return None, None
+        logs = logs.filter(reviewed_at__lte=dt.datetime.fromisoformat(before["last_reviewed_at"]))
+    grades = [Grade(quality=q, on=d) for q, d in logs.values_list("quality", "local_date")]
+    return memory_model(user_id=user_id).replay(grades), grades[-1].on if grades else None
 
 
 def review_record(
@@ -237,6 +273,7 @@ def review_record(
     shown_version: int,
     zone: ZoneInfo,
     answer_ms: int | None = None,
+    limits: DailyLimits | None = None,
 ) -> ReviewOutcome:
     """Record one grade, exactly once.
 
@@ -247,8 +284,14 @@ def review_record(
 
     A card that owes a same-day repeat (SM-2 step 7) is graded without moving its
     schedule; it leaves the repeat list once it scores 4 or 5.
+
+    ``limits`` (the profile's) choose the scheduler and carry the interview date
+    (:func:`cards.interview.next_interval`); without them, SM-2 with no interview.
+    The SM-2 fields move whichever scheduler is chosen, so a switch keeps all history.
     """
     validate_quality(quality)
+    limits = limits or DailyLimits(new_cards_per_day=0, max_reviews_per_day=1)
+    model = memory_model(user_id=user.pk)
     today = local_date(now, zone)
     with transaction.atomic():
         state = ReviewState.objects.select_for_update().filter(user=user, card=card).first()
@@ -271,12 +314,27 @@ def review_record(
         old = state.sm2
         due_before = state.due if before is not None and state.last_reviewed_at else None
         is_repeat = state.repeat_on == today
+        # The memory state moves on every grade, same-day repeats included (FSRS-6's
+        # short-term rule); the schedule only on the first grade of the day.
+        elapsed = (today - state.memory_on).days if state.memory_on else 0
+        predicted = model.retrievability(state.memory, elapsed) if state.memory else None
+        memory = model.after(state.memory, quality, elapsed)
         if is_repeat:
             new = old
             if quality >= SAME_DAY_REPEAT_BELOW:
                 state.repeat_on = None
         else:
-            new = next_state(old, quality)
+            sm2 = next_state(old, quality)
+            interval = next_interval(
+                scheduler=limits.scheduler,
+                sm2_interval=sm2.interval,
+                memory=memory,
+                today=today,
+                horizon=limits.horizon,
+                retention=limits.desired_retention,
+                model=model,
+            )
+            new = Sm2State(repetitions=sm2.repetitions, interval=interval, easiness=sm2.easiness)
             state.repetitions, state.interval, state.easiness = (
                 new.repetitions,
                 new.interval,
@@ -286,6 +344,11 @@ def review_record(
             if quality < PASSING_QUALITY and old.repetitions > 0:
                 state.lapses += 1
             state.repeat_on = today if quality < SAME_DAY_REPEAT_BELOW else None
+        state.stability, state.difficulty, state.memory_on = (
+            memory.stability,
+            memory.difficulty,
+            today,
+        )
         state.last_reviewed_at = now
         state.version += 1
         if before is None:
@@ -314,8 +377,82 @@ def review_record(
             easiness_after=new.easiness,
             due_after=state.due,
             state_before=before,
+            predicted_recall=predicted,
         )
     return ReviewOutcome(log=log, state=state)
+
+
+def custom_record(
+    *, user: User, card: Card, quality: int, now: dt.datetime, shown_version: int, zone: ZoneInfo
+) -> ReviewOutcome:
+    """Record a grade of custom study (cram a topic, the weakest cards, review ahead): the
+    memory state learns from it, the schedule (SM-2 fields, due date, repeats) does not
+    move. Only cards already studied; undo takes it back like any grade."""
+    validate_quality(quality)
+    today = local_date(now, zone)
+    model = memory_model(user_id=user.pk)
+    with transaction.atomic():
+        state = (
+            ReviewState.objects.select_for_update()
+            .filter(user=user, card=card, last_reviewed_at__isnull=False)
+            .first()
+        )
+        if state is None or state.version != shown_version:
+            raise StaleGrade
+        before = _snapshot(state)
+        elapsed = (today - state.memory_on).days if state.memory_on else 0
+        predicted = model.retrievability(state.memory, elapsed) if state.memory else None
+        memory = model.after(state.memory, quality, elapsed)
+        state.stability, state.difficulty, state.memory_on = (
+            memory.stability,
+            memory.difficulty,
+            today,
+        )
+        state.version += 1
+        state.save(update_fields=["stability", "difficulty", "memory_on", "version"])
+        log = ReviewLog.objects.create(
+            user=user,
+            card=card,
+            quality=quality,
+            reviewed_at=now,
+            local_date=today,
+            is_repeat=True,
+            custom=True,
+            repetitions_before=state.repetitions,
+            interval_before=state.interval,
+            easiness_before=state.easiness,
+            due_before=state.due,
+            repetitions_after=state.repetitions,
+            interval_after=state.interval,
+            easiness_after=state.easiness,
+            due_after=state.due,
+            state_before=before,
+            predicted_recall=predicted,
+        )
+    return ReviewOutcome(log=log, state=state)
+
+
+def interval_preview(
+    *, state: ReviewState | None, limits: DailyLimits, today: dt.date
+) -> dict[int, int]:
+    """The interval in days each quality would give now, for labelling the grade buttons:
+    what :func:`review_record` would schedule."""
+    model = memory_model(user_id=state.user_id) if state else Model()
+    old = state.sm2 if state else Sm2State.new()
+    memory = state.memory if state else None
+    elapsed = (today - state.memory_on).days if state and state.memory_on else 0
+    return {
+        quality: next_interval(
+            scheduler=limits.scheduler,
+            sm2_interval=next_state(old, quality).interval,
+            memory=model.after(memory, quality, elapsed),
+            today=today,
+            horizon=limits.horizon,
+            retention=limits.desired_retention,
+            model=model,
+        )
+        for quality in QUALITIES
+    }
 
 
 def review_undo(*, user: User, now: dt.datetime, zone: ZoneInfo) -> Card:
@@ -345,6 +482,100 @@ def review_undo(*, user: User, now: dt.datetime, zone: ZoneInfo) -> Card:
         # The queue is open again: today is not finished until it empties again.
         StudyDay.objects.filter(user=user, local_date=today).delete()
     return log.card
+
+
+def memory_rebuild(*, user_ids: Sequence[int] | None = None) -> int:
+    """Compute every review state's memory from its log (the path for histories that
+    predate the memory model, and after a change of parameters); returns states written.
+
+    One pass over the log in (user, card, time) order, a grade at a time.
+    """
+    logs = ReviewLog.objects.order_by("user_id", "card_id", "reviewed_at", "id")
+    states = ReviewState.objects.all()
+    if user_ids is not None:
+        logs = logs.filter(user_id__in=list(user_ids))
+        states = states.filter(user_id__in=list(user_ids))
+    history: dict[tuple[int, int], list[Grade]] = {}
+    log_ids: dict[tuple[int, int], list[int]] = {}
+    for log_id, user_id, card_id, quality, on in logs.values_list(
+        "id", "user_id", "card_id", "quality", "local_date"
+    ).iterator(chunk_size=5000):
+        history.setdefault((user_id, card_id), []).append(Grade(quality=quality, on=on))
+        log_ids.setdefault((user_id, card_id), []).append(log_id)
+    models: dict[int, Model] = {}
+    predictions: list[ReviewLog] = []
+    for (user_id, card_id), grades in history.items():
+        if user_id not in models:
+            models[user_id] = memory_model(user_id=user_id)
+        for log_id, recall in zip(
+            log_ids[(user_id, card_id)], models[user_id].recalls(grades), strict=True
+        ):
+            predictions.append(ReviewLog(id=log_id, predicted_recall=recall))
+    changed = []
+    for state in states.only("id", "user_id", "card_id").iterator(chunk_size=2000):
+        if state.user_id not in models:
+            models[state.user_id] = memory_model(user_id=state.user_id)
+        grades = history.get((state.user_id, state.card_id), [])
+        memory = models[state.user_id].replay(grades)
+        state.stability = memory.stability if memory else None
+        state.difficulty = memory.difficulty if memory else None
+        state.memory_on = grades[-1].on if grades else None
+        changed.append(state)
+    with transaction.atomic():
+        ReviewState.objects.bulk_update(
+            changed, ["stability", "difficulty", "memory_on"], batch_size=1000
+        )
+        ReviewLog.objects.bulk_update(predictions, ["predicted_recall"], batch_size=1000)
+    return len(changed)
+
+
+def memory_fit(*, user_id: int, now: dt.datetime) -> MemoryParameters | None:
+    """Fit the user's own FSRS parameters to their log (MIN_FIT_REVIEWS or more grades),
+    keep them only if they predict the log better than the defaults, and recompute the
+    user's memory states with them. Returns the stored fit (None: too few reviews)."""
+    if ReviewLog.objects.filter(user_id=user_id, is_repeat=False).count() < MIN_FIT_REVIEWS:
+        return None
+    history: dict[int, list[Grade]] = {}
+    for card_id, quality, on in (
+        ReviewLog.objects.filter(user_id=user_id)
+        .order_by("card_id", "reviewed_at", "id")
+        .values_list("card_id", "quality", "local_date")
+    ):
+        history.setdefault(card_id, []).append(Grade(quality=quality, on=on))
+    result = fit(history.values())
+    improved = result.log_loss_after < result.log_loss_before
+    with transaction.atomic():
+        stored, _ = MemoryParameters.objects.update_or_create(
+            user_id=user_id,
+            defaults={
+                "parameters": list(result.parameters if improved else DEFAULT_PARAMETERS),
+                "reviews": result.reviews,
+                "log_loss_before": result.log_loss_before,
+                "rmse_before": result.rmse_before,
+                "log_loss_after": result.log_loss_after,
+                "rmse_after": result.rmse_after,
+                "fitted_at": now,
+            },
+        )
+        memory_rebuild(user_ids=[user_id])
+    return stored
+
+
+FIT_EVERY = dt.timedelta(days=7)
+
+
+def memory_fit_due(*, now: dt.datetime) -> list[int]:
+    """The users whose parameters are due a fit: MIN_FIT_REVIEWS grades or more, and no
+    fit in the last FIT_EVERY."""
+    enough = (
+        ReviewLog.objects.filter(is_repeat=False)
+        .values("user_id")
+        .annotate(n=Count("id"))
+        .filter(n__gte=MIN_FIT_REVIEWS)
+        .values_list("user_id", flat=True)
+    )
+    recent = MemoryParameters.objects.filter(fitted_at__gt=now - FIT_EVERY).values("user_id")
+    return sorted(set(enough) - set(recent.values_list("user_id", flat=True)))
 
 
 def review_suspend(

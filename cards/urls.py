@@ -3,12 +3,14 @@ from __future__ import annotations
 from django.urls import path
 from django.views.generic import RedirectView
 
-from cards.views import browser, drill, editor, import_export
+from cards.views import browser, custom, drill, editor, import_export
 
 urlpatterns = [
     path("review/", drill.drill, name="drill"),
     path("review/grade/", drill.grade, name="grade"),
     path("review/undo/", drill.undo, name="undo"),
+    path("review/custom/", custom.custom_study, name="custom_study"),
+    path("review/custom/grade/", custom.custom_grade, name="custom_grade"),
     path("review/cards/<int:card_id>/history/", drill.history, name="card_history"),
     # The drill's editor of old; links to it open the one editor.
     path(

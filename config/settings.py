@@ -213,6 +213,12 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
         "schedule": timedelta(seconds=CADENCE_SWEEP_SECONDS),
         "options": {"expires": CADENCE_SWEEP_SECONDS},
     },
+    # Personal memory parameters: each user with enough reviews is fitted once a week.
+    "fit-memory-parameters": {
+        "task": "cards.memory_fit_weekly",
+        "schedule": timedelta(hours=24),
+        "options": {"expires": 60 * 60},
+    },
 }
 # Profiles claimed per batch (one task, one SMTP connection each) and e-mails claimed
 # together before they are handed to the mail server (the most a crash can leave unknown).

@@ -50,6 +50,8 @@ class ProfileForm(forms.ModelForm[Profile]):
             "interview_date",
             "hours_per_week",
             "track",
+            "scheduler",
+            "desired_retention",
         )
         widgets = {
             "reminder_time": forms.TimeInput(attrs={"type": "time"}, format="%H:%M"),
@@ -67,6 +69,16 @@ class ProfileForm(forms.ModelForm[Profile]):
         track_field = self.fields["track"]
         assert isinstance(track_field, forms.ModelChoiceField)
         track_field.queryset = Track.objects.filter(retired_at__isnull=True)
+        # A form that leaves the scheduler out (an older page, a script) keeps the choice.
+        for name in ("scheduler", "desired_retention"):
+            self.fields[name].required = False
+
+    def clean_scheduler(self) -> str:
+        return str(self.cleaned_data.get("scheduler") or self.instance.scheduler)
+
+    def clean_desired_retention(self) -> float:
+        value = self.cleaned_data.get("desired_retention")
+        return float(value if value is not None else self.instance.desired_retention)
 
 
 class QueuedPasswordResetForm(PasswordResetForm):

@@ -9,6 +9,8 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 
+from cards.interview import FSRS, SM2, Horizon
+from cards.memory import DEFAULT_RETENTION
 from cards.models import Topic
 from cards.queue import DailyLimits
 
@@ -68,6 +70,22 @@ class TrackTopic(models.Model):
         return f"{self.track.slug}: {self.topic.slug}"
 
 
+# The share of the weekly hours the daily drill takes in interview mode (its time
+# budget); the plan's reading, drills of weak topics and mock interviews take the rest.
+DRILL_SHARE = 1 / 3
+
+# What Profile.limits reads, for loading many profiles with .only().
+LIMIT_FIELDS = (
+    "id",
+    "new_cards_per_day",
+    "max_reviews_per_day",
+    "interview_date",
+    "scheduler",
+    "desired_retention",
+    "hours_per_week",
+)
+
+
 class Profile(models.Model):
     user = models.OneToOneField(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="profile"
@@ -91,6 +109,22 @@ class Profile(models.Model):
         default=150, validators=[MinValueValidator(1), MaxValueValidator(2000)]
     )
     interview_date = models.DateField(null=True, blank=True)
+
+    class Scheduler(models.TextChoices):
+        SM2 = SM2, "SM-2 (the classic intervals)"
+        FSRS = FSRS, "FSRS (intervals from your memory model)"
+
+    scheduler = models.CharField(
+        max_length=8,
+        choices=Scheduler.choices,
+        default=Scheduler.SM2,
+        help_text="Switching keeps all your history; both know your interview date.",
+    )
+    desired_retention = models.FloatField(
+        default=DEFAULT_RETENTION,
+        validators=[MinValueValidator(0.7), MaxValueValidator(0.97)],
+        help_text="FSRS: the recall to keep each card at (0.90 = 90%).",
+    )
     hours_per_week = models.DecimalField(
         max_digits=4,
         decimal_places=1,
@@ -132,7 +166,15 @@ class Profile(models.Model):
         return DailyLimits(
             new_cards_per_day=self.new_cards_per_day,
             max_reviews_per_day=self.max_reviews_per_day,
+            horizon=self.horizon,
+            scheduler=self.scheduler,
+            desired_retention=self.desired_retention,
+            minutes_per_day=float(self.hours_per_week) * 60 / 7 * DRILL_SHARE,
         )
+
+    @property
+    def horizon(self) -> Horizon:
+        return Horizon(interview=self.interview_date)
 
     @property
     def zone(self) -> zoneinfo.ZoneInfo:

@@ -1,14 +1,13 @@
-"""Readiness on interview day. Pure: no Django, no clock.
+"""Readiness on interview day, per topic and overall. Pure: no Django, no clock.
 
-For each topic: how many of its cards will have been reviewed at least once, and will not
-be overdue, on the interview date if the user keeps up.
+**Predicted recall** is the expected share of a topic's cards remembered on the interview
+day if the schedule is kept: the mean over the topic's cards (suspended ones left out) of
+each card's probability of recall on that day from its FSRS memory state
+(:func:`cards.interview.expected_recall`). A card not studied yet counts as not known, so
+a topic nobody has studied is at 0%, never 100%.
 
-"Keeping up" means doing every day's queue: every review when it falls due (so a card
-seen once is never overdue), and the day's new cards up to the user's new-card limit,
-chosen as the drill chooses them: the topics of that day's plan week first, then the rest
-in deck order. So a topic's ready cards on interview day are the cards already seen plus
-the new cards the days left will bring in; the rest are at risk. Cards the user suspended
-count for neither side.
+**Measured recall** is the share of the grades of 3 or more among the topic's grades of
+the last 30 days (same-day repeats left out): what the person actually remembered.
 """
 
 from __future__ import annotations
@@ -17,77 +16,117 @@ import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from cards.interview import Horizon, expected_recall
+from cards.memory import Memory, Model
+
 
 @dataclass(frozen=True)
 class TopicCards:
     topic_id: int
     title: str
-    order: int
-    total: int  # not suspended
-    seen: int  # reviewed at least once
+    total: int  # cards not suspended
+    graded_30d: int = 0
+    passed_30d: int = 0
 
 
 @dataclass(frozen=True)
-class WeekTopics:
-    starts_on: dt.date
-    ends_on: dt.date
-    topic_ids: tuple[int, ...]
+class CardMemory:
+    topic_id: int
+    memory: Memory | None
+    last: dt.date | None
+    due: dt.date
 
 
 @dataclass(frozen=True)
 class TopicReadiness:
-    topic_id: int
+    topic_id: int | None  # None for the overall row
     title: str
     total: int
-    ready: int
+    expected: float  # the expected number of cards remembered on the day
+    below_target: int  # cards predicted below the target, unseen ones included
+    graded_30d: int
+    passed_30d: int
 
     @property
     def share(self) -> float:
-        return self.ready / self.total if self.total else 1.0
+        return self.expected / self.total if self.total else 0.0
 
     @property
     def percent(self) -> int:
-        return round(100 * self.share)
+        # Floored, so that a topic shows 100% only when every card is all but certain.
+        return int(100 * self.share + 1e-9)
+
+    @property
+    def measured(self) -> int | None:
+        return round(100 * self.passed_30d / self.graded_30d) if self.graded_30d else None
+
+    # The names the dashboard's bars have always used.
+    @property
+    def ready(self) -> int:
+        return round(self.expected)
 
     @property
     def at_risk(self) -> int:
-        return self.total - self.ready
+        return self.below_target
+
+
+@dataclass(frozen=True)
+class Readiness:
+    topics: list[TopicReadiness]
+    overall: TopicReadiness
+
+    @property
+    def rows(self) -> list[TopicReadiness]:
+        """The overall row, then the topics."""
+        return [self.overall, *self.topics]
 
 
 def readiness(
     *,
     topics: Sequence[TopicCards],
-    weeks: Sequence[WeekTopics],
+    cards: Sequence[CardMemory],
     today: dt.date,
-    interview: dt.date,
-    new_per_day: int,
-    new_done_today: int = 0,
-) -> list[TopicReadiness]:
-    """Per topic, the cards ready on interview day; the topics most at risk first."""
-    unseen = {t.topic_id: t.total - t.seen for t in topics}
-    deck_order = [t.topic_id for t in sorted(topics, key=lambda t: (t.order, t.title))]
-    introduced = dict.fromkeys(unseen, 0)
-    day = today
-    allowance = max(new_per_day - new_done_today, 0)
-    while day < interview and any(unseen.values()):
-        week = next((w for w in weeks if w.starts_on <= day <= w.ends_on), None)
-        priority = [t for t in (week.topic_ids if week else ()) if t in unseen]
-        for topic_id in [*priority, *(t for t in deck_order if t not in priority)]:
-            if allowance <= 0:
-                break
-            take = min(unseen[topic_id], allowance)
-            unseen[topic_id] -= take
-            introduced[topic_id] += take
-            allowance -= take
-        day += dt.timedelta(days=1)
-        allowance = new_per_day
-    result = [
+    horizon: Horizon,
+    model: Model,
+) -> Readiness:
+    """Per topic (most at risk first) and overall; ``cards`` are the graded, unsuspended
+    cards of those topics."""
+    expected = {t.topic_id: 0.0 for t in topics}
+    above = dict.fromkeys(expected, 0)
+    for card in cards:
+        if card.topic_id not in expected:
+            continue
+        recall = expected_recall(
+            model=model,
+            memory=card.memory,
+            last=card.last,
+            due=card.due,
+            today=today,
+            horizon=horizon,
+        )
+        expected[card.topic_id] += recall
+        above[card.topic_id] += recall >= horizon.target
+    rows = [
         TopicReadiness(
             topic_id=t.topic_id,
             title=t.title,
             total=t.total,
-            ready=t.seen + introduced[t.topic_id],
+            expected=min(expected[t.topic_id], t.total),
+            below_target=max(t.total - above[t.topic_id], 0),
+            graded_30d=t.graded_30d,
+            passed_30d=t.passed_30d,
         )
         for t in topics
     ]
-    return sorted(result, key=lambda r: (r.share, -r.at_risk, r.title))
+    overall = TopicReadiness(
+        topic_id=None,
+        title="All topics",
+        total=sum(r.total for r in rows),
+        expected=sum(r.expected for r in rows),
+        below_target=sum(r.below_target for r in rows),
+        graded_30d=sum(r.graded_30d for r in rows),
+        passed_30d=sum(r.passed_30d for r in rows),
+    )
+    return Readiness(
+        topics=sorted(rows, key=lambda r: (r.share, -r.below_target, r.title)), overall=overall
+    )

@@ -11,10 +11,12 @@ from typing import Any
 from django.contrib.auth.models import User
 from django.db.models import Count, Q
 
+from cards.memory import Memory
 from cards.models import LEARNING, MATURE, Card, ReviewLog, ReviewState, Topic
 from cards.scheduling import PASSING_QUALITY
-from prep.models import PlanWeek, Profile, TrackTopic
-from prep.readiness import TopicCards, TopicReadiness, WeekTopics, readiness
+from cards.selectors import memory_model
+from prep.models import Profile, TrackTopic
+from prep.readiness import CardMemory, Readiness, TopicCards, readiness
 
 HEATMAP_WEEKS = 26
 FORECAST_DAYS = 30
@@ -226,48 +228,133 @@ def due_forecast(
     )
 
 
-def interview_readiness(
-    *,
-    user: User,
-    profile: Profile,
-    standing: list[TopicStanding],
-    today: dt.date,
-    new_done_today: int,
-) -> list[TopicReadiness]:
-    if profile.interview_date is None or profile.interview_date <= today:
-        return []
-    weeks = [
-        WeekTopics(
-            starts_on=week.starts_on,
-            ends_on=week.ends_on,
-            topic_ids=tuple(t.pk for t in week.topics.all()),
-        )
-        for week in PlanWeek.objects.filter(
-            plan__user=user, plan__is_active=True, ends_on__gte=today
-        ).prefetch_related("topics")
-    ]
-    rows = readiness(
-        topics=[
-            TopicCards(
-                topic_id=s.topic.pk,
-                title=s.topic.title,
-                order=s.topic.order,
-                total=s.total,
-                seen=s.learning + s.mature,
-            )
-            for s in standing
-        ],
-        weeks=weeks,
-        today=today,
-        interview=profile.interview_date,
-        new_per_day=profile.new_cards_per_day,
-        new_done_today=new_done_today,
+CALIBRATION_MIN_REVIEWS = 100
+
+
+@dataclass(frozen=True)
+class CalibrationBin:
+    low: int  # percent
+    high: int
+    reviews: int
+    predicted: float  # mean predicted recall, 0..1
+    actual: float  # share graded 3 or more
+    cx: float
+    cy: float
+    r: float
+
+    @property
+    def predicted_pct(self) -> int:
+        return round(100 * self.predicted)
+
+    @property
+    def actual_pct(self) -> int:
+        return round(100 * self.actual)
+
+
+@dataclass(frozen=True)
+class Calibration:
+    bins: list[CalibrationBin]
+    reviews: int
+    size: int
+    predicted: float
+    actual: float
+
+    @property
+    def predicted_pct(self) -> int:
+        return round(100 * self.predicted)
+
+    @property
+    def actual_pct(self) -> int:
+        return round(100 * self.actual)
+
+
+def calibration(*, user: User, size: int = 200) -> Calibration | None:
+    """Predicted against actual recall over the user's own history, by tenths of the
+    predicted recall; None under CALIBRATION_MIN_REVIEWS predicted grades."""
+    rows = list(
+        ReviewLog.objects.filter(user=user, is_repeat=False, predicted_recall__isnull=False)
+        .order_by()
+        .values_list("predicted_recall", "quality")
     )
-    # New cards flow from the whole deck, as in the drill; the verdict is about the topics
-    # the interview is about: the track's, when there is one.
+    if len(rows) < CALIBRATION_MIN_REVIEWS:
+        return None
+    grouped: dict[int, list[tuple[float, bool]]] = {}
+    for recall, quality in rows:
+        assert recall is not None
+        grouped.setdefault(min(int(recall * 10), 9), []).append(
+            (recall, quality >= PASSING_QUALITY)
+        )
+    biggest = max(len(group) for group in grouped.values())
+    bins = []
+    for tenth in sorted(grouped):
+        group = grouped[tenth]
+        predicted = sum(r for r, _ in group) / len(group)
+        actual = sum(ok for _, ok in group) / len(group)
+        bins.append(
+            CalibrationBin(
+                low=10 * tenth,
+                high=10 * tenth + 10,
+                reviews=len(group),
+                predicted=predicted,
+                actual=actual,
+                cx=round(predicted * size, 1),
+                cy=round((1 - actual) * size, 1),
+                r=round(3 + 7 * (len(group) / biggest) ** 0.5, 1),
+            )
+        )
+    return Calibration(
+        bins=bins,
+        reviews=len(rows),
+        size=size,
+        predicted=sum(r for r, _ in rows if r is not None) / len(rows),
+        actual=sum(q >= PASSING_QUALITY for _, q in rows) / len(rows),
+    )
+
+
+def interview_readiness(
+    *, user: User, profile: Profile, standing: list[TopicStanding], today: dt.date
+) -> Readiness | None:
+    """Predicted and measured recall of the track's topics (every topic without a track);
+    None without an interview date ahead. Two queries whatever the deck size."""
+    horizon = profile.horizon
+    if not horizon.active(today):
+        return None
     track_topics = set(
         TrackTopic.objects.filter(track=profile.track).values_list("topic_id", flat=True)
         if profile.track_id
         else ()
     )
-    return [row for row in rows if row.topic_id in track_topics] if track_topics else rows
+    chosen = [s for s in standing if not track_topics or s.topic.pk in track_topics]
+    cards = [
+        CardMemory(
+            topic_id=topic_id,
+            memory=(
+                Memory(stability, difficulty)
+                if stability is not None and difficulty is not None
+                else None
+            ),
+            last=memory_on,
+            due=due,
+        )
+        for topic_id, stability, difficulty, memory_on, due in ReviewState.objects.filter(
+            user=user, card__topic_id__in=[s.topic.pk for s in chosen]
+        )
+        .reviewed()
+        .values_list("card__topic_id", "stability", "difficulty", "memory_on", "due")
+    ]
+    return readiness(
+        topics=[
+            TopicCards(
+                topic_id=s.topic.pk,
+                title=s.topic.title,
+                total=s.total,
+                graded_30d=s.graded_30d,
+                passed_30d=s.passed_30d,
+            )
+            for s in chosen
+        ],
+        cards=cards,
+        today=today,
+        horizon=horizon,
+        model=memory_model(user_id=user.pk),
+    )

@@ -16,6 +16,7 @@ urlpatterns = [
     path("plan/feed/<str:token>.ics", views.feed, name="plan_feed"),
     path("accounts/signup/", views.signup, name="signup"),
     path("accounts/profile/", views.profile, name="profile"),
+    path("accounts/profile/memory/", views.memory_fit_request, name="memory_fit"),
     path(
         "accounts/password_reset/",
         auth_views.PasswordResetView.as_view(form_class=QueuedPasswordResetForm),

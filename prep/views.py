@@ -3,14 +3,18 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_not_required
+from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from cards.memory import MIN_FIT_REVIEWS
+from cards.models import MemoryParameters, ReviewLog, ReviewState
 from cards.queue import queue_counts
 from cards.selectors import streaks
+from cards.tasks import memory_fit_task
 from core.localtime import local_date
 from prep.feed import plan_calendar
 from prep.forms import OnboardingForm, ProfileForm, SignUpForm
@@ -27,7 +31,13 @@ from prep.services import (
     profile_save_and_replan,
     user_create,
 )
-from prep.stats import due_forecast, interview_readiness, review_heatmap, topic_standing
+from prep.stats import (
+    calibration,
+    due_forecast,
+    interview_readiness,
+    review_heatmap,
+    topic_standing,
+)
 
 
 @login_not_required
@@ -101,12 +111,11 @@ def plan(request: AuthedHttpRequest) -> HttpResponse:
         "forecast": due_forecast(user=request.user, today=today),
         "streak": streaks(user_ids=[request.user.pk], today=today).get(request.user.pk, 0),
         "readiness": interview_readiness(
-            user=request.user,
-            profile=profile,
-            standing=standing,
-            today=today,
-            new_done_today=counts.new_today,
+            user=request.user, profile=profile, standing=standing, today=today
         ),
+        "new_cards_stopped": profile.limits.new_cards_stopped(today, reviews_due=counts.due),
+        "leeches": ReviewState.objects.filter(user=request.user).leeches().count(),
+        "calibration": calibration(user=request.user),
     }
     return render(request, "prep/plan.html", context)
 
@@ -169,7 +178,23 @@ def profile(request: AuthedHttpRequest) -> HttpResponse:
             else "Profile saved.",
         )
         return redirect("profile")
-    return render(request, "prep/profile.html", {"form": form, "feed_url": _feed_url(request)})
+    context = {
+        "form": form,
+        "feed_url": _feed_url(request),
+        "fit": MemoryParameters.objects.filter(user=request.user).first(),
+        "fit_reviews": ReviewLog.objects.filter(user=request.user, is_repeat=False).count(),
+        "fit_minimum": MIN_FIT_REVIEWS,
+    }
+    return render(request, "prep/profile.html", context)
+
+
+@require_POST
+def memory_fit_request(request: AuthedHttpRequest) -> HttpResponse:
+    """Fit the user's own memory parameters now, in a worker."""
+    user_id = request.user.pk
+    transaction.on_commit(lambda: memory_fit_task.delay(user_id=user_id))
+    messages.success(request, "Fitting your memory model; reload this page in a minute.")
+    return redirect(reverse("profile") + "#memory")
 
 
 def _feed_url(request: AuthedHttpRequest) -> str | None:

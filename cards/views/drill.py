@@ -16,11 +16,12 @@ from django.views.decorators.http import require_GET, require_POST
 
 from cards.models import Card, ReviewLog, ReviewState
 from cards.queue import NextCard, next_card, queue_counts
-from cards.scheduling import SAME_DAY_REPEAT_BELOW, Sm2State, format_interval, preview_intervals
+from cards.scheduling import SAME_DAY_REPEAT_BELOW, format_interval
 from cards.selectors import day_summary
 from cards.services import (
     NothingToUndo,
     StaleGrade,
+    interval_preview,
     review_record,
     review_undo,
     study_day_mark,
@@ -101,7 +102,7 @@ def drill_context(
             study_day_mark(user=request.user, local_date=today, now=now)
         return context
     state = current.state
-    intervals = preview_intervals(state.sm2 if state else Sm2State.new())
+    intervals = interval_preview(state=state, limits=profile.limits, today=today)
     context["grades"] = [
         {
             "quality": q,
@@ -171,6 +172,7 @@ def grade(request: AuthedHttpRequest) -> HttpResponse:
             shown_version=version,
             zone=profile.zone,
             answer_ms=answer_ms,
+            limits=profile.limits,
         )
     context = drill_context(request, exclude_card_id=card.pk, finished_check=True)
     if not request.htmx:

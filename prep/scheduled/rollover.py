@@ -11,10 +11,9 @@ from dataclasses import dataclass
 
 from django.db import transaction
 
-from cards.queue import DailyLimits
 from cards.rollover import rollover_prepare
 from core.occurrences import next_occurrence
-from prep.models import Profile
+from prep.models import LIMIT_FIELDS, Profile
 from prep.scheduled.claims import claim, claim_sql, profiles_reschedule
 from prep.scheduled.reminders import MIDNIGHT, schedules_fill_missing
 from prep.selectors import current_week_topic_ids
@@ -54,10 +53,10 @@ def rollovers_run_due(
             if not claimed:
                 break
             limits = {
-                profile_id: DailyLimits(new_cards_per_day=new, max_reviews_per_day=reviews)
-                for profile_id, new, reviews in Profile.objects.filter(
-                    id__in=[c.profile_id for c in claimed]
-                ).values_list("id", "new_cards_per_day", "max_reviews_per_day")
+                profile.pk: profile.limits
+                for profile in Profile.objects.filter(id__in=[c.profile_id for c in claimed]).only(
+                    *LIMIT_FIELDS
+                )
             }
             rescheduled: list[tuple[int, dt.date, dt.datetime, dt.date]] = []
             for c in claimed:

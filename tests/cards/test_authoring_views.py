@@ -507,3 +507,28 @@ def test_the_browser_runs_a_fixed_number_of_queries_with_3000_cards(
     with django_assert_max_num_queries(16):
         bulk(owner_client, "suspend", [], everything="1", filters="tag=common")
     assert ReviewState.objects.filter(user=owner, suspended=True).count() == 3000
+
+
+def test_leeches_are_flagged_and_listed_for_their_owner_only(
+    owner_client: Client,
+    other_client: Client,
+    owner: Any,
+    other_user: Any,
+    library: dict[str, Card],
+) -> None:
+    ReviewState.objects.filter(user=owner, card=library["learning"]).update(lapses=8)
+    ReviewState.objects.create(
+        user=other_user,
+        card=library["new"],
+        due=dt.date(2026, 11, 23),
+        introduced_on=dt.date(2026, 11, 23),
+        lapses=12,
+        last_reviewed_at=NOON_BERLIN,
+    )
+    assert ReviewState.objects.filter(user=owner).leeches().count() == 1
+    assert fronts(owner_client, "state=leech") == ["Why batch?"]
+    assert "state-leech" in owner_client.get(reverse("card_browser")).content.decode()
+    # Someone else's lapses on a shared card are theirs.
+    assert fronts(other_client, "state=leech") == ["What is a KV cache?"]
+    html = other_client.get(reverse("card_browser") + "?state=leech").content.decode()
+    assert html.count('class="state state-leech"') == 1

@@ -127,6 +127,31 @@ def test_password_reset_for_an_unknown_address_sends_nothing(
     assert mail.outbox == []
 
 
+def test_the_profile_switches_the_scheduler_and_keeps_it_when_left_out(
+    owner_client: Client, owner: Any
+) -> None:
+    form = {
+        "time_zone": "UTC",
+        "reminder_time": "07:30",
+        "new_cards_per_day": 10,
+        "max_reviews_per_day": 150,
+        "hours_per_week": "6",
+        "track": "",
+    }
+    response = owner_client.post(
+        reverse("profile"), {**form, "scheduler": "fsrs", "desired_retention": "0.92"}
+    )
+    assert response.status_code == 302
+    profile = Profile.objects.get(user=owner)
+    assert (profile.scheduler, profile.desired_retention) == ("fsrs", 0.92)
+    assert profile.limits.scheduler == "fsrs"
+    owner_client.post(reverse("profile"), form)
+    profile.refresh_from_db()
+    assert (profile.scheduler, profile.desired_retention) == ("fsrs", 0.92)
+    bad = owner_client.post(reverse("profile"), {**form, "desired_retention": "0.5"})
+    assert bad.status_code == 200
+
+
 def test_the_profile_saves_valid_settings(owner_client: Client, owner: Any) -> None:
     response = owner_client.post(
         reverse("profile"),

@@ -12,12 +12,14 @@ from django.test import Client
 from django.urls import reverse
 from icalendar import Calendar
 
+from cards.interview import Horizon
+from cards.memory import Memory, Model
 from cards.models import Card, ReviewLog, ReviewState, StudyDay
 from cards.services import review_record
 from prep.models import Plan, Profile, Track
-from prep.readiness import TopicCards, WeekTopics, readiness
+from prep.readiness import CardMemory, TopicCards, readiness
 from prep.services import plan_generate
-from prep.stats import due_forecast, review_heatmap, topic_standing
+from prep.stats import calibration, due_forecast, review_heatmap, topic_standing
 
 NOW = dt.datetime(2026, 11, 23, 10, 0, tzinfo=dt.UTC)
 TODAY = dt.date(2026, 11, 23)
@@ -129,26 +131,52 @@ def test_the_forecast_counts_due_cards_per_day_with_overdue_on_today(
     assert (forecast.total, forecast.peak, len(forecast.bars)) == (3, 2, 30)
 
 
-def test_readiness_adds_the_new_cards_the_days_left_will_bring() -> None:
-    topics = [
-        TopicCards(topic_id=1, title="Attention", order=1, total=10, seen=4),
-        TopicCards(topic_id=2, title="RLHF", order=2, total=10, seen=0),
-        TopicCards(topic_id=3, title="Parallelism", order=3, total=10, seen=0),
-    ]
-    # 3 days at 4 new a day = 12 new cards; week topics (RLHF) first, then deck order.
-    weeks = [WeekTopics(starts_on=TODAY, ends_on=TODAY + dt.timedelta(days=6), topic_ids=(2,))]
+def test_readiness_of_topics_nobody_studied_is_zero_not_a_hundred() -> None:
+    topics = [TopicCards(topic_id=1, title="Attention", total=10)]
     result = readiness(
         topics=topics,
-        weeks=weeks,
+        cards=[],
         today=TODAY,
-        interview=TODAY + dt.timedelta(days=3),
-        new_per_day=4,
-        new_done_today=1,
+        horizon=Horizon(interview=TODAY + dt.timedelta(days=20)),
+        model=Model(),
     )
-    by_title = {r.title: (r.ready, r.total) for r in result}
-    # Today: 3 left (RLHF 3); then 4 (RLHF 7); then 4: RLHF 10 (done) ... = 3+4+3 RLHF, 1 Attention.
-    assert by_title == {"RLHF": (10, 10), "Attention": (5, 10), "Parallelism": (0, 10)}
-    assert [r.title for r in result] == ["Parallelism", "Attention", "RLHF"]  # most at risk first
+    assert [(r.title, r.percent, r.below_target) for r in result.rows] == [
+        ("All topics", 0, 10),
+        ("Attention", 0, 10),
+    ]
+    assert result.overall.measured is None
+
+
+def test_readiness_is_each_cards_expected_recall_with_unseen_cards_not_known() -> None:
+    model = Model()
+    interview = TODAY + dt.timedelta(days=10)
+    strong = Memory(stability=400.0, difficulty=3.0)
+    weak = Memory(stability=0.5, difficulty=8.0)
+    cards = [
+        # Next due after the interview: its recall on the day is the curve's.
+        CardMemory(topic_id=1, memory=strong, last=TODAY, due=TODAY + dt.timedelta(days=300)),
+        CardMemory(topic_id=2, memory=weak, last=TODAY, due=TODAY + dt.timedelta(days=1)),
+    ]
+    result = readiness(
+        topics=[
+            TopicCards(topic_id=1, title="Attention", total=4, graded_30d=10, passed_30d=7),
+            TopicCards(topic_id=2, title="RLHF", total=1),
+        ],
+        cards=cards,
+        today=TODAY,
+        horizon=Horizon(interview=interview),
+        model=model,
+    )
+    by_title = {r.title: r for r in result.topics}
+    assert by_title["Attention"].expected == pytest.approx(model.retrievability(strong, 10))
+    assert by_title["Attention"].percent == 24  # one card of four, at about 99%
+    assert by_title["Attention"].measured == 70
+    # A weak card kept on schedule is reviewed before the day: far above its bare curve.
+    assert by_title["RLHF"].share > model.retrievability(weak, 10) + 0.3
+    assert result.overall.total == 5
+    assert result.overall.expected == pytest.approx(
+        by_title["Attention"].expected + by_title["RLHF"].expected
+    )
 
 
 def test_the_dashboard_runs_a_fixed_number_of_queries_over_two_years_of_history(
@@ -256,3 +284,107 @@ def test_pages_are_sent_compressed_to_a_browser_that_asks(
     plain = owner_client.get(reverse("plan"))
     assert "Content-Encoding" not in plain
     assert len(response.content) < len(plain.content) / 3
+
+
+def test_the_dashboard_shows_zero_readiness_before_any_review(
+    owner_client: Client, planned: Plan
+) -> None:
+    html = owner_client.get(reverse("plan")).content.decode()
+    part = html[html.index('id="ready-title"') : html.index('id="standing-title"')]
+    assert "100%" not in part
+    assert 'data-topic="all"' in part
+    assert "0 percent predicted" in part
+    assert "count as not known" in part
+
+
+def test_readiness_moves_with_ones_own_grades_only(
+    owner_client: Client,
+    other_client: Client,
+    other_user: Any,
+    track: Track,
+    planned: Plan,
+) -> None:
+    Profile.objects.filter(user=other_user).update(
+        track=track, interview_date=dt.date(2027, 1, 4), onboarded_at=NOW
+    )
+    zone = ZoneInfo("UTC")
+    for card in Card.objects.filter(topic__slug="attention"):
+        review_record(user=other_user, card=card, quality=5, now=NOW, shown_version=0, zone=zone)
+
+    def overall(client: Client) -> str:
+        html = client.get(reverse("plan")).content.decode()
+        row = html[html.index('data-topic="all"') :]
+        return row[row.index('aria-label="') : row.index(" percent predicted")]
+
+    assert overall(owner_client) == 'aria-label="0'
+    assert overall(other_client) != 'aria-label="0'
+
+
+def test_the_plan_says_when_new_cards_have_stopped(
+    owner_client: Client, owner: Any, planned: Plan
+) -> None:
+    stopped = "No new cards today"
+    assert stopped not in owner_client.get(reverse("plan")).content.decode()
+    # Two days out, a new card could not be learned to 90%: with time left over for
+    # reviews, new cards still come; once the due reviews fill the time, they stop.
+    Profile.objects.filter(user=owner).update(
+        interview_date=TODAY + dt.timedelta(days=2), hours_per_week=1
+    )
+    assert stopped not in owner_client.get(reverse("plan")).content.decode()
+    for card in Card.objects.all()[:25]:
+        state(owner, card, interval=3, due=TODAY)
+    assert stopped in owner_client.get(reverse("plan")).content.decode()
+
+
+def test_the_plan_lists_ones_leeches(owner_client: Client, owner: Any, planned: Plan) -> None:
+    card = Card.objects.first()
+    state(owner, card, interval=1, due=TODAY)
+    ReviewState.objects.filter(user=owner, card=card).update(lapses=9)
+    html = owner_client.get(reverse("plan")).content.decode()
+    assert "1 leech</a>: card you have failed 8 times or more" in html
+
+
+def predicted_log(user: Any, card: Card, recall: float, quality: int, day: dt.date) -> ReviewLog:
+    return ReviewLog(
+        user=user,
+        card=card,
+        quality=quality,
+        local_date=day,
+        reviewed_at=dt.datetime.combine(day, dt.time(12), tzinfo=dt.UTC),
+        repetitions_before=1,
+        interval_before=1,
+        easiness_before=2.5,
+        repetitions_after=2,
+        interval_after=6,
+        easiness_after=2.5,
+        due_after=day,
+        predicted_recall=recall,
+    )
+
+
+def test_calibration_compares_predicted_and_actual_recall_by_tenths(
+    owner_client: Client, other_client: Client, owner: Any, planned: Plan
+) -> None:
+    card = Card.objects.first()
+    day = TODAY - dt.timedelta(days=3)
+    logs = [predicted_log(owner, card, 0.95, 4 if i < 72 else 1, day) for i in range(80)]
+    logs += [predicted_log(owner, card, 0.72, 4 if i < 10 else 2, day) for i in range(19)]
+    ReviewLog.objects.bulk_create(logs)
+    assert calibration(user=owner) is None  # 99 predicted grades: not yet
+    ReviewLog.objects.create(
+        **{
+            f.name: getattr(predicted_log(owner, card, 0.74, 5, day), f.name)
+            for f in ReviewLog._meta.concrete_fields
+            if f.name != "id"
+        }
+    )
+    result = calibration(user=owner)
+    assert result is not None
+    assert [(b.low, b.reviews, b.predicted_pct, b.actual_pct) for b in result.bins] == [
+        (70, 20, 72, 55),
+        (90, 80, 95, 90),
+    ]
+    html = owner_client.get(reverse("plan")).content.decode()
+    assert "Can you trust the prediction?" in html
+    assert '<td>90–100%</td><td class="num">80</td>' in html
+    assert "Can you trust the prediction?" not in other_client.get(reverse("plan")).content.decode()

@@ -1,0 +1,151 @@
+"""Interview mode: scheduling that knows the date. Pure: no Django, no clock.
+
+While a person has an interview date in the future (a :class:`Horizon`), whichever
+scheduler they use:
+
+* **Interval cap.** A card whose next review would fall on or after the interview keeps
+  that interval only if its predicted recall on the day (:mod:`cards.memory`) is at least
+  the target. Otherwise the interval is shortened to the days until its recall falls to
+  the target (and to the day before the interview at the latest), so it comes back
+  inside the final window and is reviewed again while it is still remembered.
+* **New cards stop** when a card met today for the first time, even answered wrong at
+  first, would not be expected above the target on the day (:func:`new_cards_open`) and
+  the day's reviews fill its time budget; while time is left over they still come in,
+  as many as it holds (:meth:`cards.queue.DailyLimits.new_cards_on`): a card met late is
+  better known on the day than one never met.
+* **Predicted recall** of a card on the day (:func:`expected_recall`) assumes the
+  schedule is kept: each review happens on its due date, and is remembered with the
+  card's probability of recall then (Good) or forgotten (Again, then the same-day repeat
+  to Good); the later reviews follow this rule. A card never graded counts as not known.
+
+On and after the interview date nothing here changes anything: scheduling is normal.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from cards.memory import AGAIN_QUALITY, GOOD_QUALITY, Memory, Model
+
+DEFAULT_TARGET = 0.9
+SM2, FSRS = "sm2", "fsrs"
+# Predicted recall follows both outcomes of this many future reviews, then the likelier.
+BRANCHED_REVIEWS = 3
+
+
+@dataclass(frozen=True)
+class Horizon:
+    """The interview date (if any) and the recall the person wants on that day."""
+
+    interview: dt.date | None = None
+    target: float = DEFAULT_TARGET
+
+    def active(self, today: dt.date) -> bool:
+        return self.interview is not None and today < self.interview
+
+
+def capped_interval(
+    *, model: Model, memory: Memory, today: dt.date, interval: int, horizon: Horizon
+) -> int:
+    """``interval`` (days, from a grade on ``today`` that left ``memory``), capped so the
+    card is back before the interview unless it will still be above the target then."""
+    if horizon.interview is None or not horizon.active(today):
+        return interval
+    days_left = (horizon.interview - today).days
+    if interval < days_left:
+        return interval
+    if model.retrievability(memory, days_left) >= horizon.target:
+        return interval
+    return max(1, min(interval, model.interval(memory, horizon.target), days_left - 1))
+
+
+def next_interval(
+    *,
+    scheduler: str,
+    sm2_interval: int,
+    memory: Memory,
+    today: dt.date,
+    horizon: Horizon,
+    retention: float,
+    model: Model,
+) -> int:
+    """The days to a card's next review after a grade on ``today`` that left ``memory``
+    (FSRS's state) and gave ``sm2_interval`` (SM-2's): the user's scheduler chooses,
+    interview mode caps. Without an interview ahead, SM-2's interval is returned as is."""
+    interval = model.interval(memory, retention) if scheduler == FSRS else sm2_interval
+    return capped_interval(
+        model=model, memory=memory, today=today, interval=interval, horizon=horizon
+    )
+
+
+def _after_review(model: Model, memory: Memory, elapsed: int, remembered: bool) -> Memory:
+    if remembered:
+        return model.after(memory, GOOD_QUALITY, elapsed)
+    # SM-2 step 7: a failed card is asked again the same day until it scores 4 or more.
+    return model.after(model.after(memory, AGAIN_QUALITY, elapsed), GOOD_QUALITY, 0)
+
+
+def _recall(
+    model: Model, memory: Memory, last: dt.date, due: dt.date, horizon: Horizon, branches: int
+) -> float:
+    assert horizon.interview is not None
+    if due >= horizon.interview:
+        return model.recall_on(memory, last, horizon.interview)
+    elapsed = (due - last).days
+    p = model.retrievability(memory, elapsed)
+    outcomes = [(p, True), (1 - p, False)] if branches > 0 else [(1.0, p >= 0.5)]
+    total = 0.0
+    for weight, remembered in outcomes:
+        if weight <= 0:
+            continue
+        after = _after_review(model, memory, elapsed, remembered)
+        interval = capped_interval(
+            model=model,
+            memory=after,
+            today=due,
+            interval=model.interval(after, horizon.target),
+            horizon=horizon,
+        )
+        following = due + dt.timedelta(days=interval)
+        total += weight * _recall(model, after, due, following, horizon, max(branches - 1, 0))
+    return total
+
+
+def expected_recall(
+    *,
+    model: Model,
+    memory: Memory | None,
+    last: dt.date | None,
+    due: dt.date,
+    today: dt.date,
+    horizon: Horizon,
+) -> float:
+    """The probability that a card is remembered on the interview day if the schedule is
+    kept (see the module docstring); 0 for a card never graded."""
+    if memory is None or last is None or horizon.interview is None:
+        return 0.0
+    if today >= horizon.interview:
+        return model.recall_on(memory, last, today)
+    return _recall(model, memory, last, max(due, today), horizon, BRANCHED_REVIEWS)
+
+
+def new_cards_open(*, model: Model, today: dt.date, horizon: Horizon) -> bool:
+    """Whether a card met for the first time today can still be learned to the target by
+    the interview: answered wrong, repeated to Good the same day, then on schedule."""
+    if not horizon.active(today):
+        return True
+    first = model.after(model.after(None, AGAIN_QUALITY, 0), GOOD_QUALITY, 0)
+    due = today + dt.timedelta(
+        days=capped_interval(
+            model=model,
+            memory=first,
+            today=today,
+            interval=model.interval(first, horizon.target),
+            horizon=horizon,
+        )
+    )
+    recall = expected_recall(
+        model=model, memory=first, last=today, due=due, today=today, horizon=horizon
+    )
+    return recall >= horizon.target
