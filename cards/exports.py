@@ -28,6 +28,8 @@ from typing import Any
 import genanki
 from markdown_it import MarkdownIt
 from mdit_py_plugins.dollarmath import dollarmath_plugin
+from mdit_py_plugins.subscript import sub_plugin
+from mdit_py_plugins.superscript import superscript_plugin
 
 from cards.media import media_src_re
 from cards.models import Card, ReviewLog, ReviewState
@@ -68,6 +70,7 @@ def _anki_markdown() -> MarkdownIt:
     # The drill's Markdown settings, with math written for MathJax instead of MathML.
     md = MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": False})
     md.enable("table").enable("strikethrough")
+    md.use(superscript_plugin).use(sub_plugin)
     dollarmath_plugin(md, allow_space=False, allow_digits=False, double_inline=True)
     md.add_render_rule("math_inline", _math("\\(", "\\)"))
     md.add_render_rule("math_inline_double", _math("\\[", "\\]"))

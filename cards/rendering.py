@@ -17,6 +17,8 @@ import nh3
 from latex2mathml.converter import convert as latex_to_mathml
 from markdown_it import MarkdownIt
 from mdit_py_plugins.dollarmath import dollarmath_plugin
+from mdit_py_plugins.subscript import sub_plugin
+from mdit_py_plugins.superscript import superscript_plugin
 from pygments import highlight
 from pygments.formatters import HtmlFormatter
 from pygments.lexers import get_lexer_by_name
@@ -95,6 +97,10 @@ ALLOWED_ATTRIBUTES: dict[str, set[str]] = {
     "ol": {"start"},
 }
 UNKNOWN_COMMAND_RE = re.compile(r"\\[A-Za-z]+")
+# LaTeX's standard operators that latex2mathml does not know by name: typeset upright,
+# as LaTeX does, through \operatorname.
+OPERATORS = ("arg", "deg", "det", "dim", "hom", "ker", "lg", "Pr", "gcd")
+OPERATOR_RE = re.compile(rf"\\({'|'.join(OPERATORS)})(?![A-Za-z])")
 
 
 class MathError(ValueError):
@@ -118,6 +124,7 @@ def math_to_mathml(latex: str, *, display: bool) -> str:
                 raise MathError(f"unbalanced '}}' in {latex!r}")
     if depth:
         raise MathError(f"unbalanced '{{' in {latex!r}")
+    latex = OPERATOR_RE.sub(r"\\operatorname{\1}", latex)
     try:
         mathml = latex_to_mathml(latex, display="block" if display else "inline")
     except Exception as error:  # latex2mathml raises a zoo of exception types
@@ -155,6 +162,7 @@ def _markdown() -> MarkdownIt:
         {"html": False, "linkify": False, "typographer": False, "highlight": _highlight},
     )
     md.enable("table").enable("strikethrough")
+    md.use(superscript_plugin).use(sub_plugin)
     dollarmath_plugin(md, allow_space=False, allow_digits=False, double_inline=True)
     md.add_render_rule(
         "math_inline",

@@ -19,7 +19,10 @@ MATH_PATTERNS = (
     (re.compile(r"\[\$\](.+?)\[/\$\]", re.S), False),
 )
 PLACEHOLDER_RE = re.compile(r"CADENCEMATH(\d+)X")
-SOUND_RE = re.compile(r"\[sound:[^\]]*\]")
+SOUND_RE = re.compile(r"\[sound:([^\]]*)\]")
+# Anki's old LaTeX: a whole snippet between [latex] tags, typeset as text with $ math.
+OLD_LATEX_RE = re.compile(r"\[latex\](.*?)\[/latex\]", re.S | re.I)
+FENCE_LINE_RE = re.compile(r"^\s*(```|~~~)")
 CODE_RE = re.compile(r"(```.*?```|~~~.*?~~~|`[^`\n]*`)", re.S)
 TAG_RE = re.compile(r"<[^>]*>")
 NESTED_MARKER_RE = re.compile(r"^(\s*(?:[-*+]|\d+[.)]) )([-*+]|#{1,6}|\d+[.)])(?=\s)", re.M)
@@ -35,6 +38,21 @@ class _Converter(MarkdownConverter):
         alt = str(el.attrs.get("alt") or "").replace("]", "")
         url = self._image_url(src) if src else None
         return f"![{alt}]({url})" if url else alt
+
+    # Kept as Cadence Markdown's ^sup^ and ~sub~ (spaces escaped, as those need).
+    def convert_sup(self, el: Any, text: str, parent_tags: Any) -> str:
+        return _script(text, "^")
+
+    def convert_sub(self, el: Any, text: str, parent_tags: Any) -> str:
+        return _script(text, "~")
+
+
+def _script(text: str, mark: str) -> str:
+    text = text.strip()
+    if not text:
+        return ""
+    escaped = re.sub(r"([\^~])", r"\\\1", text).replace(" ", "\\ ")
+    return f"{mark}{escaped}{mark}"
 
 
 def _code_language(el: Any) -> str:
@@ -69,9 +87,51 @@ def _escape_marker(match: re.Match[str]) -> str:
     return f"{match.group(1)}\\{marker}"
 
 
+def sounds(markup: str) -> list[str]:
+    """The sound files a field plays ([sound:name]), which Cadence cards do not."""
+    return [html.unescape(name).strip() for name in SOUND_RE.findall(markup)]
+
+
+def _old_latex(match: re.Match[str]) -> str:
+    # [latex] is text mode: with $ math inside it reads as that text; without, the whole
+    # snippet is one formula (the math check refuses one that does not typeset).
+    inner = match.group(1)
+    if "$" in inner:
+        inner = re.sub(r"\$\$(.+?)\$\$", r"\\[\1\\]", inner, flags=re.S)
+        return re.sub(r"\$(.+?)\$", r"\\(\1\\)", inner, flags=re.S)
+    return f"\\[{inner}\\]"
+
+
+def _drop_trailing_breaks(text: str) -> str:
+    """A hard break (``\\`` at a line's end) only between two lines of one paragraph.
+
+    Anki writes <br> before an empty field (a cloze's Back Extra) and <div><br></div> for
+    a blank line; as Markdown those end a block with a backslash, which shows as one.
+    """
+    lines = text.split("\n")
+    in_fence = False
+    for index, line in enumerate(lines):
+        if FENCE_LINE_RE.match(line):
+            in_fence = not in_fence
+        if in_fence:
+            continue
+        if line.strip() == "\\":
+            lines[index] = ""
+    in_fence = False
+    for index, line in enumerate(lines):
+        if FENCE_LINE_RE.match(line):
+            in_fence = not in_fence
+        if in_fence or not line.endswith("\\") or line.endswith("\\\\"):
+            continue
+        following = lines[index + 1] if index + 1 < len(lines) else ""
+        if not following.strip():
+            lines[index] = line[:-1].rstrip()
+    return "\n".join(lines)
+
+
 def html_to_markdown(markup: str, *, image_url: Callable[[str], str | None] | None = None) -> str:
     """Sanitised Anki field HTML as Cadence Markdown; MathJax \\(..\\) becomes $..$."""
-    markup = SOUND_RE.sub("", sanitize(markup))
+    markup = OLD_LATEX_RE.sub(_old_latex, SOUND_RE.sub("", sanitize(markup)))
     maths: list[tuple[str, bool]] = []
 
     def stash(match: re.Match[str], display: bool) -> str:
@@ -87,6 +147,8 @@ def html_to_markdown(markup: str, *, image_url: Callable[[str], str | None] | No
         escape_underscores=False,
         code_language_callback=_code_language,
         newline_style=BACKSLASH,
+        sup_symbol="^",
+        sub_symbol="~",
     )
     text = converter.convert(markup).replace("\xa0", " ")
     text = _escape_dollars(text)
@@ -101,4 +163,5 @@ def html_to_markdown(markup: str, *, image_url: Callable[[str], str | None] | No
     text = NESTED_MARKER_RE.sub(_escape_marker, text)
     text = PLACEHOLDER_RE.sub(restore, text)
     text = "\n".join(line.rstrip() for line in text.splitlines())
+    text = _drop_trailing_breaks(text.strip())
     return re.sub(r"\n{3,}", "\n\n", text).strip()

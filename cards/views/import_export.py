@@ -81,7 +81,10 @@ def _job_context(job: ImportJob) -> dict[str, Any]:
         "total": job.progress_total,
         "percent": job.progress_percent,
         "sample": sample,
-        "problems": job.problems[:500],
+        # Rows left out, and notices about cards imported all the same (a sound dropped).
+        "problems": [p for p in job.problems if not p.get("kept")][:500],
+        "notices": [p for p in job.problems if p.get("kept")][:500],
+        "refused": sum(1 for p in job.problems if not p.get("kept")),
         "duplicates": job.duplicates[:100],
     }
 
