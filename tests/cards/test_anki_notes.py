@@ -217,3 +217,90 @@ def test_the_preview_lists_a_dropped_sound_apart_from_the_rows_left_out(
     assert "data-problems>1<" in page
     notices = page.split("data-notices>")[1].split("</section>")[0]
     assert "hello.mp3" in notices
+
+
+# --- "Notes in Plain Text" ---------------------------------------------------------------
+
+
+def plain_text(folder: Path, **options: bool) -> bytes:
+    """Anki's "Notes in Plain Text" export of a small collection, with these columns."""
+    from anki.import_export_pb2 import ExportLimit
+
+    folder.mkdir(parents=True, exist_ok=True)
+    col = Collection(str(folder / "collection.anki2"))
+    try:
+        add(
+            col,
+            "Basic",
+            "ML::Attention",
+            ["ml::attention", "Übung"],
+            Front="What is <b>QK<sup>T</sup></b>?",
+            Back="Scores<br>before the softmax",
+        )
+        add(col, "Cloze", "Optimisers", Text="{{c1::Adam}} keeps {{c2::two}} moments")
+        add(col, "Basic (and reversed card)", "Optimisers", Front="KV", Back="cache")
+        out = folder / "notes.txt"
+        col.export_note_csv(out_path=str(out), limit=ExportLimit(whole_collection={}), **options)
+    finally:
+        col.close()
+    return out.read_bytes()
+
+
+ALL_COLUMNS = {
+    "with_html": True,
+    "with_tags": True,
+    "with_deck": True,
+    "with_notetype": True,
+    "with_guid": True,
+}
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        ALL_COLUMNS,
+        {**ALL_COLUMNS, "with_guid": False, "with_notetype": False},
+        {**ALL_COLUMNS, "with_deck": False, "with_tags": False},
+    ],
+    ids=["every-column", "deck-and-tags", "guid-and-notetype"],
+)
+def test_notes_in_plain_text_read_every_column_anki_writes(
+    tmp_path: Path, options: dict[str, bool]
+) -> None:
+    data = plain_text(tmp_path, **options)
+    assert data.startswith(b"#separator:tab\n#html:true\n")
+    parsed = parse("tsv", data, limits=LIMITS, media_url=str, default_topic="Notes")
+    deck = options["with_deck"]
+    tags = options["with_tags"]
+    got = [(c.front, c.back, c.topic, c.tags) for c in parsed.cards]
+    assert parsed.problems == []
+    assert got == [
+        (
+            "What is **QK^T^**?",
+            "Scores\\\nbefore the softmax",
+            "ML::Attention" if deck else "Notes",
+            ("ml::attention", "übung") if tags else (),
+        ),
+        ("**[...]** keeps two moments", "**Adam** keeps two moments", *opt(deck)),
+        ("Adam keeps **[...]** moments", "Adam keeps **two** moments", *opt(deck)),
+        ("KV", "cache", *opt(deck)),
+        # Only the note type column says the note has a reverse card.
+        *([("cache", "KV", *opt(deck))] if options["with_notetype"] else []),
+    ]
+
+
+def opt(deck: bool) -> tuple[str, tuple[str, ...]]:
+    return ("Optimisers" if deck else "Notes", ())
+
+
+def test_notes_in_plain_text_without_html_read_cloze_notes_too(tmp_path: Path) -> None:
+    data = plain_text(tmp_path, **{**ALL_COLUMNS, "with_html": False})
+    parsed = parse("tsv", data, limits=LIMITS, media_url=str, default_topic="Notes")
+    fronts = [c.front for c in parsed.cards]
+    assert fronts == [
+        "What is QKT?",
+        "**[...]** keeps two moments",
+        "Adam keeps **[...]** moments",
+        "KV",
+        "cache",
+    ]
