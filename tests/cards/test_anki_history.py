@@ -1,0 +1,226 @@
+"""A person's Anki history comes with their cards: the schedule of every card and the
+review log, from a package the real Anki (the `anki` package) exported with scheduling."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+from anki.collection import Collection
+from django.test import Client
+from django.urls import reverse
+
+from cards.models import Card, ImportJob, ReviewLog, ReviewState, StudyDay
+from tests.cards.conftest import upload
+from tests.cards.test_anki_notes import add, build
+
+BERLIN = ZoneInfo("Europe/Berlin")
+DAY_MS = 86_400_000
+# The history's first answer: 40 days ago, 09:00 UTC (10:00 in Berlin in November).
+START_MS = (
+    int(
+        (
+            dt.datetime.now(dt.UTC).replace(hour=9, minute=0, second=0, microsecond=0)
+            - dt.timedelta(days=40)
+        ).timestamp()
+    )
+    * 1000
+)
+
+
+def history_package(folder: Path) -> tuple[bytes, dict[str, Any]]:
+    """Six cards, one of each kind of state, and the review card's history."""
+    known: dict[str, Any] = {}
+
+    def fill(col: Collection) -> None:
+        for front in ("review", "learning", "relearning", "suspended", "buried", "new"):
+            add(col, "Basic", "Anki", Front=front, Back=f"{front} back")
+        db = col.db
+        assert db is not None
+        today = col.sched.today
+        known["today"], known["crt"] = today, col.crt
+        ids = dict(db.all("select n.sfld, c.id from cards c join notes n on n.id = c.nid"))
+        known["ids"] = ids
+        now_s = int(dt.datetime.now(dt.UTC).timestamp())
+        rows = {
+            # type, queue, due, ivl, factor, reps, lapses
+            "review": (2, 2, today + 5, 12, 2360, 4, 1),
+            "learning": (1, 1, now_s + 600, 0, 2500, 1, 0),
+            "relearning": (3, 3, today, 9, 1200, 6, 2),
+            "suspended": (2, -1, today + 30, 40, 2700, 5, 0),
+            "buried": (2, -2, today - 1, 3, 2500, 2, 0),
+        }
+        for front, (type_, queue, due, ivl, factor, reps, lapses) in rows.items():
+            db.execute(
+                "update cards set type=?, queue=?, due=?, ivl=?, factor=?, reps=?, lapses=? "
+                "where id=?",
+                type_,
+                queue,
+                due,
+                ivl,
+                factor,
+                reps,
+                lapses,
+                ids[front],
+            )
+        review = ids["review"]
+        # id (ms), cid, usn, ease, ivl, lastIvl, factor, time, type
+        revlog = [
+            (START_MS, review, -1, 3, -600, 0, 0, 8000, 0),  # Good in learning
+            (START_MS + 60_000, review, -1, 3, 1, -600, 2500, 5000, 0),  # same day: Good
+            (START_MS + 2 * DAY_MS, review, -1, 4, 6, 1, 2650, 4000, 1),  # Easy
+            (START_MS + 9 * DAY_MS, review, -1, 1, -600, 6, 2450, 12000, 1),  # Again
+            (START_MS + 9 * DAY_MS + 5000, review, -1, 0, 0, 0, 2450, 0, 4),  # reschedule
+            (START_MS + 20 * DAY_MS, review, -1, 2, 12, 1, 2360, 7000, 2),  # Hard
+        ]
+        db.executemany(
+            "insert into revlog (id, cid, usn, ease, ivl, lastIvl, factor, time, type) "
+            "values (?,?,?,?,?,?,?,?,?)",
+            revlog,
+        )
+
+    return build(folder, fill, scheduling=True), known
+
+
+@pytest.fixture
+def imported(owner_client: Client, owner: Any, tmp_path: Path) -> dict[str, Any]:
+    package, known = history_package(tmp_path)
+    response = upload(owner_client, "history.apkg", package)
+    page = owner_client.get(response["Location"]).content.decode()
+    known["page"] = page
+    known["url"] = response["Location"]
+    return known
+
+
+def test_the_preview_offers_to_keep_the_schedule_and_says_what_it_brings(
+    imported: dict[str, Any],
+) -> None:
+    offer = imported["page"].split("data-scheduling>")[1].split("</label>")[0]
+    assert 'type="checkbox" name="scheduling" value="1" checked' in offer
+    assert "5 cards keep their interval, ease and due date (1 suspended)" in offer
+    assert "5 reviews of history join your review log" in offer
+
+
+def test_every_kind_of_anki_state_comes_in_as_stated(
+    owner_client: Client, owner: Any, imported: dict[str, Any]
+) -> None:
+    owner_client.post(imported["url"] + "confirm/")
+    job = ImportJob.objects.get(owner=owner)
+    assert (job.status, job.added, job.with_scheduling, job.time_zone) == (
+        "done",
+        6,
+        True,
+        "Europe/Berlin",
+    )
+    cards = {c.front: c for c in Card.objects.filter(owner=owner)}
+    states = {
+        s.card.front: s for s in ReviewState.objects.filter(user=owner).select_related("card")
+    }
+    today = dt.datetime.now(BERLIN).date()
+    created = dt.datetime.fromtimestamp(imported["crt"], tz=BERLIN).date()
+    anki_today = imported["today"]
+
+    def got(front: str) -> tuple[Any, ...]:
+        s = states[front]
+        return (s.repetitions, s.interval, s.easiness, s.due, s.lapses, s.suspended)
+
+    assert set(states) == {"review", "learning", "relearning", "suspended", "buried"}
+    assert got("review") == (4, 12, 2.36, created + dt.timedelta(days=anki_today + 5), 1, False)
+    assert abs((states["review"].due - today).days - 5) <= 1  # Anki's day turns at 4 a.m.
+    assert got("learning") == (0, 0, 2.5, today, 0, False)
+    # Anki's ease may fall below SM-2's floor of 1.3; Cadence's may not.
+    assert got("relearning") == (1, 1, 1.3, today, 2, False)
+    assert got("suspended") == (5, 40, 2.7, created + dt.timedelta(days=anki_today + 30), 0, True)
+    # Buried until tomorrow in Anki: due tomorrow at the earliest in Cadence.
+    assert got("buried") == (2, 3, 2.5, today + dt.timedelta(days=1), 0, False)
+    assert "new" in cards
+    assert "new" not in states
+    for state in states.values():
+        assert state.last_reviewed_at is not None
+    start = dt.datetime.fromtimestamp(START_MS / 1000, tz=dt.UTC)
+    assert states["review"].last_reviewed_at == start + dt.timedelta(days=20)
+    assert states["review"].introduced_on == start.astimezone(BERLIN).date()
+
+
+def test_the_review_log_carries_over_with_the_button_mapping(
+    owner_client: Client, owner: Any, imported: dict[str, Any]
+) -> None:
+    owner_client.post(imported["url"] + "confirm/")
+    logs = list(ReviewLog.objects.filter(user=owner).order_by("reviewed_at"))
+    assert {log.card.front for log in logs} == {"review"}
+    start = dt.datetime.fromtimestamp(START_MS / 1000, tz=dt.UTC)
+    day = start.astimezone(BERLIN).date()
+    d = dt.timedelta
+    rows = [
+        (
+            log.quality,
+            log.reviewed_at,
+            log.local_date,
+            log.is_repeat,
+            log.answer_ms,
+            (log.repetitions_before, log.interval_before, log.easiness_before, log.due_before),
+            (log.repetitions_after, log.interval_after, log.easiness_after, log.due_after),
+        )
+        for log in logs
+    ]
+    assert rows == [
+        (4, start, day, False, 8000, (0, 0, 2.5, None), (1, 0, 2.5, day)),
+        (4, start + d(minutes=1), day, True, 5000, (1, 0, 2.5, day), (2, 1, 2.5, day + d(1))),
+        (
+            5,
+            start + d(2),
+            day + d(2),
+            False,
+            4000,
+            (2, 1, 2.5, day + d(1)),
+            (3, 6, 2.65, day + d(8)),
+        ),
+        (
+            1,
+            start + d(9),
+            day + d(9),
+            False,
+            12000,
+            (3, 6, 2.65, day + d(8)),
+            (4, 0, 2.45, day + d(9)),
+        ),
+        (
+            3,
+            start + d(20),
+            day + d(20),
+            False,
+            7000,
+            (4, 1, 2.45, day + d(9)),
+            (5, 12, 2.36, day + d(32)),
+        ),
+    ]
+    # Each day with Anki reviews counts toward the streak.
+    assert sorted(StudyDay.objects.filter(user=owner).values_list("local_date", flat=True)) == [
+        day,
+        day + d(2),
+        day + d(9),
+        day + d(20),
+    ]
+
+
+def test_unticked_every_card_starts_new_and_no_history_is_written(
+    owner_client: Client, owner: Any, imported: dict[str, Any]
+) -> None:
+    owner_client.post(imported["url"] + "confirm/", {"scheduling": "0"})
+    assert Card.objects.filter(owner=owner).count() == 6
+    assert not ReviewState.objects.filter(user=owner).exists()
+    assert not ReviewLog.objects.filter(user=owner).exists()
+    assert ImportJob.objects.get(owner=owner).with_scheduling is False
+
+
+def test_a_package_without_scheduling_offers_nothing(owner_client: Client, tmp_path: Path) -> None:
+    def fill(col: Collection) -> None:
+        add(col, "Basic", Front="Q", Back="A")
+
+    response = upload(owner_client, "plain.apkg", build(tmp_path, fill))
+    page = owner_client.get(response["Location"]).content.decode()
+    assert "data-scheduling" not in page
+    assert reverse("import_upload")
