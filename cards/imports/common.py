@@ -160,8 +160,10 @@ def media_name(name: str, content: bytes) -> str:
     """A safe, content-addressed file name: the same image is stored once per person."""
     base = PurePosixPath(name.replace("\\", "/")).name
     stem, suffix = Path(base).stem, Path(base).suffix.lower()
-    safe = re.sub(r"[^A-Za-z0-9_-]+", "-", unicodedata.normalize("NFKD", stem)).strip("-")
     digest = hashlib.sha256(content).hexdigest()[:16]
+    # A file Cadence exported has its stored name already: it keeps it, not a second digest.
+    stem = stem.removeprefix(f"{digest}-")
+    safe = re.sub(r"[^A-Za-z0-9_-]+", "-", unicodedata.normalize("NFKD", stem)).strip("-")
     return f"{digest}-{safe[:60] or 'image'}{suffix}"
 
 

@@ -182,6 +182,7 @@ def export_apkg(request: AuthedHttpRequest) -> HttpResponse:
         states=schedule.states if schedule else None,
         reps=schedule.reps if schedule else None,
         today=schedule.today if schedule else None,
+        logs=schedule.logs if schedule else None,
     )
     response = HttpResponse(data, content_type="application/octet-stream")
     return _attachment(response, "cadence-cards.apkg")

@@ -224,3 +224,99 @@ def test_a_package_without_scheduling_offers_nothing(owner_client: Client, tmp_p
     page = owner_client.get(response["Location"]).content.decode()
     assert "data-scheduling" not in page
     assert reverse("import_upload")
+
+
+def test_anki_to_cadence_to_anki_keeps_notes_decks_tags_media_schedule_and_history(
+    owner_client: Client, owner: Any, tmp_path: Path
+) -> None:
+    from anki.collection import ImportAnkiPackageOptions, ImportAnkiPackageRequest
+
+    from tests.cards.conftest import png
+
+    image = png(3, 3)
+
+    def fill(col: Collection) -> None:
+        source = tmp_path / "heads.png"
+        source.write_bytes(image)
+        name = col.media.add_file(str(source))
+        add(
+            col,
+            "Basic",
+            "ML::Attention",
+            ["ml::attention::mha", "Übung"],
+            Front="Why <b>several</b> heads?",
+            Back=f'Different subspaces<br><img src="{name}">',
+        )
+        add(col, "Basic", "Default", Front="In Default", Back="Stays there")
+        db = col.db
+        assert db is not None
+        (cid,) = db.list(
+            "select c.id from cards c join notes n on n.id = c.nid where n.sfld like 'Why%'"
+        )
+        db.execute(
+            "update cards set type=2, queue=2, due=?, ivl=15, factor=2200, reps=3, lapses=1 "
+            "where id=?",
+            col.sched.today + 7,
+            cid,
+        )
+        db.executemany(
+            "insert into revlog (id, cid, usn, ease, ivl, lastIvl, factor, time, type) "
+            "values (?,?,-1,?,?,?,?,?,?)",
+            [
+                (START_MS, cid, 3, 1, 0, 2500, 6000, 0),
+                (START_MS + 3 * DAY_MS, cid, 1, -600, 1, 2300, 9000, 1),
+                (START_MS + 3 * DAY_MS + 60_000, cid, 3, 1, -600, 2300, 3000, 2),
+                (START_MS + 10 * DAY_MS, cid, 2, 15, 1, 2200, 4000, 1),
+            ],
+        )
+
+    response = upload(owner_client, "mine.apkg", build(tmp_path / "first", fill, scheduling=True))
+    owner_client.post(response["Location"] + "confirm/")
+    assert ReviewLog.objects.filter(user=owner).count() == 4
+
+    export = owner_client.get(reverse("export_apkg") + "?scheduling=1")
+    path = tmp_path / "back.apkg"
+    path.write_bytes(export.content)
+    (tmp_path / "again").mkdir()
+    col = Collection(str(tmp_path / "again" / "collection.anki2"))
+    try:
+        col.import_anki_package(
+            ImportAnkiPackageRequest(
+                package_path=str(path), options=ImportAnkiPackageOptions(with_scheduling=True)
+            )
+        )
+        notes = {col.get_note(nid)["Front"]: col.get_note(nid) for nid in col.find_notes("")}
+        assert set(notes) == {"<p>Why <strong>several</strong> heads?</p>", "<p>In Default</p>"}
+        heads = notes["<p>Why <strong>several</strong> heads?</p>"]
+        assert sorted(heads.tags) == sorted(["ml::attention::mha", "übung"])
+        (card,) = heads.cards()
+        assert col.decks.name(card.did) == "ML::Attention"
+        (default_card,) = notes["<p>In Default</p>"].cards()
+        assert default_card.did == 1  # Anki's own Default deck, not a second "Default"
+        assert col.decks.name(1) == "Default"
+        name = heads["Back"].split('src="')[1].split('"')[0]
+        assert (Path(col.media.dir()) / name).read_bytes() == image
+        assert (card.type, card.queue, card.ivl, card.factor, card.lapses) == (2, 2, 15, 2200, 1)
+        assert abs((card.due - col.sched.today) - 7) <= 1
+        db = col.db
+        assert db is not None
+        revlog = db.all(
+            "select id, ease, ivl, lastIvl, factor, time from revlog where cid = ? order by id",
+            card.id,
+        )
+        assert [tuple(row) for row in revlog] == [
+            (START_MS, 3, 1, 0, 2500, 6000),
+            (START_MS + 3 * DAY_MS, 1, 0, 1, 2300, 9000),
+            (START_MS + 3 * DAY_MS + 60_000, 3, 1, 0, 2300, 3000),
+            (START_MS + 10 * DAY_MS, 2, 15, 1, 2200, 4000),
+        ]
+    finally:
+        col.close()
+
+    # Cadence's own export read back by Cadence: the image keeps its stored name.
+    Card.objects.filter(owner=owner).delete()
+    again = upload(owner_client, "back.apkg", export.content)
+    owner_client.post(again["Location"] + "confirm/")
+    back = Card.objects.get(owner=owner, front__startswith="Why").back
+    assert back.count(name.split("-")[0]) == 1
+    assert f"/{name})" in back
