@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import re
+import threading
 import urllib.parse
 from collections.abc import Callable
 from typing import Any
@@ -28,10 +29,20 @@ TAG_RE = re.compile(r"<[^>]*>")
 NESTED_MARKER_RE = re.compile(r"^(\s*(?:[-*+]|\d+[.)]) )([-*+]|#{1,6}|\d+[.)])(?=\s)", re.M)
 
 
+# Field text with none of these is plain: the conversion would give it back with its
+# runs of white space as one space (test_imports checks the shortcut against it).
+PLAIN_CHARS_RE = re.compile(r"[<>&\\\[\]$_*`#~^|!{}\r\n\t]")
+LIST_START_RE = re.compile(r"\s*([-+*>=#]|\d+[.)])")
+
+
+def _no_image(src: str) -> str | None:
+    return None
+
+
 class _Converter(MarkdownConverter):
-    def __init__(self, *, image_url: Callable[[str], str | None], **options: Any) -> None:
+    def __init__(self, **options: Any) -> None:
         super().__init__(**options)
-        self._image_url = image_url
+        self._image_url: Callable[[str], str | None] = _no_image
 
     def convert_img(self, el: Any, text: str, parent_tags: Any) -> str:
         src = urllib.parse.unquote(str(el.attrs.get("src") or ""))
@@ -129,8 +140,34 @@ def _drop_trailing_breaks(text: str) -> str:
     return "\n".join(lines)
 
 
+_local = threading.local()
+
+
+def _converter() -> _Converter:
+    # One per thread: building one costs more than converting a short field.
+    converter: _Converter | None = getattr(_local, "converter", None)
+    if converter is None:
+        converter = _local.converter = _Converter(
+            heading_style="ATX",
+            bullets="-",
+            escape_underscores=False,
+            code_language_callback=_code_language,
+            newline_style=BACKSLASH,
+            sup_symbol="^",
+            sub_symbol="~",
+        )
+    return converter
+
+
+def is_plain(markup: str) -> bool:
+    """Text that converts to itself (white space aside): no markup, nothing to escape."""
+    return not PLAIN_CHARS_RE.search(markup) and not LIST_START_RE.match(markup)
+
+
 def html_to_markdown(markup: str, *, image_url: Callable[[str], str | None] | None = None) -> str:
     """Sanitised Anki field HTML as Cadence Markdown; MathJax \\(..\\) becomes $..$."""
+    if is_plain(markup):
+        return " ".join(markup.split())
     markup = OLD_LATEX_RE.sub(_old_latex, SOUND_RE.sub("", sanitize(markup)))
     maths: list[tuple[str, bool]] = []
 
@@ -140,16 +177,8 @@ def html_to_markdown(markup: str, *, image_url: Callable[[str], str | None] | No
 
     for pattern, display in MATH_PATTERNS:
         markup = pattern.sub(lambda m, d=display: stash(m, d), markup)  # type: ignore[misc]
-    converter = _Converter(
-        image_url=image_url or (lambda src: None),
-        heading_style="ATX",
-        bullets="-",
-        escape_underscores=False,
-        code_language_callback=_code_language,
-        newline_style=BACKSLASH,
-        sup_symbol="^",
-        sub_symbol="~",
-    )
+    converter = _converter()
+    converter._image_url = image_url or _no_image
     text = converter.convert(markup).replace("\xa0", " ")
     text = _escape_dollars(text)
 

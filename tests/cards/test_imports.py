@@ -375,3 +375,36 @@ def test_protobuf_fields_reads_varints_and_strings() -> None:
     assert protobuf_fields(b"\x0a\x03cat\x10\x96\x01") == {1: [b"cat"], 2: [150]}
     with pytest.raises(ValueError, match="truncated"):
         protobuf_fields(b"\x0a\x09cat")
+
+
+PLAIN_SAMPLES = [
+    "What does layer 7 compute?",
+    "  two   spaces\u00a0and a no-break space ",
+    "state-of-the-art, 3.5 % (roughly); \"quoted\" and 'single'",
+    "-5 degrees",
+    "1. first",
+    "+ pro",
+    "= heading?",
+    "a = b + c / d @ e",
+    "Über Straße 注意力 ÅÉÎ",
+    "it's 50/50: yes? no!",
+    "x > y",
+    "tab\there",
+    "line\nbreak",
+    "trailing ?",
+    "emoji 🙂 ok",
+]
+
+
+@pytest.mark.parametrize("text", PLAIN_SAMPLES)
+def test_the_plain_text_shortcut_gives_what_the_full_conversion_gives(text: str) -> None:
+    from cards.imports import html as anki_html
+
+    fast = anki_html.html_to_markdown(text)
+    anki_html_is_plain = anki_html.is_plain
+    try:
+        anki_html.is_plain = lambda markup: False  # type: ignore[assignment]
+        slow = anki_html.html_to_markdown(text)
+    finally:
+        anki_html.is_plain = anki_html_is_plain
+    assert fast == slow
