@@ -320,3 +320,37 @@ def test_anki_to_cadence_to_anki_keeps_notes_decks_tags_media_schedule_and_histo
     back = Card.objects.get(owner=owner, front__startswith="Why").back
     assert back.count(name.split("-")[0]) == 1
     assert f"/{name})" in back
+
+
+def test_a_damaged_schedule_is_refused_with_nothing_written(
+    owner_client: Client, owner: Any, tmp_path: Path
+) -> None:
+    import sqlite3
+    import zipfile
+    from io import BytesIO
+
+    def fill(col: Collection) -> None:
+        add(col, "Basic", Front="Q", Back="A")
+
+    package = build(tmp_path, fill, scheduling=True, legacy=True)
+    members = {
+        i.filename: zipfile.ZipFile(BytesIO(package)).read(i)
+        for i in zipfile.ZipFile(BytesIO(package)).infolist()
+    }
+    db_path = tmp_path / "collection.anki21"
+    db_path.write_bytes(members["collection.anki21"])
+    with sqlite3.connect(db_path) as db:
+        db.execute("update cards set type = 2, ivl = 'ten days'")
+    members["collection.anki21"] = db_path.read_bytes()
+    buffer = BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+
+    response = upload(owner_client, "damaged.apkg", buffer.getvalue())
+    assert response.status_code == 400
+    assert "damaged" in response.content.decode()
+    assert not ImportJob.objects.filter(owner=owner).exists()
+    assert not Card.objects.filter(owner=owner).exists()
+    assert not ReviewState.objects.filter(user=owner).exists()
+    assert not ReviewLog.objects.filter(user=owner).exists()
