@@ -31,7 +31,14 @@ NESTED_MARKER_RE = re.compile(r"^(\s*(?:[-*+]|\d+[.)]) )([-*+]|#{1,6}|\d+[.)])(?
 
 # Field text with none of these is plain: the conversion would give it back with its
 # runs of white space as one space (test_imports checks the shortcut against it).
-PLAIN_CHARS_RE = re.compile(r"[<>&\\\[\]$_*`#~^|!{}\r\n\t]")
+PLAIN_CHARS_RE = re.compile(r"[<>&\\\[\]$_*`#~^|!{}\r\n\t\xa0]")
+# The inline HTML Anki's editor writes most (bold, italics, line breaks, no-break
+# spaces) between text with nothing to escape: converted without parsing a document,
+# to exactly what the converter gives (test_imports compares the two).
+INLINE_TOKEN_RE = re.compile(r"(<[^>]*>|&nbsp;)")
+INLINE_TEXT_BAD_RE = re.compile(r"[<>&\\$_*`\r\n]|\[(?:sound:|latex\]|\$)", re.I)
+INLINE_MARKS = {"b": "**", "strong": "**", "i": "*", "em": "*"}
+BR_RE = re.compile(r"^<br\s*/?>$", re.I)
 LIST_START_RE = re.compile(r"\s*([-+*>=#]|\d+[.)])")
 
 
@@ -164,11 +171,58 @@ def is_plain(markup: str) -> bool:
     return not PLAIN_CHARS_RE.search(markup) and not LIST_START_RE.match(markup)
 
 
+def _chomp(text: str, mark: str) -> str:
+    # markdownify's inline rule: spaces at the ends move outside the markers.
+    prefix = " " if text.startswith(" ") else ""
+    suffix = " " if text.endswith(" ") else ""
+    text = text.strip()
+    return f"{prefix}{mark}{text}{mark}{suffix}" if text else ""
+
+
+def inline_to_markdown(markup: str) -> str | None:
+    """Sanitised markup of text, <b>/<strong>/<i>/<em> (not nested), <br> and &nbsp; as
+    Markdown, before the finishing steps; None for anything else."""
+    parts: list[str] = []
+    open_mark: str | None = None
+    inner: list[str] = []
+    for index, token in enumerate(INLINE_TOKEN_RE.split(markup)):
+        if not token:
+            continue
+        if index % 2 == 0:
+            if INLINE_TEXT_BAD_RE.search(token):
+                return None
+            (inner if open_mark else parts).append(token.replace("\t", " "))
+            continue
+        if token == "&nbsp;":
+            (inner if open_mark else parts).append("\xa0")
+            continue
+        name = token[1:-1].strip().lower()
+        if BR_RE.match(token):
+            if open_mark:
+                return None
+            parts.append("\\\n")
+        elif name in INLINE_MARKS and open_mark is None:
+            open_mark, inner = name, []
+        elif open_mark is not None and name == f"/{open_mark}":
+            text = re.sub(r"[\t ]+", " ", "".join(inner))
+            parts.append(_chomp(text, INLINE_MARKS[open_mark]))
+            open_mark = None
+        else:
+            return None
+    if open_mark:
+        return None
+    return re.sub(r"[\t ]+", " ", "".join(parts)).strip("\n")
+
+
 def html_to_markdown(markup: str, *, image_url: Callable[[str], str | None] | None = None) -> str:
     """Sanitised Anki field HTML as Cadence Markdown; MathJax \\(..\\) becomes $..$."""
     if is_plain(markup):
         return " ".join(markup.split())
-    markup = OLD_LATEX_RE.sub(_old_latex, SOUND_RE.sub("", sanitize(markup)))
+    markup = sanitize(markup)
+    fast = inline_to_markdown(markup)
+    if fast is not None:
+        return _finish(NESTED_MARKER_RE.sub(_escape_marker, fast.replace("\xa0", " ")))
+    markup = OLD_LATEX_RE.sub(_old_latex, SOUND_RE.sub("", markup))
     maths: list[tuple[str, bool]] = []
 
     def stash(match: re.Match[str], display: bool) -> str:
@@ -190,7 +244,10 @@ def html_to_markdown(markup: str, *, image_url: Callable[[str], str | None] | No
 
     # A list item whose text starts like a marker ("+ pro", "- con") would nest a list.
     text = NESTED_MARKER_RE.sub(_escape_marker, text)
-    text = PLACEHOLDER_RE.sub(restore, text)
+    return _finish(PLACEHOLDER_RE.sub(restore, text))
+
+
+def _finish(text: str) -> str:
     text = "\n".join(line.rstrip() for line in text.splitlines())
     text = _drop_trailing_breaks(text.strip())
     return re.sub(r"\n{3,}", "\n\n", text).strip()

@@ -393,18 +393,38 @@ PLAIN_SAMPLES = [
     "line\nbreak",
     "trailing ?",
     "emoji 🙂 ok",
+    "a \u00a0b",
 ]
 
 
-@pytest.mark.parametrize("text", PLAIN_SAMPLES)
-def test_the_plain_text_shortcut_gives_what_the_full_conversion_gives(text: str) -> None:
-    from cards.imports import html as anki_html
+def _random_fields(count: int) -> list[str]:
+    import random
 
-    fast = anki_html.html_to_markdown(text)
-    anki_html_is_plain = anki_html.is_plain
-    try:
-        anki_html.is_plain = lambda markup: False  # type: ignore[assignment]
-        slow = anki_html.html_to_markdown(text)
-    finally:
-        anki_html.is_plain = anki_html_is_plain
-    assert fast == slow
+    pieces = [
+        "word", "Über", "注意力", " ", "  ", "\t", "<b>", "</b>", "<i>", "</i>", "<strong>",
+        "</strong>", "<em>", "</em>", "<br>", "<br/>", "<br />", "&nbsp;", "[...]", "x-y",
+        "1. ", "- ", "+ ", "# ", "|", "!", "{", "}", "~", "^", "(", ")", "?", ".", "<u>",
+        "</u>", "<div>", "</div>", "a_b", "$", "*",
+    ]  # fmt: skip
+    generator = random.Random(15)
+    return ["".join(generator.choices(pieces, k=generator.randint(1, 12))) for _ in range(count)]
+
+
+def test_the_shortcuts_give_what_the_full_conversion_gives(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from cards.imports import html as anki_html
+    from cards.rendering import sanitize
+
+    fields = PLAIN_SAMPLES + _random_fields(3000)
+    shortcut = [
+        f
+        for f in fields
+        if anki_html.is_plain(f) or anki_html.inline_to_markdown(sanitize(f)) is not None
+    ]
+    assert len(shortcut) > 600  # the comparison covers both shortcuts, not only the rest
+    fast = [anki_html.html_to_markdown(f) for f in fields]
+    monkeypatch.setattr(anki_html, "is_plain", lambda markup: False)
+    monkeypatch.setattr(anki_html, "inline_to_markdown", lambda markup: None)
+    slow = [anki_html.html_to_markdown(f) for f in fields]
+    assert [(f, a, b) for f, a, b in zip(fields, fast, slow, strict=True) if a != b] == []
