@@ -18,6 +18,7 @@ ID_RE = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 CARD_HEADING_RE = re.compile(r"^## (?!#)(.*)$")
 META_RE = re.compile(r"^([a-z_]+):\s*(.*)$")
 FENCE_RE = re.compile(r"^\s*(```|~~~)")
+TAG_JUNK_RE = re.compile(r"[^\w:-]+")
 
 
 class DeckFormatError(ValueError):
@@ -71,7 +72,10 @@ def normalize_tags(raw: str | list[str] | tuple[str, ...]) -> tuple[str, ...]:
     items = raw.replace(",", " ").split() if isinstance(raw, str) else list(raw)
     seen: dict[str, None] = {}
     for item in items:
-        tag = re.sub(r"[^a-z0-9_-]+", "-", item.strip().lower()).strip("-")
+        # Letters of any script, digits, _ and -, and Anki's "::" hierarchy; lowercase
+        # (Cadence's tags, like Anki's, do not tell case apart).
+        tag = TAG_JUNK_RE.sub("-", item.strip().lower())
+        tag = re.sub(r"(?<!:):(?!:)", "-", re.sub(r":{3,}", "::", tag)).strip("-:")
         if tag:
             seen.setdefault(tag, None)
     return tuple(seen)

@@ -17,6 +17,7 @@ import datetime as dt
 import hashlib
 import html
 import io
+import json
 import re
 import warnings
 from collections.abc import Iterable, Iterator
@@ -28,11 +29,14 @@ from typing import Any
 import genanki
 from markdown_it import MarkdownIt
 from mdit_py_plugins.dollarmath import dollarmath_plugin
+from mdit_py_plugins.subscript import sub_plugin
+from mdit_py_plugins.superscript import superscript_plugin
 
 from cards.media import media_src_re
 from cards.models import Card, ReviewLog, ReviewState
 from cards.scheduling import PASSING_QUALITY
 
+DEFAULT_DECK_ID = 1  # Anki's own Default deck
 MODEL_ID = 1_607_392_319  # fixed: a second export updates the same note type in Anki
 CSV_COLUMNS = ("front", "back", "tags", "topic")
 REVLOG_COLUMNS = ("card_id", "review_time", "review_rating", "review_state", "review_duration")
@@ -68,6 +72,7 @@ def _anki_markdown() -> MarkdownIt:
     # The drill's Markdown settings, with math written for MathJax instead of MathML.
     md = MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": False})
     md.enable("table").enable("strikethrough")
+    md.use(superscript_plugin).use(sub_plugin)
     dollarmath_plugin(md, allow_space=False, allow_digits=False, double_inline=True)
     md.add_render_rule("math_inline", _math("\\(", "\\)"))
     md.add_render_rule("math_inline_double", _math("\\[", "\\]"))
@@ -105,19 +110,32 @@ class Schedule:
     lapses: int
 
 
+NEW_SCHEDULE = Schedule(0, 0, 0, 0, 0, 0, 0)
+# Anki's revlog type for each FSRS review state (review_states): learn, learn, review, relearn.
+REVLOG_TYPE = {0: 0, 1: 0, 2: 1, 3: 2}
+
+
 class _ScheduledCard(genanki.Card):  # type: ignore[misc]  # genanki has no types
-    def __init__(self, ord: int, schedule: Schedule) -> None:  # noqa: A002 - genanki's name
+    def __init__(
+        self,
+        ord: int,  # noqa: A002 - genanki's name
+        schedule: Schedule,
+        logs: list[ReviewLog] | None = None,
+    ) -> None:
         super().__init__(ord, suspend=schedule.queue == -1)
         self.schedule = schedule
+        self.logs = logs or []
 
     def write_to_db(
         self, cursor: Any, timestamp: float, deck_id: int, note_id: int, id_gen: Any, due: int = 0
     ) -> None:
         s = self.schedule
+        card_id = next(id_gen)
+        self._write_revlog(cursor, card_id)
         cursor.execute(
             "INSERT INTO cards VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?);",
             (
-                next(id_gen),
+                card_id,
                 note_id,
                 deck_id,
                 self.ord,
@@ -136,6 +154,39 @@ class _ScheduledCard(genanki.Card):  # type: ignore[misc]  # genanki has no type
                 0,
                 "",
             ),
+        )
+
+    def _write_revlog(self, cursor: Any, card_id: int) -> None:
+        # Anki's revlog id is the answer's time in ms, unique: a clash moves a row by 1 ms.
+        for log, state in review_states(self.logs):
+            stamp = int(log.reviewed_at.timestamp() * 1000)
+            while cursor.execute("SELECT 1 FROM revlog WHERE id = ?", (stamp,)).fetchone():
+                stamp += 1
+            cursor.execute(
+                "INSERT INTO revlog VALUES(?,?,?,?,?,?,?,?,?)",
+                (
+                    stamp,
+                    card_id,
+                    -1,
+                    sm2_to_rating(log.quality),
+                    log.interval_after,
+                    log.interval_before,
+                    round(log.easiness_after * 1000),
+                    min(log.answer_ms or 0, 60_000),
+                    REVLOG_TYPE[state],
+                ),
+            )
+
+
+class _Package(genanki.Package):  # type: ignore[misc]  # genanki has no types
+    def write_to_db(self, cursor: Any, timestamp: float, id_gen: Any) -> None:
+        super().write_to_db(cursor, timestamp, id_gen)
+        # genanki's collection names no scheduler, which Anki reads as v1 and "upgrades":
+        # a learning answer's Good (3) would become Easy. The revlog is written in v2's
+        # four buttons.
+        (conf,) = cursor.execute("SELECT conf FROM col").fetchone()
+        cursor.execute(
+            "UPDATE col SET conf = ?", (json.dumps({**json.loads(conf), "schedVer": 2}),)
         )
 
 
@@ -187,8 +238,10 @@ def export_apkg(
     states: dict[int, ReviewState] | None = None,
     reps: dict[int, int] | None = None,
     today: dt.date | None = None,
+    logs: dict[int, list[ReviewLog]] | None = None,
 ) -> bytes:
-    """An .apkg of these cards (topic → deck); with ``states``, their scheduling too."""
+    """An .apkg of these cards (topic → deck); with ``states``, their scheduling and
+    review log too (Anki's revlog: each grade as Anki's button, sm2_to_rating)."""
     model = _model()
     decks: dict[int, genanki.Deck] = {}
     media: set[str] = set()
@@ -196,9 +249,13 @@ def export_apkg(
         topic = card.topic
         deck = decks.get(topic.pk)
         if deck is None:
-            deck = decks[topic.pk] = genanki.Deck(
-                _stable_id("cadence-topic", topic.pk), topic.title, description=topic.summary
+            # A topic named Default is Anki's own Default deck (id 1), not a second one.
+            deck_id = (
+                DEFAULT_DECK_ID
+                if topic.title.casefold() == "default"
+                else _stable_id("cadence-topic", topic.pk)
             )
+            deck = decks[topic.pk] = genanki.Deck(deck_id, topic.title, description=topic.summary)
         note = genanki.Note(
             model=model,
             fields=[
@@ -212,12 +269,13 @@ def export_apkg(
             schedule = schedule_for(
                 states.get(card.pk), today=today, reps=(reps or {}).get(card.pk, 0)
             )
-            if schedule is not None:
-                note.cards = [_ScheduledCard(0, schedule)]
+            history = (logs or {}).get(card.pk)
+            if schedule is not None or history:
+                note.cards = [_ScheduledCard(0, schedule or NEW_SCHEDULE, history)]
         deck.add_note(note)
     folder = media_root / str(user_id)
     files = [str(folder / name) for name in sorted(media) if (folder / name).is_file()]
-    package = genanki.Package(list(decks.values()), media_files=files)
+    package = _Package(list(decks.values()), media_files=files)
     buffer = io.BytesIO()
     with warnings.catch_warnings():
         # genanki warns about tags it does not know (MathML, <del>); the HTML is ours.

@@ -13,6 +13,7 @@ import datetime as dt
 import re
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from celery import current_app
 from django.conf import settings
@@ -27,14 +28,15 @@ from cards.imports import (
     Limits,
     ParsedCard,
     ParsedImport,
+    anki_schedule,
     detect_format,
     estimate,
     normalize_front,
     parse,
 )
 from cards.media import media_folder, media_url
-from cards.models import Card, ImportJob
-from cards.services import card_html, topics_for_titles
+from cards.models import Card, ImportJob, ReviewLog, ReviewState, StudyDay
+from cards.services import card_html, memory_rebuild, topics_for_titles
 
 BATCH = 500
 # The worker's halves (cards.tasks), enqueued by name: the tasks call this module, so it
@@ -207,18 +209,28 @@ def import_cancel(*, job: ImportJob, now: dt.datetime) -> bool:
     return bool(changed)
 
 
-def import_confirm(*, job: ImportJob, now: dt.datetime) -> ImportJob:
-    """Import a previewed job: now if small, else queue it. A second confirm does nothing."""
+def import_confirm(
+    *, job: ImportJob, now: dt.datetime, zone: ZoneInfo, with_scheduling: bool = True
+) -> ImportJob:
+    """Import a previewed job: now if small, else queue it. A second confirm does nothing.
+
+    ``with_scheduling`` brings in the schedule and review log an Anki package carries
+    (see cards.imports.anki_schedule), dated in ``zone``.
+    """
     with transaction.atomic():
         locked = (
             ImportJob.objects.select_for_update(of=("self",)).select_related("owner").get(pk=job.pk)
         )
         if locked.status != ImportJob.Status.READY:
             return locked
+        locked.with_scheduling = with_scheduling
+        locked.time_zone = zone.key
         if locked.to_add > settings.CADENCE_IMPORT_ASYNC_CARDS:
             locked.status = ImportJob.Status.QUEUED
             locked.progress = 0
-            locked.save(update_fields=["status", "progress", "updated_at"])
+            locked.save(
+                update_fields=["status", "progress", "with_scheduling", "time_zone", "updated_at"]
+            )
             transaction.on_commit(lambda: enqueue(RUN_TASK, job_id=str(locked.pk)))
             return locked
         _apply(locked, now=now)
@@ -261,6 +273,7 @@ def _apply(job: ImportJob, *, now: dt.datetime, progress: Any = None) -> None:
     topics = topics_for_titles(user=user, titles=[row.topic or fallback for row in rows])
     position = (Card.objects.filter(owner=user).aggregate(top=Max("position"))["top"] or 0) + 1
     new_cards: list[Card] = []
+    kept_rows: list[ParsedCard] = []
     skipped = 0
     for row in rows:
         key = normalize_front(row.front)
@@ -282,10 +295,20 @@ def _apply(job: ImportJob, *, now: dt.datetime, progress: Any = None) -> None:
                 position=position + len(new_cards),
             )
         )
+        kept_rows.append(row)
+    scheduled: list[tuple[Card, ParsedCard]] = []
+    kept = {id(card): row for card, row in zip(new_cards, kept_rows, strict=True)}
     for start in range(0, len(new_cards), BATCH):
-        Card.objects.bulk_create(new_cards[start : start + BATCH])
+        batch = new_cards[start : start + BATCH]
+        Card.objects.bulk_create(batch)
+        if job.with_scheduling:
+            scheduled.extend(
+                (card, kept[id(card)]) for card in batch if kept[id(card)].schedule is not None
+            )
         if progress:
             progress(min(start + BATCH, len(new_cards)))
+    if scheduled:
+        _write_schedules(user, scheduled, zone=ZoneInfo(job.time_zone), now=now)
     job.status = ImportJob.Status.DONE
     job.added = len(new_cards)
     job.skipped += skipped
@@ -300,6 +323,75 @@ def _apply(job: ImportJob, *, now: dt.datetime, progress: Any = None) -> None:
             "progress",
             "rows",
             "finished_at",
+            "with_scheduling",
+            "time_zone",
             "updated_at",
         ]
     )
+
+
+def _write_schedules(
+    user: Any, cards: list[tuple[Card, ParsedCard]], *, zone: ZoneInfo, now: dt.datetime
+) -> None:
+    """Anki's schedule and review log for cards just written (the caller's transaction)."""
+    states: list[ReviewState] = []
+    logs: list[ReviewLog] = []
+    days: set[dt.date] = set()
+    for card, row in cards:
+        assert row.schedule is not None
+        imported = anki_schedule.state(row.schedule, row.history, zone=zone, now=now)
+        if imported is not None:
+            states.append(
+                ReviewState(
+                    user=user,
+                    card=card,
+                    repetitions=imported.repetitions,
+                    interval=imported.interval,
+                    easiness=imported.easiness,
+                    due=imported.due,
+                    lapses=imported.lapses,
+                    last_reviewed_at=imported.last_reviewed_at,
+                    suspended=imported.suspended,
+                    introduced_on=imported.introduced_on,
+                )
+            )
+        for review in anki_schedule.reviews(row.history, zone=zone):
+            days.add(review.local_date)
+            logs.append(
+                ReviewLog(
+                    user=user,
+                    card=card,
+                    quality=review.quality,
+                    reviewed_at=review.reviewed_at,
+                    local_date=review.local_date,
+                    is_repeat=review.is_repeat,
+                    answer_ms=review.answer_ms,
+                    repetitions_before=review.repetitions_before,
+                    interval_before=review.interval_before,
+                    easiness_before=review.easiness_before,
+                    due_before=review.due_before,
+                    repetitions_after=review.repetitions_after,
+                    interval_after=review.interval_after,
+                    easiness_after=review.easiness_after,
+                    due_after=review.due_after,
+                )
+            )
+    ReviewState.objects.bulk_create(states, batch_size=BATCH)
+    ReviewLog.objects.bulk_create(logs, batch_size=BATCH)
+    # A day of Anki reviews counts toward the streak, as it does in Anki.
+    StudyDay.objects.bulk_create(
+        [
+            StudyDay(user=user, local_date=day, finished_at=min(now, _day_end(day, zone)))
+            for day in sorted(days)
+        ],
+        batch_size=BATCH,
+        ignore_conflicts=True,
+    )
+    if logs:
+        # The memory model carries the history over too (stability, difficulty and the
+        # recall each past grade was predicted at).
+        memory_rebuild(user_ids=[user.pk])
+
+
+def _day_end(day: dt.date, zone: ZoneInfo) -> dt.datetime:
+    return dt.datetime.combine(day, dt.time(23, 59), tzinfo=zone)

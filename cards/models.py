@@ -397,6 +397,10 @@ class ImportJob(models.Model):
     added = models.PositiveIntegerField(default=0)
     skipped = models.PositiveIntegerField(default=0)
     error = models.TextField(blank=True)
+    # Chosen on the preview: bring Anki's scheduling and review log in with the cards,
+    # dated in this time zone (the person's when they confirmed).
+    with_scheduling = models.BooleanField(default=True)
+    time_zone = models.CharField(max_length=64, default="UTC")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     finished_at = models.DateTimeField(null=True, blank=True)

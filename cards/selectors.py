@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from django.contrib.auth.models import User
@@ -230,6 +230,8 @@ class ExportSchedule:
     states: dict[int, ReviewState]
     reps: dict[int, int]
     today: dt.date
+    # Each card's review log, oldest first.
+    logs: dict[int, list[ReviewLog]] = field(default_factory=dict)
 
 
 def export_schedule(*, user: User, card_ids: Sequence[int], today: dt.date) -> ExportSchedule:
@@ -242,7 +244,24 @@ def export_schedule(*, user: User, card_ids: Sequence[int], today: dt.date) -> E
         .annotate(n=Count("id"))
         .values_list("card_id", "n")
     )
-    return ExportSchedule(states=states, reps=reps, today=today)
+    logs: dict[int, list[ReviewLog]] = {}
+    for log in (
+        ReviewLog.objects.filter(user=user, card_id__in=ids)
+        .only(
+            "card_id",
+            "quality",
+            "reviewed_at",
+            "is_repeat",
+            "answer_ms",
+            "interval_before",
+            "interval_after",
+            "easiness_after",
+        )
+        .order_by("card_id", "reviewed_at", "id")
+        .iterator(chunk_size=2000)
+    ):
+        logs.setdefault(log.card_id, []).append(log)
+    return ExportSchedule(states=states, reps=reps, today=today, logs=logs)
 
 
 CUSTOM_MODES = {

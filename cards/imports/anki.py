@@ -9,7 +9,7 @@ import re
 import sqlite3
 import tempfile
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +22,7 @@ from cards.imports.common import (
     COLLECTIONS,
     IMAGE_TYPES,
     RATIO_FLOOR,
+    AnkiSchedule,
     ImportRejected,
     Limits,
     MediaUrl,
@@ -34,7 +35,7 @@ from cards.imports.common import (
     format_size,
     media_name,
 )
-from cards.imports.html import TAG_RE, html_to_markdown
+from cards.imports.html import TAG_RE, html_to_markdown, sounds
 
 
 def _varint(data: bytes, index: int) -> tuple[int, int]:
@@ -241,12 +242,17 @@ def _unicase(a: str, b: str) -> int:
     return (x > y) - (x < y)
 
 
+# Anki's stock note types by kind (original_stock_kind): Image Occlusion is 6.
+IMAGE_OCCLUSION_KIND = 6
+
+
 @dataclass(frozen=True)
 class _Notetype:
     name: str
     cloze: bool
     fields: tuple[str, ...]
     templates: tuple[tuple[str, str], ...]  # (question, answer) by ord
+    occlusion: bool = False
 
 
 def _text(value: Any) -> str:
@@ -271,12 +277,15 @@ def _notetypes(connection: sqlite3.Connection) -> dict[int, _Notetype]:
             )
         result = {}
         for ntid, name, config in connection.execute("SELECT id, name, config FROM notetypes"):
-            kind = protobuf_fields(config or b"").get(1, [0])[0]
+            parsed_config = protobuf_fields(config or b"")
+            kind = parsed_config.get(1, [0])[0]
+            stock = parsed_config.get(9, [0])[0]
             result[ntid] = _Notetype(
                 name=name,
                 cloze=kind == 1,
                 fields=tuple(fields.get(ntid, ())),
                 templates=tuple(templates.get(ntid, ())),
+                occlusion=stock == IMAGE_OCCLUSION_KIND,
             )
         return result
     (models,) = connection.execute("SELECT models FROM col").fetchone()
@@ -289,6 +298,7 @@ def _notetypes(connection: sqlite3.Connection) -> dict[int, _Notetype]:
             cloze=model.get("type") == 1,
             fields=tuple(str(f.get("name", "")) for f in flds),
             templates=tuple((str(t.get("qfmt", "")), str(t.get("afmt", ""))) for t in tmpls),
+            occlusion=model.get("originalStockKind") == IMAGE_OCCLUSION_KIND,
         )
     return result
 
@@ -356,7 +366,9 @@ def cloze_side(text: str, number: int, *, front: bool) -> str:
     previous = None
     while previous != text:  # innermost deletions first, for nested clozes
         previous, text = text, CLOZE_RE.sub(replace, text)
-    return text
+    # Two deletions side by side ({{c1::a}}{{c1::b}}) read as one bold run, as in Anki;
+    # as two, Markdown would show the asterisks between them.
+    return text.replace("</b><b>", "")
 
 
 def render_template(
@@ -409,6 +421,70 @@ def estimate_apkg(data: bytes, limits: Limits) -> int:
     return int(count)
 
 
+@dataclass(frozen=True)
+class _CardRow:
+    id: int
+    ord: int
+    did: int
+    schedule: AnkiSchedule | None
+
+
+def _columns(connection: sqlite3.Connection, table: str) -> set[str]:
+    return {row[1] for row in connection.execute(f"PRAGMA table_info({table})")}
+
+
+SCHEDULE_COLUMNS = ("odid", "odue", "type", "queue", "due", "ivl", "factor", "reps", "lapses")
+
+
+def _created(connection: sqlite3.Connection) -> int:
+    if "crt" not in _columns(connection, "col"):
+        return 0
+    row = connection.execute("SELECT crt FROM col").fetchone()
+    return int(row[0] or 0) if row else 0
+
+
+def _card_rows(connection: sqlite3.Connection, created: int) -> dict[int, list[_CardRow]]:
+    by_note: dict[int, list[_CardRow]] = {}
+    have = _columns(connection, "cards")
+    # A hand-made collection may lack the scheduling columns: its cards are new.
+    columns = ", ".join(name if name in have else "0" for name in ("id", *SCHEDULE_COLUMNS))
+    for row in connection.execute(f"SELECT {columns}, nid, ord, did FROM cards ORDER BY nid, ord"):
+        cid, odid, odue, type_, queue, due, ivl, factor, reps, lapses, nid, ord_, did = row
+        schedule = None
+        if type_ or queue:  # a new card, neither suspended nor buried, has nothing to keep
+            schedule = AnkiSchedule(
+                type=int(type_),
+                queue=int(queue),
+                # In a filtered deck the card's own due day waits in odue.
+                due=int(odue if odid and odue else due),
+                interval=max(int(ivl), 0),
+                factor=int(factor),
+                reps=int(reps),
+                lapses=int(lapses),
+                created=created,
+            )
+        by_note.setdefault(nid, []).append(_CardRow(cid, ord_, odid or did, schedule))
+    return by_note
+
+
+def _history(connection: sqlite3.Connection) -> dict[int, list[tuple[int, ...]]]:
+    """Each card's graded reviews, oldest first (ease 0 rows are reschedules, not grades)."""
+    tables = {
+        row[0] for row in connection.execute("SELECT name FROM sqlite_master WHERE type='table'")
+    }
+    if "revlog" not in tables:
+        return {}
+    history: dict[int, list[tuple[int, ...]]] = {}
+    for rid, cid, ease, ivl, last_ivl, factor, taken, type_ in connection.execute(
+        "SELECT id, cid, ease, ivl, lastIvl, factor, time, type FROM revlog "
+        "WHERE ease BETWEEN 1 AND 4 ORDER BY cid, id"
+    ):
+        history.setdefault(cid, []).append(
+            (int(rid), int(ease), int(ivl), int(last_ivl), int(factor), int(taken), int(type_))
+        )
+    return history
+
+
 def parse_apkg(
     data: bytes,
     *,
@@ -416,31 +492,21 @@ def parse_apkg(
     media_url: MediaUrl,
     progress: Progress | None = None,
 ) -> ParsedImport:
-    """Notes to cards: one per Basic template, one per cloze deletion; the deck is the topic."""
+    """Notes to cards: one per Basic template, one per cloze deletion; the deck is the topic.
+
+    Each card carries Anki's scheduling and review history when the package has them
+    (an export "with scheduling"); what becomes of them is cards.import_jobs' choice.
+    """
     package = _open_package(data, limits)
     result = ParsedImport()
-    with _collection(package) as connection:
-        try:
-            notetypes = _notetypes(connection)
-            decks = _decks(connection)
-            cards_by_note: dict[int, list[tuple[int, int]]] = {}
-            for nid, ord_, did, odid in connection.execute(
-                "SELECT nid, ord, did, odid FROM cards ORDER BY nid, ord"
-            ):
-                cards_by_note.setdefault(nid, []).append((ord_, odid or did))
-            check_count(sum(len(c) for c in cards_by_note.values()), limits)
-            notes = connection.execute(
-                "SELECT id, mid, tags, flds FROM notes ORDER BY id"
-            ).fetchall()
-        except (sqlite3.DatabaseError, ValueError, TypeError, KeyError) as error:
-            raise ImportRejected(
-                f"The Anki collection in this package is damaged: {error}."
-            ) from None
     media_members = _media_index(package)
     stored: dict[str, str | None] = {}
+    missing: list[str] = []
 
     def image_url(src: str) -> str | None:
         if src in stored:
+            if stored[src] is None and src not in missing:
+                missing.append(src)
             return stored[src]
         url = None
         member = media_members.get(src)
@@ -453,51 +519,132 @@ def parse_apkg(
             name = media_name(src, content)
             result.media[name] = content
             url = media_url(name)
+        else:
+            missing.append(src)
         stored[src] = url
         return url
 
-    done = 0
-    for nid, mid, tags, flds in notes:
-        notetype = notetypes.get(mid)
-        note_cards = cards_by_note.get(nid, [])
-        ref = f"note {nid}"
-        if notetype is None:
-            result.problems.append(Problem(ref, "its note type is missing from the collection"))
-            continue
-        values = dict(zip(notetype.fields, str(flds).split("\x1f"), strict=False))
-        note_tags = normalize_tags(str(tags or ""))
-        for ord_, did in note_cards:
-            card_ref = ref if len(note_cards) == 1 else f"{ref}, card {ord_ + 1}"
-            topic = decks.get(did, "")[:120]
-            if notetype.cloze:
-                template = notetype.templates[0] if notetype.templates else ("", "")
-                number: int | None = ord_ + 1
-            elif ord_ < len(notetype.templates):
-                template, number = notetype.templates[ord_], None
-            else:
-                result.problems.append(Problem(card_ref, "its card template is missing"))
-                continue
-            # Anki's special fields, unless the note has real fields by those names.
-            card_values = {
-                "Tags": " ".join(note_tags),
-                "Deck": topic,
-                "Subdeck": topic.rsplit("::", 1)[-1],
-                "Type": notetype.name,
-                **values,
-            }
-            question = render_template(template[0], card_values, cloze=number, front=True)
-            answer = render_template(template[1], card_values, cloze=number, front=False)
-            answer = ANSWER_RULE_RE.sub("", answer)
-            front = html_to_markdown(question, image_url=image_url)
-            back = html_to_markdown(answer, image_url=image_url)
-            reason = check_card(front, back)
-            if reason:
-                result.problems.append(Problem(card_ref, reason))
-                continue
-            result.cards.append(
-                ParsedCard(front=front, back=back, ref=card_ref, topic=topic, tags=note_tags)
-            )
-        done += 1
-        if progress and done % 200 == 0:
-            progress(len(result.cards) + len(result.problems))
+    with _collection(package) as connection:
+        try:
+            notetypes = _notetypes(connection)
+            decks = _decks(connection)
+            cards_by_note = _card_rows(connection, _created(connection))
+            check_count(sum(len(c) for c in cards_by_note.values()), limits)
+            history = _history(connection)
+            notes = connection.execute("SELECT id, mid, tags, flds FROM notes ORDER BY id")
+            for done, (nid, mid, tags, flds) in enumerate(notes, start=1):
+                _note_cards(
+                    result,
+                    nid=nid,
+                    notetype=notetypes.get(mid),
+                    tags=str(tags or ""),
+                    flds=str(flds),
+                    note_cards=cards_by_note.get(nid, []),
+                    decks=decks,
+                    history=history,
+                    image_url=image_url,
+                    missing=missing,
+                )
+                if progress and done % 200 == 0:
+                    progress(len(result.cards) + len(result.problems))
+        except (sqlite3.DatabaseError, ValueError, TypeError, KeyError) as error:
+            raise ImportRejected(
+                f"The Anki collection in this package is damaged: {error}."
+            ) from None
     return result
+
+
+def _note_cards(
+    result: ParsedImport,
+    *,
+    nid: int,
+    notetype: _Notetype | None,
+    tags: str,
+    flds: str,
+    note_cards: list[_CardRow],
+    decks: dict[int, str],
+    history: dict[int, list[tuple[int, ...]]],
+    image_url: Callable[[str], str | None],
+    missing: list[str],
+) -> None:
+    ref = f"note {nid}"
+    if notetype is None:
+        result.problems.append(Problem(ref, "its note type is missing from the collection"))
+        return
+    fields = flds.split("\x1f")
+    if notetype.occlusion or any(field.startswith("{{c1::image-occlusion:") for field in fields):
+        result.problems.append(
+            Problem(
+                ref,
+                "an Image Occlusion note: Cadence cannot draw its masks, and without them "
+                "the card would show the answer",
+            )
+        )
+        return
+    values = dict(zip(notetype.fields, fields, strict=False))
+    note_tags = normalize_tags(tags)
+    played: list[str] = []
+    for card in note_cards:
+        card_ref = ref if len(note_cards) == 1 else f"{ref}, card {card.ord + 1}"
+        topic = decks.get(card.did, "")[:120]
+        if notetype.cloze:
+            template = notetype.templates[0] if notetype.templates else ("", "")
+            number: int | None = card.ord + 1
+        elif card.ord < len(notetype.templates):
+            template, number = notetype.templates[card.ord], None
+        else:
+            result.problems.append(Problem(card_ref, "its card template is missing"))
+            continue
+        # Anki's special fields, unless the note has real fields by those names.
+        card_values = {
+            "Tags": " ".join(note_tags),
+            "Deck": topic,
+            "Subdeck": topic.rsplit("::", 1)[-1],
+            "Type": notetype.name,
+            **values,
+        }
+        question = render_template(template[0], card_values, cloze=number, front=True)
+        answer = render_template(template[1], card_values, cloze=number, front=False)
+        # Before Anki's answer rule the answer side repeats the question ({{FrontSide}},
+        # or the question's fields, as "type in the answer" templates write them).
+        parts = ANSWER_RULE_RE.split(answer, maxsplit=1)
+        answer = parts[-1]
+        for name in sounds(question) + sounds(answer):
+            if name not in played:
+                played.append(name)
+        missing.clear()
+        front = html_to_markdown(question, image_url=image_url)
+        back = html_to_markdown(answer, image_url=image_url)
+        reason = check_card(front, back)
+        if reason:
+            result.problems.append(Problem(card_ref, reason))
+            continue
+        for src in dict.fromkeys(missing):
+            result.problems.append(
+                Problem(
+                    card_ref,
+                    f"it shows the image {src}, which is not in the package: the card is "
+                    "imported without it",
+                    kept=True,
+                )
+            )
+        result.cards.append(
+            ParsedCard(
+                front=front,
+                back=back,
+                ref=card_ref,
+                topic=topic,
+                tags=note_tags,
+                schedule=card.schedule,
+                history=tuple(history.get(card.id, ())),
+            )
+        )
+    if played:
+        result.problems.append(
+            Problem(
+                ref,
+                f"it plays {', '.join(played)}: Cadence cards do not play sound, so the "
+                "cards are imported without it",
+                kept=True,
+            )
+        )

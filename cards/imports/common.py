@@ -51,24 +51,56 @@ class ParsedCard:
     tags: tuple[str, ...] = ()
     kind: str = "qa"
     source: str = ""
+    # Anki's scheduling of the card, when the package has it (see AnkiSchedule), and its
+    # review history: revlog rows (id in ms, ease, ivl, lastIvl, factor, time in ms, type).
+    schedule: AnkiSchedule | None = None
+    history: tuple[tuple[int, ...], ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
         data["tags"] = list(self.tags)
+        data["history"] = [list(row) for row in self.history]
         return data
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> ParsedCard:
-        return cls(**{**data, "tags": tuple(data.get("tags", ()))})
+        schedule = data.get("schedule")
+        return cls(
+            **{
+                **data,
+                "tags": tuple(data.get("tags", ())),
+                "schedule": AnkiSchedule(**schedule) if schedule else None,
+                "history": tuple(tuple(row) for row in data.get("history", ())),
+            }
+        )
+
+
+@dataclass(frozen=True)
+class AnkiSchedule:
+    """An Anki card's scheduling columns, as the collection stores them."""
+
+    type: int  # 0 new, 1 learning, 2 review, 3 relearning
+    queue: int  # -3/-2 buried, -1 suspended, 0 new, 1/3 learning, 2 review
+    due: int  # review: days since the collection's creation day
+    interval: int  # days
+    factor: int  # ease, in permille
+    reps: int
+    lapses: int
+    created: int  # the collection's creation day (crt), seconds since the epoch
 
 
 @dataclass(frozen=True)
 class Problem:
     ref: str
     reason: str
+    # A notice about a card that is imported all the same (a sound it will not play).
+    kept: bool = False
 
-    def to_json(self) -> dict[str, str]:
-        return {"ref": self.ref, "reason": self.reason}
+    def to_json(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"ref": self.ref, "reason": self.reason}
+        if self.kept:
+            data["kept"] = True
+        return data
 
 
 @dataclass
@@ -128,8 +160,10 @@ def media_name(name: str, content: bytes) -> str:
     """A safe, content-addressed file name: the same image is stored once per person."""
     base = PurePosixPath(name.replace("\\", "/")).name
     stem, suffix = Path(base).stem, Path(base).suffix.lower()
-    safe = re.sub(r"[^A-Za-z0-9_-]+", "-", unicodedata.normalize("NFKD", stem)).strip("-")
     digest = hashlib.sha256(content).hexdigest()[:16]
+    # A file Cadence exported has its stored name already: it keeps it, not a second digest.
+    stem = stem.removeprefix(f"{digest}-")
+    safe = re.sub(r"[^A-Za-z0-9_-]+", "-", unicodedata.normalize("NFKD", stem)).strip("-")
     return f"{digest}-{safe[:60] or 'image'}{suffix}"
 
 

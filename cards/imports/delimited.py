@@ -1,13 +1,20 @@
-"""CSV and TSV files, Anki's "Notes in Plain Text" export among them."""
+"""CSV and TSV files, Anki's "Notes in Plain Text" export among them.
+
+Anki's text export opens with ``#key:value`` lines: the separator, whether fields are
+HTML, and which columns (counted from 1) hold the GUID, the note type, the deck and the
+tags; every other column is a field of the note, in order. A Cloze note becomes one card
+per deletion and a "Basic (and reversed card)" note two cards, as a package import does.
+"""
 
 from __future__ import annotations
 
 import csv
 import io
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from cards.deckfile import normalize_tags
+from cards.imports.anki import CLOZE_RE, cloze_side
 from cards.imports.common import (
     ImportRejected,
     Limits,
@@ -19,7 +26,7 @@ from cards.imports.common import (
     check_count,
     decode_text,
 )
-from cards.imports.html import html_to_markdown
+from cards.imports.html import html_to_markdown, sounds
 
 HEADER_NAMES = {
     "front": "front",
@@ -39,6 +46,15 @@ ANKI_SEPARATORS = {
     "pipe": "|",
     "colon": ":",
 }
+# Anki's header for a column that is not a field, and the name Cadence reads it as.
+ANKI_COLUMNS = {
+    "guid column": "guid",
+    "notetype column": "notetype",
+    "deck column": "topic",
+    "tags column": "tags",
+}
+REVERSED = "basic (and reversed card)"
+OPTIONAL_REVERSED = "basic (optional reversed card)"
 
 
 @dataclass(frozen=True)
@@ -48,6 +64,10 @@ class _TextLayout:
     columns: dict[str, int] | None
     body: str
     first_line: int
+    # Anki's layout: every column not named in ``columns`` is a field, in order.
+    anki: bool = False
+    notetype: str = ""
+    special: frozenset[int] = field(default_factory=frozenset)
 
 
 def _text_layout(text: str, fmt: str) -> _TextLayout:
@@ -77,16 +97,25 @@ def _text_layout(text: str, fmt: str) -> _TextLayout:
     if "columns" in settings:
         names = [name.strip().lower() for name in settings["columns"].split(delimiter)]
         columns = {HEADER_NAMES[n]: i for i, n in enumerate(names) if n in HEADER_NAMES}
-    for key, name in (("tags column", "tags"), ("deck column", "topic")):
-        if settings.get(key, "").isdigit():
-            columns = columns if columns is not None else {"front": 0, "back": 1}
-            columns[name] = int(settings[key]) - 1
+    special = {
+        name: int(settings[key]) - 1
+        for key, name in ANKI_COLUMNS.items()
+        if settings.get(key, "").isdigit() and int(settings[key]) > 0
+    }
+    anki = bool(special) and columns is None
+    if anki:
+        columns = special
+    elif columns is not None:
+        columns.update(special)
     return _TextLayout(
         delimiter=delimiter,
         html=settings.get("html", "").lower() == "true",
         columns=columns,
         body=body,
         first_line=skip + 1,
+        anki=anki,
+        notetype=settings.get("notetype", ""),
+        special=frozenset(special.values()),
     )
 
 
@@ -97,6 +126,31 @@ def _cell(row: list[str], columns: dict[str, int], name: str) -> str:
 
 def estimate_delimited(data: bytes) -> int:
     return sum(1 for line in data.splitlines() if line.strip())
+
+
+def _note_sides(notetype: str, fields: list[str]) -> list[tuple[str, str]]:
+    """A note's cards as (front, back) in the file's markup, by Anki's note types."""
+    first = fields[0] if fields else ""
+    second = fields[1] if len(fields) > 1 else ""
+    kind = notetype.casefold()
+    if "cloze" in kind or (not kind and CLOZE_RE.search(first)):
+        numbers = sorted({int(match.group(1)) for match in CLOZE_RE.finditer(first)})
+        return [
+            (
+                cloze_side(first, number, front=True),
+                cloze_side(first, number, front=False) + (f"<br>{second}" if second else ""),
+            )
+            for number in numbers
+        ] or [(first, second)]
+    sides = [(first, second)]
+    if kind == REVERSED or (kind == OPTIONAL_REVERSED and len(fields) > 2 and fields[2]):
+        sides.append((second, first))
+    return sides
+
+
+def _plain_bold(text: str) -> str:
+    # A cloze side in a file of plain text: the deletion's bold as Markdown.
+    return text.replace("<b>", "**").replace("</b>", "**")
 
 
 def parse_delimited(
@@ -132,23 +186,38 @@ def parse_delimited(
             if progress and rows % 500 == 0:
                 progress(rows)
 
-            front, back = _cell(record, columns, "front"), _cell(record, columns, "back")
-            if layout.html:
-                front, back = html_to_markdown(front), html_to_markdown(back)
-            ref = f"line {line}"
-            reason = check_card(front, back)
-            if reason:
-                result.problems.append(Problem(ref, reason))
-                continue
-            result.cards.append(
-                ParsedCard(
-                    front=front,
-                    back=back,
-                    ref=ref,
-                    topic=_cell(record, columns, "topic")[:120] or default_topic,
-                    tags=normalize_tags(_cell(record, columns, "tags")),
+            if layout.anki:
+                fields = [cell.strip() for i, cell in enumerate(record) if i not in layout.special]
+                notetype = _cell(record, columns, "notetype") or layout.notetype
+            else:
+                fields = [_cell(record, columns, "front"), _cell(record, columns, "back")]
+                notetype = ""
+            note_sides = _note_sides(notetype, fields)
+            topic = _cell(record, columns, "topic")[:120] or default_topic
+            tags = normalize_tags(_cell(record, columns, "tags"))
+            played = sounds(" ".join(fields)) if layout.html else []
+            for number, (raw_front, raw_back) in enumerate(note_sides, start=1):
+                if layout.html:
+                    front, back = html_to_markdown(raw_front), html_to_markdown(raw_back)
+                else:
+                    front, back = _plain_bold(raw_front), _plain_bold(raw_back)
+                ref = f"line {line}" if len(note_sides) == 1 else f"line {line}, card {number}"
+                reason = check_card(front, back)
+                if reason:
+                    result.problems.append(Problem(ref, reason))
+                    continue
+                result.cards.append(
+                    ParsedCard(front=front, back=back, ref=ref, topic=topic, tags=tags)
                 )
-            )
+            if played:
+                result.problems.append(
+                    Problem(
+                        f"line {line}",
+                        f"it plays {', '.join(played)}: Cadence cards do not play sound, so "
+                        "the cards are imported without it",
+                        kept=True,
+                    )
+                )
     except csv.Error as error:
         raise ImportRejected(f"Line {reader.line_num} cannot be read: {error}.") from None
     if not rows:

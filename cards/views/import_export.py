@@ -74,14 +74,23 @@ def _job_context(job: ImportJob) -> dict[str, Any]:
     if job.status == ImportJob.Status.IMPORTING:
         # Inside the worker's transaction the row does not move; the count is in the cache.
         job.progress = cache.get(progress_key(job.pk), 0)
-    sample = job.rows[:12] if job.status == ImportJob.Status.READY else []
+    ready = job.status == ImportJob.Status.READY
+    sample = job.rows[:12] if ready else []
+    scheduled = [row for row in job.rows if row.get("schedule")] if ready else []
     return {
         "job": job,
         "progress": job.progress,
         "total": job.progress_total,
         "percent": job.progress_percent,
         "sample": sample,
-        "problems": job.problems[:500],
+        # What keeping Anki's scheduling would bring: cards with a schedule, reviews.
+        "scheduled": len(scheduled),
+        "suspended": sum(1 for row in scheduled if row["schedule"]["queue"] == -1),
+        "history": sum(len(row.get("history") or ()) for row in scheduled),
+        # Rows left out, and notices about cards imported all the same (a sound dropped).
+        "problems": [p for p in job.problems if not p.get("kept")][:500],
+        "notices": [p for p in job.problems if p.get("kept")][:500],
+        "refused": sum(1 for p in job.problems if not p.get("kept")),
         "duplicates": job.duplicates[:100],
     }
 
@@ -98,7 +107,13 @@ def import_job(request: AuthedHttpRequest, job_id: Any) -> HttpResponse:
 
 @require_POST
 def import_job_confirm(request: AuthedHttpRequest, job_id: Any) -> HttpResponse:
-    job = import_confirm(job=_job(request, job_id), now=timezone.now())
+    # The preview's check box sends "1" after a hidden "0": unticked, only the "0" comes.
+    job = import_confirm(
+        job=_job(request, job_id),
+        now=timezone.now(),
+        zone=request.profile.zone,
+        with_scheduling=request.POST.get("scheduling", "1") != "0",
+    )
     if job.status == ImportJob.Status.DONE:
         messages.success(
             request, f"Imported {job.added} card{'s' * (job.added != 1)} from {job.filename}."
@@ -167,6 +182,7 @@ def export_apkg(request: AuthedHttpRequest) -> HttpResponse:
         states=schedule.states if schedule else None,
         reps=schedule.reps if schedule else None,
         today=schedule.today if schedule else None,
+        logs=schedule.logs if schedule else None,
     )
     response = HttpResponse(data, content_type="application/octet-stream")
     return _attachment(response, "cadence-cards.apkg")

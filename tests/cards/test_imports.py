@@ -375,3 +375,56 @@ def test_protobuf_fields_reads_varints_and_strings() -> None:
     assert protobuf_fields(b"\x0a\x03cat\x10\x96\x01") == {1: [b"cat"], 2: [150]}
     with pytest.raises(ValueError, match="truncated"):
         protobuf_fields(b"\x0a\x09cat")
+
+
+PLAIN_SAMPLES = [
+    "What does layer 7 compute?",
+    "  two   spaces\u00a0and a no-break space ",
+    "state-of-the-art, 3.5 % (roughly); \"quoted\" and 'single'",
+    "-5 degrees",
+    "1. first",
+    "+ pro",
+    "= heading?",
+    "a = b + c / d @ e",
+    "Über Straße 注意力 ÅÉÎ",
+    "it's 50/50: yes? no!",
+    "x > y",
+    "tab\there",
+    "line\nbreak",
+    "trailing ?",
+    "emoji 🙂 ok",
+    "a \u00a0b",
+]
+
+
+def _random_fields(count: int) -> list[str]:
+    import random
+
+    pieces = [
+        "word", "Über", "注意力", " ", "  ", "\t", "<b>", "</b>", "<i>", "</i>", "<strong>",
+        "</strong>", "<em>", "</em>", "<br>", "<br/>", "<br />", "&nbsp;", "[...]", "x-y",
+        "1. ", "- ", "+ ", "# ", "|", "!", "{", "}", "~", "^", "(", ")", "?", ".", "<u>",
+        "</u>", "<div>", "</div>", "a_b", "$", "*",
+    ]  # fmt: skip
+    generator = random.Random(15)
+    return ["".join(generator.choices(pieces, k=generator.randint(1, 12))) for _ in range(count)]
+
+
+def test_the_shortcuts_give_what_the_full_conversion_gives(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from cards.imports import html as anki_html
+    from cards.rendering import sanitize
+
+    fields = PLAIN_SAMPLES + _random_fields(3000)
+    shortcut = [
+        f
+        for f in fields
+        if anki_html.is_plain(f) or anki_html.inline_to_markdown(sanitize(f)) is not None
+    ]
+    assert len(shortcut) > 600  # the comparison covers both shortcuts, not only the rest
+    fast = [anki_html.html_to_markdown(f) for f in fields]
+    monkeypatch.setattr(anki_html, "is_plain", lambda markup: False)
+    monkeypatch.setattr(anki_html, "inline_to_markdown", lambda markup: None)
+    slow = [anki_html.html_to_markdown(f) for f in fields]
+    assert [(f, a, b) for f, a, b in zip(fields, fast, slow, strict=True) if a != b] == []

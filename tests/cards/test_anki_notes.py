@@ -1,0 +1,306 @@
+"""What a person sees after importing their own Anki deck: packages built by the real Anki
+(the `anki` package, a test dependency) with the note shapes people have, read by
+Cadence's reader; then the cards as the drill renders them."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from anki.collection import Collection, ExportAnkiPackageOptions
+
+from cards.imports import Limits, ParsedImport, parse
+from cards.rendering import render_markdown
+from tests.cards.conftest import png, upload
+
+LIMITS = Limits(
+    max_bytes=8 * 1024 * 1024,
+    max_uncompressed_bytes=64 * 1024 * 1024,
+    max_ratio=100,
+    max_cards=10_000,
+)
+
+
+def build(
+    folder: Path,
+    fill: Callable[[Collection], None],
+    *,
+    scheduling: bool = False,
+    legacy: bool = False,
+    media: bool = True,
+) -> bytes:
+    """An .apkg exported by Anki from a collection ``fill`` writes into."""
+    folder.mkdir(parents=True, exist_ok=True)
+    col = Collection(str(folder / "collection.anki2"))
+    try:
+        fill(col)
+        out = folder / "deck.apkg"
+        col.export_anki_package(
+            out_path=str(out),
+            options=ExportAnkiPackageOptions(
+                with_scheduling=scheduling,
+                with_deck_configs=False,
+                with_media=media,
+                legacy=legacy,
+            ),
+            limit=None,
+        )
+    finally:
+        col.close()
+    return out.read_bytes()
+
+
+def add(
+    col: Collection, notetype: str, deck: str = "Default", tags: Any = (), **fields: str
+) -> Any:
+    note = col.new_note(col.models.by_name(notetype))  # type: ignore[arg-type]
+    for name, value in fields.items():
+        note[name.replace("_", " ")] = value
+    note.tags = list(tags)
+    deck_id = col.decks.id(deck)
+    assert deck_id is not None
+    col.add_note(note, deck_id)
+    return note
+
+
+def read(package: bytes) -> ParsedImport:
+    return parse("apkg", package, limits=LIMITS, media_url=lambda name: f"/m/{name}")
+
+
+def sides(parsed: ParsedImport) -> list[tuple[str, str]]:
+    return [(card.front, card.back) for card in parsed.cards]
+
+
+def test_a_cloze_with_an_empty_back_extra_ends_without_a_backslash(tmp_path: Path) -> None:
+    def fill(col: Collection) -> None:
+        add(col, "Cloze", Text="{{c1::Adam}} keeps two moments", Back_Extra="")
+        add(
+            col,
+            "Basic",
+            Front="Two lines",
+            Back="<div>line one</div><div><br></div><div>line two</div>",
+        )
+
+    parsed = read(build(tmp_path, fill))
+    assert sides(parsed) == [
+        ("**[...]** keeps two moments", "**Adam** keeps two moments"),
+        ("Two lines", "line one\n\nline two"),
+    ]
+    for _front, back in sides(parsed):
+        assert "\\" not in render_markdown(back)
+
+
+def test_superscripts_and_subscripts_are_kept(tmp_path: Path) -> None:
+    def fill(col: Collection) -> None:
+        add(col, "Basic", Front="Attention scores", Back="softmax(QK<sup>T</sup>)")
+        add(col, "Basic", Front="Cost", Back="O(n<sup>2</sup>d), H<sub>2</sub>O")
+
+    parsed = read(build(tmp_path, fill))
+    assert sides(parsed) == [
+        ("Attention scores", "softmax(QK^T^)"),
+        ("Cost", "O(n^2^d), H~2~O"),
+    ]
+    assert "QK<sup>T</sup>" in render_markdown(parsed.cards[0].back)
+    assert "O(n<sup>2</sup>d), H<sub>2</sub>O" in render_markdown(parsed.cards[1].back)
+
+
+def test_image_occlusion_notes_are_refused_with_a_reason(tmp_path: Path) -> None:
+    def fill(col: Collection) -> None:
+        col.add_image_occlusion_notetype()
+        image = tmp_path / "brain.png"
+        image.write_bytes(png(40, 40))
+        notetype = col.models.by_name("Image Occlusion")
+        assert notetype is not None
+        col.add_image_occlusion_note(
+            notetype_id=notetype["id"],
+            image_path=str(image),
+            occlusions="{{c1::image-occlusion:rect:left=.1:top=.1:width=.3:height=.2:oi=1}}",
+            header="Name the lobe",
+            back_extra="",
+            tags=[],
+        )
+        add(col, "Basic", Front="Kept", Back="Yes")
+
+    parsed = read(build(tmp_path / "col", fill))
+    assert sides(parsed) == [("Kept", "Yes")]
+    (problem,) = parsed.problems
+    assert "Image Occlusion" in problem.reason
+    assert not problem.kept
+    assert not any("image-occlusion" in card.front + card.back for card in parsed.cards)
+
+
+def test_sound_is_named_in_the_problems_not_dropped_silently(tmp_path: Path) -> None:
+    def fill(col: Collection) -> None:
+        sound = tmp_path / "hello.mp3"
+        sound.write_bytes(b"ID3" + b"\x00" * 64)
+        name = col.media.add_file(str(sound))
+        add(col, "Basic", Front=f"Hallo [sound:{name}]", Back="Hello")
+
+    parsed = read(build(tmp_path / "col", fill))
+    assert sides(parsed) == [("Hallo", "Hello")]
+    (notice,) = parsed.problems
+    assert "hello.mp3" in notice.reason
+    assert notice.kept
+
+
+def test_hierarchical_and_non_ascii_tags_are_kept(tmp_path: Path) -> None:
+    def fill(col: Collection) -> None:
+        add(col, "Basic", tags=["ml::attention::mha", "Übung", "注意力"], Front="Q", Back="A")
+
+    (card,) = read(build(tmp_path, fill)).cards
+    assert sorted(card.tags) == sorted(("ml::attention::mha", "übung", "注意力"))
+
+
+def test_type_in_the_answer_does_not_repeat_the_question(tmp_path: Path) -> None:
+    def fill(col: Collection) -> None:
+        add(col, "Basic (type in the answer)", Front="Capital of France?", Back="Paris")
+
+    assert sides(read(build(tmp_path, fill))) == [("Capital of France?", "Paris")]
+
+
+def test_adjacent_deletions_of_one_number_read_as_one(tmp_path: Path) -> None:
+    def fill(col: Collection) -> None:
+        add(col, "Cloze", Text="{{c1::multi}}{{c1::head}} attention", Back_Extra="")
+
+    assert sides(read(build(tmp_path, fill))) == [
+        ("**[...][...]** attention", "**multihead** attention")
+    ]
+
+
+def test_standard_operators_and_old_latex_typeset(tmp_path: Path) -> None:
+    def fill(col: Collection) -> None:
+        add(col, "Basic", Front="Mode", Back="\\(\\arg\\max_x p(x)\\)")
+        add(col, "Basic", Front="Old", Back="[latex]\\sum_i x_i[/latex]")
+
+    parsed = read(build(tmp_path, fill))
+    assert parsed.problems == []
+    assert sides(parsed) == [("Mode", "$\\arg\\max_x p(x)$"), ("Old", "$$\\sum_i x_i$$")]
+
+
+def test_an_image_missing_from_the_package_is_named(tmp_path: Path) -> None:
+    def fill(col: Collection) -> None:
+        image = tmp_path / "diagram.png"
+        image.write_bytes(png())
+        name = col.media.add_file(str(image))
+        add(col, "Basic", Front="Diagram", Back=f'See <img src="{name}">')
+
+    parsed = read(build(tmp_path / "col", fill, media=False))
+    assert sides(parsed) == [("Diagram", "See")]
+    (notice,) = parsed.problems
+    assert "diagram.png" in notice.reason
+    assert notice.kept
+
+
+@pytest.mark.parametrize("legacy", [True, False])
+def test_both_layouts_read_the_same_notes(tmp_path: Path, legacy: bool) -> None:
+    def fill(col: Collection) -> None:
+        add(col, "Cloze", Text="{{c1::a}} and {{c2::b}}", Back_Extra="")
+
+    assert len(read(build(tmp_path, fill, legacy=legacy)).cards) == 2
+
+
+def test_the_preview_lists_a_dropped_sound_apart_from_the_rows_left_out(
+    owner_client: Any, tmp_path: Path
+) -> None:
+    def fill(col: Collection) -> None:
+        sound = tmp_path / "hello.mp3"
+        sound.write_bytes(b"ID3" + b"\x00" * 64)
+        name = col.media.add_file(str(sound))
+        add(col, "Basic", Front=f"Hallo [sound:{name}]", Back="Hello")
+        add(col, "Basic", Front="No back", Back="")
+
+    response = upload(owner_client, "sound.apkg", build(tmp_path / "col", fill))
+    page = owner_client.get(response["Location"]).content.decode()
+    assert "data-to-add>1<" in page
+    assert "data-problems>1<" in page
+    notices = page.split("data-notices>")[1].split("</section>")[0]
+    assert "hello.mp3" in notices
+
+
+# --- "Notes in Plain Text" ---------------------------------------------------------------
+
+
+def plain_text(folder: Path, **options: bool) -> bytes:
+    """Anki's "Notes in Plain Text" export of a small collection, with these columns."""
+    from anki.import_export_pb2 import ExportLimit
+
+    folder.mkdir(parents=True, exist_ok=True)
+    col = Collection(str(folder / "collection.anki2"))
+    try:
+        add(
+            col,
+            "Basic",
+            "ML::Attention",
+            ["ml::attention", "Übung"],
+            Front="What is <b>QK<sup>T</sup></b>?",
+            Back="Scores<br>before the softmax",
+        )
+        add(col, "Cloze", "Optimisers", Text="{{c1::Adam}} keeps {{c2::two}} moments")
+        add(col, "Basic (and reversed card)", "Optimisers", Front="KV", Back="cache")
+        out = folder / "notes.txt"
+        col.export_note_csv(out_path=str(out), limit=ExportLimit(whole_collection={}), **options)
+    finally:
+        col.close()
+    return out.read_bytes()
+
+
+ALL_COLUMNS = {
+    "with_html": True,
+    "with_tags": True,
+    "with_deck": True,
+    "with_notetype": True,
+    "with_guid": True,
+}
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        ALL_COLUMNS,
+        {**ALL_COLUMNS, "with_guid": False, "with_notetype": False},
+        {**ALL_COLUMNS, "with_deck": False, "with_tags": False},
+    ],
+    ids=["every-column", "deck-and-tags", "guid-and-notetype"],
+)
+def test_notes_in_plain_text_read_every_column_anki_writes(
+    tmp_path: Path, options: dict[str, bool]
+) -> None:
+    data = plain_text(tmp_path, **options)
+    assert data.startswith(b"#separator:tab\n#html:true\n")
+    parsed = parse("tsv", data, limits=LIMITS, media_url=str, default_topic="Notes")
+    deck = options["with_deck"]
+    tags = options["with_tags"]
+    got = [(c.front, c.back, c.topic, c.tags) for c in parsed.cards]
+    assert parsed.problems == []
+    assert got == [
+        (
+            "What is **QK^T^**?",
+            "Scores\\\nbefore the softmax",
+            "ML::Attention" if deck else "Notes",
+            ("ml::attention", "übung") if tags else (),
+        ),
+        ("**[...]** keeps two moments", "**Adam** keeps two moments", *opt(deck)),
+        ("Adam keeps **[...]** moments", "Adam keeps **two** moments", *opt(deck)),
+        ("KV", "cache", *opt(deck)),
+        # Only the note type column says the note has a reverse card.
+        *([("cache", "KV", *opt(deck))] if options["with_notetype"] else []),
+    ]
+
+
+def opt(deck: bool) -> tuple[str, tuple[str, ...]]:
+    return ("Optimisers" if deck else "Notes", ())
+
+
+def test_notes_in_plain_text_without_html_read_cloze_notes_too(tmp_path: Path) -> None:
+    data = plain_text(tmp_path, **{**ALL_COLUMNS, "with_html": False})
+    parsed = parse("tsv", data, limits=LIMITS, media_url=str, default_topic="Notes")
+    fronts = [c.front for c in parsed.cards]
+    assert fronts == [
+        "What is QKT?",
+        "**[...]** keeps two moments",
+        "Adam keeps **[...]** moments",
+        "KV",
+        "cache",
+    ]
