@@ -154,6 +154,7 @@ def plan_generate(*, user: User, today: dt.date) -> Plan:
         plan.is_active = False
         plan.save(update_fields=["is_active", "updated_at"])
         plan = None
+    rebuilding = plan is not None
     if plan is None:
         plan = Plan.objects.create(
             user=user,
@@ -165,7 +166,22 @@ def plan_generate(*, user: User, today: dt.date) -> Plan:
     done_items = list(
         PlanItem.objects.filter(week__plan=plan, done_at__isnull=False).select_related("week")
     )
-    kept_done = [item.pk for item in done_items if item.week.ends_on >= today]
+    kept_done = [item for item in done_items if item.week.ends_on >= today]
+    # Same date and hours: a rebuild, which plans no topic the plan had left out.
+    same_terms = (
+        rebuilding
+        and plan.interview_date == profile.interview_date
+        and plan.hours_per_week == profile.hours_per_week
+    )
+    topic_ids = (
+        set(
+            PlanItem.objects.filter(week__plan=plan, topic__isnull=False).values_list(
+                "topic_id", flat=True
+            )
+        )
+        if same_terms
+        else None
+    )
     replaced = PlanWeek.objects.filter(plan=plan, ends_on__gte=today)
     PlanItem.objects.filter(week__in=replaced, done_at__isnull=True).delete()
     # Out of the way of the new weeks' numbers until their done items have moved.
@@ -179,6 +195,8 @@ def plan_generate(*, user: User, today: dt.date) -> Plan:
         interview=profile.interview_date,
         hours_per_week=profile.hours_per_week,
         done=[DoneItem(i.kind, i.title, i.topic_id, i.minutes) for i in done_items],
+        spent=sum(i.minutes for i in kept_done),
+        topic_ids=topic_ids,
     )
     weeks = PlanWeek.objects.bulk_create(
         PlanWeek(
@@ -208,7 +226,7 @@ def plan_generate(*, user: User, today: dt.date) -> Plan:
         for index, item in enumerate(week_draft.items)
     )
     # What was already done this week (or ahead of time) stays, in the new first week.
-    PlanItem.objects.filter(pk__in=kept_done).update(week=weeks[0], order=0)
+    PlanItem.objects.filter(pk__in=[i.pk for i in kept_done]).update(week=weeks[0], order=0)
     PlanWeek.objects.filter(plan=plan, number__gte=10_000).delete()
 
     plan.interview_date = profile.interview_date
