@@ -19,6 +19,35 @@ def time_zone_choices() -> list[tuple[str, str]]:
     return [(name, name.replace("_", " ")) for name in sorted(available_time_zones())]
 
 
+HOURS_MESSAGE = "Enter between 1 and 80 hours a week."
+
+
+def hours_field(label: str) -> forms.DecimalField:
+    """The hours a week, 1 to 80, said so in the field and in every error."""
+    return forms.DecimalField(
+        label=label,
+        min_value=1,
+        max_value=80,
+        decimal_places=1,
+        help_text="1 to 80 hours a week; halves are fine (7.5).",
+        error_messages={
+            "invalid": HOURS_MESSAGE,
+            "min_value": HOURS_MESSAGE,
+            "max_value": HOURS_MESSAGE,
+            "max_decimal_places": "Use at most one decimal place, as in 7.5.",
+        },
+        widget=forms.NumberInput(attrs={"step": "0.5"}),
+    )
+
+
+def interview_date_check(day: dt.date, today: dt.date) -> None:
+    """Onboarding's and the profile's one rule for the interview date."""
+    if day <= today:
+        raise forms.ValidationError("The interview date must be after today.")
+    if day > today + dt.timedelta(days=3 * 365):
+        raise forms.ValidationError("Pick a date within the next three years.")
+
+
 class SignUpForm(UserCreationForm[User]):
     email = forms.EmailField(required=True, help_text="Reminders and password resets go here.")
     time_zone = forms.ChoiceField(choices=time_zone_choices, initial="UTC")
@@ -36,6 +65,7 @@ class SignUpForm(UserCreationForm[User]):
 
 class ProfileForm(forms.ModelForm[Profile]):
     time_zone = forms.ChoiceField(choices=time_zone_choices)
+    hours_per_week = hours_field("Hours per week")
 
     class Meta:
         model = Profile
@@ -62,11 +92,20 @@ class ProfileForm(forms.ModelForm[Profile]):
         }
         help_texts = {"remind_when_empty": ""}
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, today: dt.date, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        self.today = today
         track_field = self.fields["track"]
         assert isinstance(track_field, forms.ModelChoiceField)
         track_field.queryset = Track.objects.filter(retired_at__isnull=True)
+
+    def clean_interview_date(self) -> dt.date | None:
+        day: dt.date | None = self.cleaned_data["interview_date"]
+        # A date already saved may have passed (the interview happened); saving the other
+        # settings must not be blocked by it. A date typed in is checked as onboarding does.
+        if day is not None and "interview_date" in self.changed_data:
+            interview_date_check(day, self.today)
+        return day
 
 
 class QueuedPasswordResetForm(PasswordResetForm):
@@ -106,6 +145,7 @@ class OnboardingForm(forms.ModelForm[Profile]):
         empty_label=None,
         error_messages={"required": "Pick the track that matches your interview."},
     )
+    hours_per_week = hours_field("Hours per week you can study")
 
     class Meta:
         model = Profile
@@ -130,8 +170,5 @@ class OnboardingForm(forms.ModelForm[Profile]):
 
     def clean_interview_date(self) -> dt.date:
         day: dt.date = self.cleaned_data["interview_date"]
-        if day <= self.today:
-            raise forms.ValidationError("The interview date must be after today.")
-        if day > self.today + dt.timedelta(days=3 * 365):
-            raise forms.ValidationError("Pick a date within the next three years.")
+        interview_date_check(day, self.today)
         return day

@@ -152,9 +152,11 @@ def plan_rebuild(request: AuthedHttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def profile(request: AuthedHttpRequest) -> HttpResponse:
     current = request.profile
-    form = ProfileForm(request.POST or None, instance=Profile.objects.get(pk=current.pk))
+    today = local_date(timezone.now(), current.zone)
+    form = ProfileForm(
+        request.POST or None, instance=Profile.objects.get(pk=current.pk), today=today
+    )
     if request.method == "POST" and form.is_valid():
-        today = local_date(timezone.now(), current.zone)
         try:
             replanned = profile_save_and_replan(
                 profile=current, fields=form.cleaned_data, today=today

@@ -1,0 +1,80 @@
+"""The profile's interview date and hours are checked as onboarding checks them."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import pytest
+import time_machine
+from django.test import Client
+from django.urls import reverse
+
+from prep.models import Profile
+
+NOW = dt.datetime(2026, 11, 23, 10, 0, tzinfo=dt.UTC)  # Monday, 11:00 in Berlin
+
+
+@pytest.fixture(autouse=True)
+def frozen() -> Any:
+    with time_machine.travel(NOW, tick=False):
+        yield
+
+
+def _settings(**changes: str) -> dict[str, str]:
+    return {
+        "time_zone": "Europe/Berlin",
+        "reminder_time": "07:30",
+        "new_cards_per_day": "10",
+        "max_reviews_per_day": "150",
+        "interview_date": "2027-01-15",
+        "hours_per_week": "6",
+        "track": "",
+        **changes,
+    }
+
+
+@pytest.mark.parametrize("day", ["2026-11-23", "2026-11-01"])
+def test_the_profile_refuses_an_interview_date_today_or_past_with_onboardings_message(
+    owner_client: Client, owner: Any, day: str
+) -> None:
+    response = owner_client.post(reverse("profile"), _settings(interview_date=day))
+    assert response.status_code == 200
+    assert "The interview date must be after today." in response.content.decode()
+    assert Profile.objects.get(user=owner).interview_date is None
+
+
+def test_onboarding_and_the_profile_say_the_same_about_a_past_date(
+    owner_client: Client,
+) -> None:
+    onboarding = owner_client.post(reverse("onboarding"), _settings(interview_date="2026-11-01"))
+    assert "The interview date must be after today." in onboarding.content.decode()
+
+
+def test_a_past_date_already_saved_does_not_block_other_settings(
+    owner_client: Client, owner: Any
+) -> None:
+    Profile.objects.filter(user=owner).update(interview_date=dt.date(2026, 11, 20))
+    response = owner_client.post(
+        reverse("profile"), _settings(interview_date="2026-11-20", new_cards_per_day="12")
+    )
+    assert response.status_code == 302
+    assert Profile.objects.get(user=owner).new_cards_per_day == 12
+
+
+@pytest.mark.parametrize("url", ["profile", "onboarding"])
+@pytest.mark.parametrize("hours", ["1000", "0", "80.5"])
+def test_hours_out_of_range_say_the_range(owner_client: Client, url: str, hours: str) -> None:
+    response = owner_client.post(reverse(url), _settings(hours_per_week=hours))
+    body = response.content.decode()
+    assert response.status_code == 200
+    assert "Enter between 1 and 80 hours a week." in body
+    assert "digits" not in body
+
+
+@pytest.mark.parametrize("url", ["profile", "onboarding"])
+def test_the_hours_field_shows_its_limits(owner_client: Client, url: str) -> None:
+    body = owner_client.get(reverse(url)).content.decode()
+    assert 'min="1"' in body
+    assert 'max="80"' in body
+    assert "1 to 80" in body
