@@ -15,6 +15,8 @@ from django.utils import timezone
 
 from cards.deckfile import DeckFormatError
 from cards.models import Topic
+from cards.services import calendar_rezone
+from core.localtime import local_date
 from prep.models import Plan, PlanItem, PlanWeek, Profile, Track, TrackTopic
 from prep.planning import Activity, DoneItem, TrackTemplate, generate_plan
 from prep.planning import TrackTopic as PlanTrackTopic
@@ -97,16 +99,36 @@ def user_create(*, username: str, email: str, password: str, time_zone: str = "U
     return user
 
 
+@transaction.atomic
 def profile_update(*, profile: Profile, fields: dict[str, object]) -> Profile:
+    old_zone = profile.zone
     for name, value in fields.items():
         setattr(profile, name, value)
     profile.full_clean()
     # Only the fields the person changed: the sweeps move the schedule columns, and a
     # stale profile saved whole would move them back.
     profile.save(update_fields=list(fields))
+    if profile.zone != old_zone:
+        _calendar_rezone(profile=profile, now=timezone.now())
     # The time, zone or e-mail choices may have changed: the next reminder moves with them.
     reminder_schedule_next(profile=profile, now=timezone.now())
     return profile
+
+
+def _calendar_rezone(*, profile: Profile, now: dt.datetime) -> None:
+    """A zone to the west can make today an earlier date than the one already begun: the
+    day's work keeps counting as today's, and a plan that began "tomorrow" begins today."""
+    today = local_date(now, profile.zone)
+    calendar_rezone(user=profile.user, zone=profile.zone, now=now)
+    plan = Plan.objects.filter(user=profile.user, is_active=True, starts_on__gt=today).first()
+    if plan is None:
+        return
+    first = plan.weeks.order_by("number").first()
+    if first is not None and first.starts_on > today:
+        first.starts_on = today
+        first.save(update_fields=["starts_on"])
+    plan.starts_on = today
+    plan.save(update_fields=["starts_on", "updated_at"])
 
 
 class PlanNotPossible(ValueError):
