@@ -101,6 +101,11 @@ class MathError(ValueError):
     pass
 
 
+def _quoted(latex: str) -> str:
+    # As written, one backslash per backslash: repr() would double each one.
+    return f"“{latex}”"
+
+
 def math_to_mathml(latex: str, *, display: bool) -> str:
     """Convert one LaTeX snippet; raise MathError if it does not parse cleanly."""
     depth = 0
@@ -115,18 +120,20 @@ def math_to_mathml(latex: str, *, display: bool) -> str:
         elif char == "}":
             depth -= 1
             if depth < 0:
-                raise MathError(f"unbalanced '}}' in {latex!r}")
+                raise MathError(f"unbalanced '}}' in {_quoted(latex)}")
     if depth:
-        raise MathError(f"unbalanced '{{' in {latex!r}")
+        raise MathError(f"unbalanced '{{' in {_quoted(latex)}")
     try:
         mathml = latex_to_mathml(latex, display="block" if display else "inline")
     except Exception as error:  # latex2mathml raises a zoo of exception types
-        raise MathError(f"{error.__class__.__name__}: {error} in {latex!r}") from None
+        raise MathError(f"{error.__class__.__name__}: {error} in {_quoted(latex)}") from None
     # latex2mathml keeps a command it does not know as literal text (\foo); that would
     # show as garbage on the card, so it counts as an error.
     leftover = UNKNOWN_COMMAND_RE.findall(html.unescape(re.sub(r"<[^>]+>", " ", mathml)))
     if leftover:
-        raise MathError(f"unsupported command(s) {', '.join(sorted(set(leftover)))} in {latex!r}")
+        raise MathError(
+            f"unsupported command(s) {', '.join(sorted(set(leftover)))} in {_quoted(latex)}"
+        )
     return mathml
 
 

@@ -507,3 +507,12 @@ def test_the_browser_runs_a_fixed_number_of_queries_with_3000_cards(
     with django_assert_max_num_queries(16):
         bulk(owner_client, "suspend", [], everything="1", filters="tag=common")
     assert ReviewState.objects.filter(user=owner, suspended=True).count() == 3000
+
+
+def test_the_preview_names_broken_math_with_single_backslashes(owner_client: Client) -> None:
+    response = owner_client.post(
+        reverse("card_preview"), {"front": "Scale", "back": "$\\frac{1}{$"}, **HTMX
+    )
+    html = response.content.decode()
+    assert "Back: unbalanced &#x27;{&#x27; in “\\frac{1}{”" in html
+    assert "\\\\frac" not in html
