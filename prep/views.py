@@ -187,8 +187,14 @@ def feed_settings(request: AuthedHttpRequest) -> HttpResponse:
         feed_token_revoke(profile=request.profile)
         messages.success(request, "Calendar feed turned off: the old address no longer works.")
     else:
+        had_one = bool(request.profile.feed_token)
         feed_token_rotate(profile=request.profile)
-        messages.success(request, "New calendar address made; any older one stops working.")
+        messages.success(
+            request,
+            "New calendar address made: the old address stops working."
+            if had_one
+            else "Calendar feed on: subscribe to the address below in your calendar app.",
+        )
     return redirect(reverse("profile") + "#calendar")
 
 
