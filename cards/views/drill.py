@@ -15,7 +15,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
 from cards.models import Card, ReviewLog, ReviewState
-from cards.queue import NextCard, next_card, queue_counts
+from cards.queue import NextCard, card_queued, next_card, queue_counts
 from cards.scheduling import SAME_DAY_REPEAT_BELOW, Sm2State, format_interval, preview_intervals
 from cards.selectors import day_summary
 from cards.services import (
@@ -126,12 +126,18 @@ def drill_response(
 def drill(request: AuthedHttpRequest) -> HttpResponse:
     reveal = request.GET.get("show") is not None
     card_id = _int(request.GET.get("card"))
-    if card_id is not None:
-        # After an undo without JavaScript: show the card that came back.
-        context = drill_context(request, show=_visible_card(request, card_id), reveal=reveal)
-    else:
-        context = drill_context(request, reveal=reveal)
-    return drill_response(request, context)
+    shown = _queued_card(request, card_id) if card_id is not None else None
+    # After an undo or an edit without JavaScript: show the card that came back. A card
+    # not in today's queue is not shown by its id: the queue's next card is.
+    return drill_response(request, drill_context(request, show=shown, reveal=reveal))
+
+
+def _queued_card(request: AuthedHttpRequest, card_id: int) -> Card | None:
+    card = _visible_card(request, card_id)
+    profile = request.profile
+    today = local_date(timezone.now(), profile.zone)
+    queued = card_queued(user=request.user, card=card, limits=profile.limits, today=today)
+    return card if queued else None
 
 
 def _int(value: str | None, default: int | None = None) -> int | None:
@@ -153,6 +159,21 @@ def grade(request: AuthedHttpRequest) -> HttpResponse:
             redirect("drill")
             if not request.htmx
             else drill_response(request, drill_context(request, reveal=True), status=400)
+        )
+    # A fresh showing must be of a card in today's queue. A stale one (graded already by
+    # another click or tab, perhaps this very moment: so checked second) records nothing
+    # below and just shows what is next.
+    if (
+        _queued_card(request, card_id) is None
+        and not ReviewState.objects.filter(user=request.user, card_id=card_id)
+        .exclude(version=version)
+        .exists()
+    ):
+        messages.error(request, "That card is not due today: nothing was recorded.")
+        return (
+            redirect("drill")
+            if not request.htmx
+            else drill_response(request, drill_context(request), status=400)
         )
     card = _visible_card(request, card_id)
     now = timezone.now()

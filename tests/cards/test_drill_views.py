@@ -340,3 +340,63 @@ def test_emptying_the_queue_marks_the_day_and_undo_unmarks_it(
     assert list(StudyDay.objects.values_list("local_date", flat=True)) == [dt.date(2026, 11, 23)]
     owner_client.post(reverse("undo"), **HTMX)
     assert not StudyDay.objects.exists()
+
+
+def _reviewed(owner: Any, card: Card, *, due: dt.date) -> None:
+    ReviewState.objects.create(
+        user=owner,
+        card=card,
+        repetitions=2,
+        interval=6,
+        due=due,
+        introduced_on=dt.date(2026, 11, 1),
+        last_reviewed_at=NOON_BERLIN - dt.timedelta(days=6),
+    )
+
+
+def test_a_card_not_due_cannot_be_shown_by_its_id(owner_client: Client, owner: Any) -> None:
+    later = CardFactory(front="Due next week")
+    queued = CardFactory(front="New today")
+    _reviewed(owner, later, due=dt.date(2026, 11, 30))
+    html = owner_client.get(f"{reverse('drill')}?card={later.pk}&show=1").content.decode()
+    assert "Due next week" not in html
+    assert shown(html)["card"] == queued.pk
+
+
+def test_a_card_not_due_cannot_be_graded(owner_client: Client, owner: Any) -> None:
+    later = CardFactory()
+    _reviewed(owner, later, due=dt.date(2026, 11, 30))
+    response = owner_client.post(
+        reverse("grade"), {"card": later.pk, "version": 0, "quality": 5}, **HTMX
+    )
+    assert response.status_code == 400
+    assert not ReviewLog.objects.exists()
+    assert ReviewState.objects.get(card=later).due == dt.date(2026, 11, 30)
+
+
+def test_a_due_card_and_the_undo_target_can_be_shown_by_id(
+    owner_client: Client, owner: Any
+) -> None:
+    due = CardFactory(front="Due today")
+    CardFactory(front="New one")
+    _reviewed(owner, due, due=dt.date(2026, 11, 23))
+    html = owner_client.get(f"{reverse('drill')}?card={due.pk}").content.decode()
+    assert shown(html)["card"] == due.pk
+
+
+def test_show_answer_after_an_undo_without_javascript_keeps_the_card(
+    owner_client: Client,
+) -> None:
+    first = CardFactory()
+    CardFactory()
+    token = shown(owner_client.get(reverse("drill")).content.decode())
+    owner_client.post(reverse("grade"), {**token, "quality": 5})
+    location = owner_client.post(reverse("undo"))["Location"]
+    html = owner_client.get(location).content.decode()
+    reveal = re.search(r'href="([^"]+)"[^>]*data-reveal', html)
+    assert reveal is not None
+    href = reveal.group(1).replace("&amp;", "&")
+    assert f"card={first.pk}" in href
+    revealed = owner_client.get(href).content.decode()
+    assert shown(revealed)["card"] == first.pk
+    assert 'class="answer" hidden' not in revealed
