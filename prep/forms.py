@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
+import importlib.resources
 from typing import Any
 
 from django import forms
@@ -15,8 +17,38 @@ from prep.models import Profile, Track, available_time_zones
 from prep.tasks import deliver_email
 
 
-def time_zone_choices() -> list[tuple[str, str]]:
-    return [(name, name.replace("_", " ")) for name in sorted(available_time_zones())]
+@functools.cache
+def canonical_time_zones() -> tuple[str, ...]:
+    """The zones people live in: tzdata's country table (zone.tab), without the aliases,
+    the legacy names (US/Eastern) and oddities (Factory, localtime) of the full list."""
+    table = importlib.resources.files("tzdata.zoneinfo").joinpath("zone.tab").read_text()
+    names = {
+        line.split("\t")[2]
+        for line in table.splitlines()
+        if line and not line.startswith("#") and len(line.split("\t")) >= 3
+    }
+    return tuple(sorted(names & available_time_zones()))
+
+
+def time_zone_choices() -> list[tuple[str, Any]]:
+    """UTC, then the canonical zones grouped by region ("Europe": "Berlin", ...)."""
+    groups: dict[str, list[tuple[str, str]]] = {}
+    for name in canonical_time_zones():
+        region, _, place = name.partition("/")
+        groups.setdefault(region, []).append((name, place.replace("_", " ").replace("/", " / ")))
+    return [("UTC", "UTC"), *groups.items()]
+
+
+class TimeZoneField(forms.ChoiceField):
+    """Offers the canonical zones; accepts any IANA name (a browser may report an alias
+    such as Asia/Calcutta, and a profile may hold an older name)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(choices=time_zone_choices, **kwargs)
+        self.widget.attrs.setdefault("data-time-zone", "")
+
+    def valid_value(self, value: Any) -> bool:
+        return str(value) in available_time_zones()
 
 
 HOURS_MESSAGE = "Enter between 1 and 80 hours a week."
@@ -48,9 +80,20 @@ def interview_date_check(day: dt.date, today: dt.date) -> None:
         raise forms.ValidationError("Pick a date within the next three years.")
 
 
+def keep_current_zone(form: forms.ModelForm[Profile]) -> None:
+    """A profile saved with a name the list does not offer keeps it on the list, selected,
+    so that saving other settings never moves the person to another zone."""
+    current = form.instance.time_zone
+    if current and current != "UTC" and current not in canonical_time_zones():
+        field = form.fields["time_zone"]
+        assert isinstance(field, forms.ChoiceField)
+        field.choices = [(current, current.replace("_", " ")), *time_zone_choices()]
+
+
 class SignUpForm(UserCreationForm[User]):
     email = forms.EmailField(required=True, help_text="Reminders and password resets go here.")
-    time_zone = forms.ChoiceField(choices=time_zone_choices, initial="UTC")
+    time_zone = TimeZoneField(initial="UTC")
+    time_zone.widget.attrs["data-time-zone"] = "guess"  # the browser's zone, preselected
 
     class Meta(UserCreationForm.Meta):
         model = get_user_model()
@@ -64,7 +107,7 @@ class SignUpForm(UserCreationForm[User]):
 
 
 class ProfileForm(forms.ModelForm[Profile]):
-    time_zone = forms.ChoiceField(choices=time_zone_choices)
+    time_zone = TimeZoneField()
     hours_per_week = hours_field("Hours per week")
 
     class Meta:
@@ -95,6 +138,7 @@ class ProfileForm(forms.ModelForm[Profile]):
     def __init__(self, *args: Any, today: dt.date, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.today = today
+        keep_current_zone(self)
         track_field = self.fields["track"]
         assert isinstance(track_field, forms.ModelChoiceField)
         track_field.queryset = Track.objects.filter(retired_at__isnull=True)
@@ -138,7 +182,7 @@ class QueuedPasswordResetForm(PasswordResetForm):
 
 
 class OnboardingForm(forms.ModelForm[Profile]):
-    time_zone = forms.ChoiceField(choices=time_zone_choices)
+    time_zone = TimeZoneField()
     track = forms.ModelChoiceField(
         queryset=Track.objects.none(),
         widget=forms.RadioSelect,
@@ -163,6 +207,7 @@ class OnboardingForm(forms.ModelForm[Profile]):
     def __init__(self, *args: Any, today: dt.date, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.today = today
+        keep_current_zone(self)
         track_field = self.fields["track"]
         assert isinstance(track_field, forms.ModelChoiceField)
         track_field.queryset = Track.objects.filter(retired_at__isnull=True)

@@ -78,3 +78,42 @@ def test_the_hours_field_shows_its_limits(owner_client: Client, url: str) -> Non
     assert 'min="1"' in body
     assert 'max="80"' in body
     assert "1 to 80" in body
+
+
+def test_the_zone_list_offers_canonical_zones_grouped_by_region(owner_client: Client) -> None:
+    body = owner_client.get(reverse("profile")).content.decode()
+    assert '<optgroup label="Europe">' in body
+    assert '<option value="Europe/Berlin" selected>Berlin</option>' in body
+    for odd in ("Factory", "localtime", "US/Eastern", "Etc/GMT+5", "posixrules"):
+        assert f'value="{odd}"' not in body
+    assert body.count("<option value=") < 450
+
+
+def test_a_zone_the_browser_reports_by_an_older_name_is_accepted(
+    owner_client: Client, owner: Any
+) -> None:
+    response = owner_client.post(reverse("profile"), _settings(time_zone="Asia/Calcutta"))
+    assert response.status_code == 302
+    assert Profile.objects.get(user=owner).time_zone == "Asia/Calcutta"
+    body = owner_client.get(reverse("profile")).content.decode()
+    assert '<option value="Asia/Calcutta" selected>' in body
+
+
+def test_a_one_day_week_is_labelled_by_its_day(owner_client: Client, owner: Any) -> None:
+    from prep.models import Plan, PlanWeek, Track
+
+    track = Track.objects.create(slug="t", title="T", order=1)
+    Profile.objects.filter(user=owner).update(onboarded_at=NOW, track=track)
+    plan = Plan.objects.create(
+        user=owner,
+        track=track,
+        starts_on=dt.date(2026, 11, 23),
+        interview_date=dt.date(2026, 11, 24),
+        hours_per_week=6,
+    )
+    PlanWeek.objects.create(
+        plan=plan, number=1, starts_on=dt.date(2026, 11, 23), ends_on=dt.date(2026, 11, 23)
+    )
+    body = owner_client.get(reverse("plan")).content.decode()
+    assert "Mon 23 Nov" in body
+    assert "Mon 23 Nov – Mon 23 Nov" not in body
