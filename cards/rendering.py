@@ -137,9 +137,18 @@ def math_to_mathml(latex: str, *, display: bool) -> str:
     return mathml
 
 
-def _render_math(content: str, display: bool) -> str:
+# Wide display math and tables scroll inside this box, never the page; static/js/scroll.js
+# makes a box that does overflow focusable, so a keyboard can scroll it too.
+# A div for blocks; display math inside a paragraph ($$ inline) gets a span (display:
+# block in the CSS), as a div may not sit in a <p>.
+def _scroll(markup: str, tag: str = "div") -> str:
+    return f'<{tag} class="scroll">{markup}</{tag}>'
+
+
+def _render_math(content: str, display: bool, box: str = "div") -> str:
     try:
-        return math_to_mathml(content, display=display)
+        mathml = math_to_mathml(content, display=display)
+        return _scroll(mathml, box) if display else mathml
     except MathError:
         # Show the source rather than lose it; the deck test fails on these.
         tag = "div" if display else "span"
@@ -162,6 +171,14 @@ def _markdown() -> MarkdownIt:
         {"html": False, "linkify": False, "typographer": False, "highlight": _highlight},
     )
     md.enable("table").enable("strikethrough")
+    md.add_render_rule(
+        "table_open",
+        lambda self, tokens, idx, options, env: '<div class="scroll"><table>\n',
+    )
+    md.add_render_rule(
+        "table_close",
+        lambda self, tokens, idx, options, env: "</table></div>\n",
+    )
     dollarmath_plugin(md, allow_space=False, allow_digits=False, double_inline=True)
     md.add_render_rule(
         "math_inline",
@@ -169,7 +186,9 @@ def _markdown() -> MarkdownIt:
     )
     md.add_render_rule(
         "math_inline_double",
-        lambda self, tokens, idx, options, env: _render_math(tokens[idx].content, display=True),
+        lambda self, tokens, idx, options, env: _render_math(
+            tokens[idx].content, display=True, box="span"
+        ),
     )
     md.add_render_rule(
         "math_block",

@@ -36,7 +36,12 @@
 
   document.addEventListener("click", function (event) {
     var target = event.target.closest && event.target.closest("[data-reveal]");
-    if (target) { event.preventDefault(); reveal(); }
+    if (target) { event.preventDefault(); reveal(); return; }
+    // A tap anywhere on a hidden card's text reveals it (links and buttons keep theirs).
+    var card = event.target.closest && event.target.closest("#card[data-revealed=false]");
+    if (card && !event.target.closest("a, button, input, select, textarea, .card-actions, .scroll")) {
+      reveal();
+    }
     var open = event.target.closest && event.target.closest("[data-shortcuts]");
     if (open) { event.preventDefault(); document.getElementById("shortcuts").showModal(); }
   });

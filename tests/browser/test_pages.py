@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -85,4 +86,83 @@ def test_the_browsers_zone_comes_first_and_is_chosen_on_sign_up(
     assert page.locator("select[name=time_zone] optgroup").first.get_attribute("label") == (
         "Your browser's zone"
     )
+    context.close()
+
+
+def _phone(browser: Any, width: int = 390, height: int = 844, dark: bool = False) -> Any:
+    return browser.new_context(
+        viewport={"width": width, "height": height},
+        device_scale_factor=2,
+        is_mobile=True,
+        has_touch=True,
+        color_scheme="dark" if dark else "light",
+    )
+
+
+def test_on_a_phone_a_tap_reveals_and_the_grades_sit_on_screen(
+    browser: Any, live_server: Any, planned: Any, artifacts: Path
+) -> None:
+    context = _phone(browser)
+    page = context.new_page()
+    log_in(page, live_server, "olivia", PASSWORD)
+    page.goto(f"{live_server.url}/review/")
+    assert page.locator("#card kbd").first.is_hidden()  # no keyboard hints on touch
+    page.locator("#card .front").tap()
+    assert page.locator("#card .answer").is_visible()
+    page.screenshot(path=str(artifacts / "drill-phone-revealed.png"))
+    assert page.evaluate("window.scrollY") == 0
+    grades = page.locator("#card .grade")
+    assert grades.count() >= 4
+    for i in range(grades.count()):
+        box = grades.nth(i).bounding_box()
+        assert box is not None
+        assert box["y"] >= 0
+        assert box["y"] + box["height"] <= 844
+    # The wide table scrolls in its own box, which a keyboard can reach.
+    box = page.locator("#card .back .scroll").first
+    assert box.get_attribute("tabindex") == "0"
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    shown = page.locator("#card").get_attribute("data-card")
+    grades.filter(has_text="Good").first.tap()
+    page.wait_for_function(
+        "id => (document.querySelector('#card') || {dataset: {}}).dataset.card != id",
+        arg=shown,
+    )
+    context.close()
+
+
+PAGES = [
+    "/plan/",
+    "/review/",
+    "/review/?show=1",
+    "/cards/",
+    "/cards/new/",
+    "/cards/topics/",
+    "/cards/import/",
+    "/cards/export/",
+    "/accounts/profile/",
+]
+
+
+@pytest.mark.parametrize("dark", [False, True])
+def test_no_page_scrolls_sideways_at_360_pixels(
+    browser: Any, live_server: Any, planned: Any, artifacts: Path, dark: bool
+) -> None:
+    from cards.models import Card
+
+    card = Card.objects.first()
+    assert card is not None
+    context = _phone(browser, width=360, height=740, dark=dark)
+    page = context.new_page()
+    log_in(page, live_server, "olivia", PASSWORD)
+    wide = {}
+    for path in [*PAGES, f"/cards/{card.pk}/", f"/review/cards/{card.pk}/history/"]:
+        page.goto(f"{live_server.url}{path}")
+        width = page.evaluate("document.documentElement.scrollWidth")
+        if width > 360:
+            wide[path] = width
+        if not dark and path in {"/plan/", "/cards/"}:
+            name = path.strip("/").replace("/", "-")
+            page.screenshot(path=str(artifacts / f"phone-360-{name}.png"), full_page=True)
+    assert wide == {}
     context.close()
