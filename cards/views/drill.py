@@ -29,13 +29,22 @@ from cards.views.common import AuthedHttpRequest
 from core.localtime import local_date
 from prep.selectors import current_week_topic_ids
 
+# SM-2's six qualities, each with a word of its own.
 GRADES = [
     (0, "Blank", "no memory of it"),
     (1, "Wrong", "wrong, but familiar"),
-    (2, "Wrong", "wrong, easy once seen"),
+    (2, "Almost", "wrong, easy once seen"),
     (3, "Hard", "right, with effort"),
     (4, "Good", "right, after a pause"),
     (5, "Easy", "right, at once"),
+]
+# The four-button mode (the profile's choice), as Anki users know it, mapped onto SM-2's
+# qualities: Again 1, Hard 3, Good 4, Easy 5. Keys 1-4.
+FOUR_GRADES = [
+    (1, "Again", "forgot it: SM-2 quality 1"),
+    (3, "Hard", "right, with effort: quality 3"),
+    (4, "Good", "right, after a pause: quality 4"),
+    (5, "Easy", "right, at once: quality 5"),
 ]
 MAX_ANSWER_MS = 10 * 60 * 1000
 
@@ -48,9 +57,12 @@ def _visible_card(request: AuthedHttpRequest, card_id: int) -> Card:
 
 
 def _interval_label(section: str, quality: int, interval: int) -> str:
+    """What will really happen: below 4 the card comes back today (SM-2 step 7)."""
     if section == "repeat":
         # Same-day repeats do not move the schedule: below 4 it comes back, else it is done.
-        return "again" if quality < SAME_DAY_REPEAT_BELOW else "done"
+        return "again today" if quality < SAME_DAY_REPEAT_BELOW else "done for today"
+    if quality < SAME_DAY_REPEAT_BELOW:
+        return f"again today, then {format_interval(interval)}"
     return format_interval(interval)
 
 
@@ -160,15 +172,14 @@ def grade(request: AuthedHttpRequest) -> HttpResponse:
             if not request.htmx
             else drill_response(request, drill_context(request, reveal=True), status=400)
         )
-    # A fresh showing must be of a card in today's queue. A stale one (graded already by
-    # another click or tab, perhaps this very moment: so checked second) records nothing
-    # below and just shows what is next.
-    if (
-        _queued_card(request, card_id) is None
-        and not ReviewState.objects.filter(user=request.user, card_id=card_id)
+    stale = (
+        ReviewState.objects.filter(user=request.user, card_id=card_id)
         .exclude(version=version)
         .exists()
-    ):
+    )
+    # A stale showing (graded already by another click or tab) records nothing below; a
+    # fresh one must be of a card in today's queue.
+    if not stale and _queued_card(request, card_id) is None:
         messages.error(request, "That card is not due today: nothing was recorded.")
         return (
             redirect("drill")

@@ -400,3 +400,25 @@ def test_show_answer_after_an_undo_without_javascript_keeps_the_card(
     revealed = owner_client.get(href).content.decode()
     assert shown(revealed)["card"] == first.pk
     assert 'class="answer" hidden' not in revealed
+
+
+def test_a_second_submit_of_a_showing_already_graded_shows_the_next_card(
+    owner_client: Client,
+) -> None:
+    CardFactory()
+    CardFactory()
+    token = shown(owner_client.get(reverse("drill")).content.decode())
+    first = owner_client.post(reverse("grade"), {**token, "quality": 5}, **HTMX)
+    again = owner_client.post(reverse("grade"), {**token, "quality": 5}, **HTMX)
+    assert (first.status_code, again.status_code) == (200, 200)
+    assert ReviewLog.objects.count() == 1
+
+
+def test_the_grade_buttons_say_what_will_really_happen(owner_client: Client) -> None:
+    CardFactory()
+    html = owner_client.get(reverse("drill")).content.decode()
+    labels = re.findall(r'<span class="g-ivl">([^<]+)</span>', html)
+    assert labels[:4] == ["again today, then 1d"] * 4
+    assert labels[4:] == ["1d", "1d"]
+    words = re.findall(r"<kbd>\d</kbd> (\w+)</span>", html)
+    assert len(set(words)) == 6  # grades 1 and 2 have words of their own
