@@ -120,6 +120,7 @@ class ProfileForm(forms.ModelForm[Profile]):
             "remind_when_empty",
             "new_cards_per_day",
             "max_reviews_per_day",
+            "grading",
             "interview_date",
             "hours_per_week",
             "track",
@@ -132,6 +133,7 @@ class ProfileForm(forms.ModelForm[Profile]):
             "email_reminders": "Daily reminder e-mail",
             "weekly_summary": "Weekly summary e-mail",
             "remind_when_empty": "Send the daily e-mail even when nothing is due",
+            "grading": "Grade buttons in the drill",
         }
         help_texts = {"remind_when_empty": ""}
 
@@ -139,9 +141,18 @@ class ProfileForm(forms.ModelForm[Profile]):
         super().__init__(*args, **kwargs)
         self.today = today
         keep_current_zone(self)
+        self.fields["grading"].required = False
+        self.fields["grading"].widget = forms.RadioSelect(
+            choices=self.fields["grading"].choices  # type: ignore[attr-defined]
+        )
         track_field = self.fields["track"]
         assert isinstance(track_field, forms.ModelChoiceField)
         track_field.queryset = Track.objects.filter(retired_at__isnull=True)
+
+    def clean_grading(self) -> str:
+        # Not sent (an older form, a script): the choice stays as it was.
+        value: str = self.cleaned_data.get("grading") or self.instance.grading
+        return value
 
     def clean_interview_date(self) -> dt.date | None:
         day: dt.date | None = self.cleaned_data["interview_date"]

@@ -99,6 +99,7 @@ def drill_context(
             exclude_card_id=exclude_card_id,
         )
     context: dict[str, Any] = {
+        "grading": profile.grading,
         "counts": counts,
         "current": current,
         "reveal": reveal,
@@ -114,14 +115,16 @@ def drill_context(
         return context
     state = current.state
     intervals = preview_intervals(state.sm2 if state else Sm2State.new())
+    four = profile.grading == "four"
     context["grades"] = [
         {
             "quality": q,
+            "key": index + 1 if four else q,
             "word": word,
             "hint": hint,
             "interval": _interval_label(current.section, q, intervals[q]),
         }
-        for q, word, hint in GRADES
+        for index, (q, word, hint) in enumerate(FOUR_GRADES if four else GRADES)
     ]
     context["version"] = state.version if state else 0
     return context
@@ -172,14 +175,15 @@ def grade(request: AuthedHttpRequest) -> HttpResponse:
             if not request.htmx
             else drill_response(request, drill_context(request, reveal=True), status=400)
         )
-    stale = (
-        ReviewState.objects.filter(user=request.user, card_id=card_id)
+    # A fresh showing must be of a card in today's queue. A stale one (graded already by
+    # another click or tab, perhaps this very moment: so checked second) records nothing
+    # below and just shows what is next.
+    if (
+        _queued_card(request, card_id) is None
+        and not ReviewState.objects.filter(user=request.user, card_id=card_id)
         .exclude(version=version)
         .exists()
-    )
-    # A stale showing (graded already by another click or tab) records nothing below; a
-    # fresh one must be of a card in today's queue.
-    if not stale and _queued_card(request, card_id) is None:
+    ):
         messages.error(request, "That card is not due today: nothing was recorded.")
         return (
             redirect("drill")

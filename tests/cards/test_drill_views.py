@@ -422,3 +422,37 @@ def test_the_grade_buttons_say_what_will_really_happen(owner_client: Client) -> 
     assert labels[4:] == ["1d", "1d"]
     words = re.findall(r"<kbd>\d</kbd> (\w+)</span>", html)
     assert len(set(words)) == 6  # grades 1 and 2 have words of their own
+
+
+def test_the_four_button_mode_maps_onto_sm2s_qualities(owner_client: Client, owner: Any) -> None:
+    owner.profile.grading = "four"
+    owner.profile.save(update_fields=["grading"])
+    CardFactory()
+    html = owner_client.get(reverse("drill")).content.decode()
+    buttons = re.findall(r'value="(\d)" class="grade q\d" data-grade="\d" data-key="(\d)"', html)
+    assert buttons == [("1", "1"), ("3", "2"), ("4", "3"), ("5", "4")]
+    for word in ("Again", "Hard", "Good", "Easy"):
+        assert word in html
+    assert "Blank" not in html
+    token = shown(html)
+    owner_client.post(reverse("grade"), {**token, "quality": 1}, **HTMX)
+    assert ReviewLog.objects.get().quality == 1
+
+
+def test_the_profile_chooses_the_four_button_mode(owner_client: Client, owner: Any) -> None:
+    from prep.models import Profile
+
+    html = owner_client.get(reverse("profile")).content.decode()
+    assert "Again 1, Hard 3, Good 4, Easy 5" in html
+    owner_client.post(
+        reverse("profile"),
+        {
+            "time_zone": "Europe/Berlin",
+            "reminder_time": "08:00",
+            "new_cards_per_day": 10,
+            "max_reviews_per_day": 150,
+            "hours_per_week": "6",
+            "grading": "four",
+        },
+    )
+    assert Profile.objects.get(user=owner).grading == "four"
