@@ -12,6 +12,7 @@ from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.text import Truncator
 from django.views.decorators.http import require_GET, require_POST
 
 from cards.models import Card, ReviewLog, ReviewState
@@ -22,6 +23,7 @@ from cards.services import (
     NothingToUndo,
     StaleGrade,
     review_record,
+    review_suspend,
     review_undo,
     study_day_mark,
 )
@@ -105,11 +107,12 @@ def drill_context(
         "reveal": reveal,
         "grades": [],
         "shown_at": int(now.timestamp() * 1000),
-        "can_undo": counts.reviewed_today + counts.new_today > 0,
+        "can_undo": counts.reviewed_today + counts.new_today > 0
+        or bool(request.session.get(ACTIONS_KEY)),
     }
     if current is None:
         context["summary"] = day_summary(user=request.user, today=today)
-        if finished_check and context["can_undo"]:
+        if finished_check and counts.reviewed_today + counts.new_today > 0:
             # The queue just emptied after an answer or a suspension: the day counts.
             study_day_mark(user=request.user, local_date=today, now=now)
         return context
@@ -208,22 +211,62 @@ def grade(request: AuthedHttpRequest) -> HttpResponse:
             zone=profile.zone,
             answer_ms=answer_ms,
         )
+        drill_action_push(request, kind="grade", card=card)
     context = drill_context(request, exclude_card_id=card.pk, finished_check=True)
     if not request.htmx:
         return redirect("drill")
     return drill_response(request, context)
 
 
+# The drill's own actions, newest last, in the session: undo takes back the last one,
+# a grade or a suspension. (A grade made elsewhere is still undone from the review log.)
+ACTIONS_KEY = "drill_actions"
+ACTIONS_KEPT = 20
+
+
+def drill_action_push(request: AuthedHttpRequest, *, kind: str, card: Card) -> None:
+    actions = [*request.session.get(ACTIONS_KEY, []), {"kind": kind, "card": card.pk}]
+    request.session[ACTIONS_KEY] = actions[-ACTIONS_KEPT:]
+
+
+def _drill_action_pop(request: AuthedHttpRequest) -> dict[str, Any] | None:
+    actions = list(request.session.get(ACTIONS_KEY, []))
+    if not actions:
+        return None
+    action: dict[str, Any] = actions.pop()
+    request.session[ACTIONS_KEY] = actions
+    return action
+
+
+def _named(card: Card) -> str:
+    return f"“{Truncator(' '.join(card.front.split())).chars(60)}”"
+
+
 @require_POST
 def undo(request: AuthedHttpRequest) -> HttpResponse:
     profile = request.profile
+    now = timezone.now()
+    action = _drill_action_pop(request)
+    if action is not None and action["kind"] == "suspend":
+        card = Card.objects.visible_to(request.user).filter(pk=action["card"]).first()
+        if card is not None:
+            review_suspend(
+                user=request.user, card=card, suspended=False, now=now, zone=profile.zone
+            )
+            messages.success(request, f"Undone: the suspension of {_named(card)}.")
+            return _undone(request, card)
     try:
-        card = review_undo(user=request.user, now=timezone.now(), zone=profile.zone)
+        card = review_undo(user=request.user, now=now, zone=profile.zone)
     except NothingToUndo:
         messages.info(request, "Nothing to undo today.")
         if not request.htmx:
             return redirect("drill")
         return drill_response(request, drill_context(request))
+    messages.success(request, f"Undone: your grade of {_named(card)}.")
+    return _undone(request, card)
+
+
+def _undone(request: AuthedHttpRequest, card: Card) -> HttpResponse:
     context = drill_context(request, show=card)
     if not request.htmx:
         return redirect(f"{reverse('drill')}?card={card.pk}")

@@ -456,3 +456,26 @@ def test_the_profile_chooses_the_four_button_mode(owner_client: Client, owner: A
         },
     )
     assert Profile.objects.get(user=owner).grading == "four"
+
+
+def test_undo_takes_back_a_suspension_and_says_so(owner_client: Client, owner: Any) -> None:
+    card = CardFactory(front="Why does **batching** help?")
+    CardFactory()
+    owner_client.post(
+        reverse("card_suspension", args=[card.pk]), {"suspended": "1", "next": "drill"}, **HTMX
+    )
+    assert ReviewState.objects.get(user=owner, card=card).suspended
+    html = owner_client.post(reverse("undo"), **HTMX).content.decode()
+    assert not ReviewState.objects.get(user=owner, card=card).suspended
+    assert shown(html)["card"] == card.pk
+    assert "Undone: the suspension of “Why does **batching** help?”" in html
+
+
+def test_undo_names_the_grade_it_took_back(owner_client: Client) -> None:
+    CardFactory(front="Front one")
+    CardFactory()
+    token = shown(owner_client.get(reverse("drill")).content.decode())
+    owner_client.post(reverse("grade"), {**token, "quality": 4}, **HTMX)
+    html = owner_client.post(reverse("undo"), **HTMX).content.decode()
+    assert "Undone: your grade of “Front one”" in html
+    assert not ReviewLog.objects.exists()
