@@ -16,12 +16,13 @@ from prep.feed import plan_calendar
 from prep.forms import OnboardingForm, ProfileForm, SignUpForm
 from prep.middleware import AuthedHttpRequest
 from prep.models import Plan, PlanItem, PlanWeek, Profile
-from prep.selectors import current_week
+from prep.selectors import current_week, today_load
 from prep.services import (
     PlanNotPossible,
     feed_token_revoke,
     feed_token_rotate,
     onboarding_complete,
+    plan_drills_tick,
     plan_generate,
     plan_item_set_done,
     profile_save_and_replan,
@@ -75,8 +76,10 @@ def plan(request: AuthedHttpRequest) -> HttpResponse:
     profile = request.profile
     if profile.onboarded_at is None:
         return redirect("onboarding")
-    today = local_date(timezone.now(), profile.zone)
+    now = timezone.now()
+    today = local_date(now, profile.zone)
     active = Plan.objects.filter(user=request.user, is_active=True).select_related("track").first()
+    plan_drills_tick(user=request.user, today=today, now=now)
     week = current_week(user=request.user, today=today)
     later_weeks = (
         PlanWeek.objects.filter(plan=active, starts_on__gt=today).prefetch_related("items")
@@ -89,6 +92,14 @@ def plan(request: AuthedHttpRequest) -> HttpResponse:
     context = {
         "plan": active,
         "today": today,
+        "today_box": today_load(
+            user=request.user,
+            week=week,
+            today=today,
+            reviews=counts.due + counts.repeat,
+            new=counts.new,
+            url_for=step_urls(),
+        ),
         "week": week,
         "items": items,
         "planned_minutes": sum(i.minutes for i in items),
@@ -109,6 +120,12 @@ def plan(request: AuthedHttpRequest) -> HttpResponse:
         ),
     }
     return render(request, "prep/plan.html", context)
+
+
+def step_urls() -> dict[str, str]:
+    """Where each kind of plan item is done: drills in the drill, the rest on the plan."""
+    drill = reverse("drill")
+    return {"drill": drill, "review": drill, "default": reverse("plan") + "#week-title"}
 
 
 @require_POST

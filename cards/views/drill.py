@@ -18,7 +18,7 @@ from django.views.decorators.http import require_GET, require_POST
 from cards.models import Card, ReviewLog, ReviewState
 from cards.queue import NextCard, card_queued, next_card, queue_counts
 from cards.scheduling import SAME_DAY_REPEAT_BELOW, Sm2State, format_interval, preview_intervals
-from cards.selectors import day_summary
+from cards.selectors import day_summary, streaks
 from cards.services import (
     NothingToUndo,
     StaleGrade,
@@ -29,7 +29,7 @@ from cards.services import (
 )
 from cards.views.common import AuthedHttpRequest
 from core.localtime import local_date
-from prep.selectors import current_week_topic_ids
+from prep.selectors import current_week, current_week_topic_ids, drill_minutes, plan_step
 
 # SM-2's six qualities, each with a word of its own.
 GRADES = [
@@ -115,6 +115,16 @@ def drill_context(
         if finished_check and counts.reviewed_today + counts.new_today > 0:
             # The queue just emptied after an answer or a suspension: the day counts.
             study_day_mark(user=request.user, local_date=today, now=now)
+        context["streak"] = streaks(user_ids=[request.user.pk], today=today).get(request.user.pk, 0)
+        # Not a dead end: the plan's next step for today.
+        week = current_week(user=request.user, today=today)
+        if week is not None:
+            context["next_step"] = plan_step(
+                week=week,
+                today=today,
+                spent=drill_minutes(user=request.user, week=week),
+                url_for={"default": reverse("plan") + "#week-title"},
+            )
         return context
     state = current.state
     intervals = preview_intervals(state.sm2 if state else Sm2State.new())

@@ -166,3 +166,49 @@ def test_no_page_scrolls_sideways_at_360_pixels(
             page.screenshot(path=str(artifacts / f"phone-360-{name}.png"), full_page=True)
     assert wide == {}
     context.close()
+
+
+def test_the_drill_ticks_the_weeks_drill_item_and_the_plan_shows_it(
+    page: Any, live_server: Any, planned: Any
+) -> None:
+    from cards.models import Card, ReviewLog
+    from prep.models import PlanItem
+
+    item = (
+        PlanItem.objects.filter(week__plan__user=planned, kind="drill", week__number=1)
+        .order_by("order")
+        .first()
+    )
+    assert item is not None
+    card = Card.objects.filter(topic_id=item.topic_id).order_by("-pk").first()
+    assert card is not None
+    # All but the last few milliseconds of the item's minutes, graded earlier this week.
+    today = timezone.localdate()
+    ReviewLog.objects.create(
+        user=planned,
+        card=card,
+        quality=4,
+        reviewed_at=timezone.now(),
+        local_date=today,
+        answer_ms=item.minutes * 60_000 - 5,
+        repetitions_before=1,
+        interval_before=1,
+        easiness_before=2.5,
+        repetitions_after=2,
+        interval_after=6,
+        easiness_after=2.5,
+        due_after=today + dt.timedelta(days=6),
+    )
+    log_in(page, live_server, "olivia", PASSWORD)
+    page.goto(f"{live_server.url}/plan/")
+    assert page.locator(f"#item-{item.pk}.done").count() == 0
+    page.click("[data-today-start]")
+    page.wait_for_url("**/review/")
+    page.wait_for_timeout(50)
+    page.keyboard.press("Space")
+    page.keyboard.press("4")
+    page.wait_for_function("() => !document.documentElement.dataset.busy")
+    page.wait_for_function("() => document.querySelector('[data-count=new]').textContent == '7'")
+    page.goto(f"{live_server.url}/plan/")
+    assert page.locator(f"#item-{item.pk}.done").count() == 1
+    assert PlanItem.objects.get(pk=item.pk).done_at is not None
