@@ -161,7 +161,10 @@ def drill(request: AuthedHttpRequest) -> HttpResponse:
 
 
 def _queued_card(request: AuthedHttpRequest, card_id: int) -> Card | None:
-    card = _visible_card(request, card_id)
+    return _if_queued(request, _visible_card(request, card_id))
+
+
+def _if_queued(request: AuthedHttpRequest, card: Card) -> Card | None:
     profile = request.profile
     today = local_date(timezone.now(), profile.zone)
     queued = card_queued(user=request.user, card=card, limits=profile.limits, today=today)
@@ -191,8 +194,9 @@ def grade(request: AuthedHttpRequest) -> HttpResponse:
     # A fresh showing must be of a card in today's queue. A stale one (graded already by
     # another click or tab, perhaps this very moment: so checked second) records nothing
     # below and just shows what is next.
+    card = _visible_card(request, card_id)
     if (
-        _queued_card(request, card_id) is None
+        _if_queued(request, card) is None
         and not ReviewState.objects.filter(user=request.user, card_id=card_id)
         .exclude(version=version)
         .exists()
@@ -203,7 +207,6 @@ def grade(request: AuthedHttpRequest) -> HttpResponse:
             if not request.htmx
             else drill_response(request, drill_context(request), status=400)
         )
-    card = _visible_card(request, card_id)
     now = timezone.now()
     shown_at = _int(request.POST.get("shown_at"))
     answer_ms = None
