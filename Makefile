@@ -13,7 +13,7 @@ PYTHON ?= $(shell for name in python3.14 python3.13 python3.12 python3 python; d
 	  $$path -c 'import sys; sys.exit(sys.version_info < (3, 12))' 2>/dev/null && { echo $$path; exit 0; }; \
 	done)
 
-.PHONY: run test install lint typecheck check clean
+.PHONY: run test install test-tools lint typecheck check clean
 
 $(BIN)/python:
 	@test -n "$(PYTHON)" || { echo "Cadence needs Python 3.12 or newer (Django 6.1). Install it, or set PYTHON=/path/to/python3.12."; exit 1; }
@@ -26,6 +26,13 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 
 install: $(VENV)/.installed
 
+# The browser tests' accessibility sweep injects axe-core (npm, MPL-2.0) from here.
+node_modules/.installed: package.json package-lock.json
+	@if command -v npm >/dev/null; then npm ci --no-audit --no-fund --silent && touch $@; \
+	else echo "npm not found: the accessibility sweep (tests/browser/test_accessibility.py) will skip"; fi
+
+test-tools: node_modules/.installed
+
 run: export DEBUG ?= 1
 run: install
 	$(MANAGE) migrate --noinput
@@ -34,7 +41,7 @@ run: install
 	@echo "Cadence on http://127.0.0.1:8000 (web, Celery worker and beat; Ctrl-C stops all)"
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho -f Procfile.dev start
 
-test: install
+test: install test-tools
 	$(BIN)/lint-imports --no-cache
 	$(BIN)/pytest $(PYTEST_ARGS)
 
@@ -50,4 +57,4 @@ typecheck: | $(VENV)/.installed
 check: lint typecheck test
 
 clean:
-	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache node_modules

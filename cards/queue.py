@@ -320,3 +320,21 @@ def next_card(
         if state:
             return NextCard(card=state.card, state=state, section="repeat")
     return None
+
+
+def card_queued(*, user: User | int, card: Card, limits: DailyLimits, today: dt.date) -> bool:
+    """Whether ``card`` is in today's queue: a review due, a same-day repeat, or a new card
+    while the day's new-card limit has room. Only these may be shown by id or graded; an
+    undone grade puts its card back in the queue, so the undo target passes too."""
+    if card.retired_at is not None:
+        return False
+    user_id = user if isinstance(user, int) else user.pk
+    state = ReviewState.objects.filter(user_id=user_id, card=card).first()
+    if state is not None and state.suspended:
+        return False
+    if state is not None and state.repeat_on == today:
+        return True
+    if state is not None and state.last_reviewed_at is not None:
+        return state.due <= today
+    done = done_on(user_ids=[user_id], day=today).get(user_id, Done())
+    return done.new < limits.new_cards_per_day

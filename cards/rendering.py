@@ -107,6 +107,11 @@ class MathError(ValueError):
     pass
 
 
+def _quoted(latex: str) -> str:
+    # As written, one backslash per backslash: repr() would double each one.
+    return f"“{latex}”"
+
+
 def math_to_mathml(latex: str, *, display: bool) -> str:
     """Convert one LaTeX snippet; raise MathError if it does not parse cleanly."""
     depth = 0
@@ -121,25 +126,36 @@ def math_to_mathml(latex: str, *, display: bool) -> str:
         elif char == "}":
             depth -= 1
             if depth < 0:
-                raise MathError(f"unbalanced '}}' in {latex!r}")
+                raise MathError(f"unbalanced '}}' in {_quoted(latex)}")
     if depth:
-        raise MathError(f"unbalanced '{{' in {latex!r}")
+        raise MathError(f"unbalanced '{{' in {_quoted(latex)}")
     latex = OPERATOR_RE.sub(r"\\operatorname{\1}", latex)
     try:
         mathml = latex_to_mathml(latex, display="block" if display else "inline")
     except Exception as error:  # latex2mathml raises a zoo of exception types
-        raise MathError(f"{error.__class__.__name__}: {error} in {latex!r}") from None
+        raise MathError(f"{error.__class__.__name__}: {error} in {_quoted(latex)}") from None
     # latex2mathml keeps a command it does not know as literal text (\foo); that would
     # show as garbage on the card, so it counts as an error.
     leftover = UNKNOWN_COMMAND_RE.findall(html.unescape(re.sub(r"<[^>]+>", " ", mathml)))
     if leftover:
-        raise MathError(f"unsupported command(s) {', '.join(sorted(set(leftover)))} in {latex!r}")
+        raise MathError(
+            f"unsupported command(s) {', '.join(sorted(set(leftover)))} in {_quoted(latex)}"
+        )
     return mathml
 
 
-def _render_math(content: str, display: bool) -> str:
+# Wide display math and tables scroll inside this box, never the page; static/js/scroll.js
+# makes a box that does overflow focusable, so a keyboard can scroll it too.
+# A div for blocks; display math inside a paragraph ($$ inline) gets a span (display:
+# block in the CSS), as a div may not sit in a <p>.
+def _scroll(markup: str, tag: str = "div") -> str:
+    return f'<{tag} class="scroll">{markup}</{tag}>'
+
+
+def _render_math(content: str, display: bool, box: str = "div") -> str:
     try:
-        return math_to_mathml(content, display=display)
+        mathml = math_to_mathml(content, display=display)
+        return _scroll(mathml, box) if display else mathml
     except MathError:
         # Show the source rather than lose it; the deck test fails on these.
         tag = "div" if display else "span"
@@ -163,6 +179,14 @@ def _markdown() -> MarkdownIt:
     )
     md.enable("table").enable("strikethrough")
     md.use(superscript_plugin).use(sub_plugin)
+    md.add_render_rule(
+        "table_open",
+        lambda self, tokens, idx, options, env: '<div class="scroll"><table>\n',
+    )
+    md.add_render_rule(
+        "table_close",
+        lambda self, tokens, idx, options, env: "</table></div>\n",
+    )
     dollarmath_plugin(md, allow_space=False, allow_digits=False, double_inline=True)
     md.add_render_rule(
         "math_inline",
@@ -170,7 +194,9 @@ def _markdown() -> MarkdownIt:
     )
     md.add_render_rule(
         "math_inline_double",
-        lambda self, tokens, idx, options, env: _render_math(tokens[idx].content, display=True),
+        lambda self, tokens, idx, options, env: _render_math(
+            tokens[idx].content, display=True, box="span"
+        ),
     )
     md.add_render_rule(
         "math_block",

@@ -645,6 +645,33 @@ def study_day_mark(*, user: User, local_date: dt.date, now: dt.datetime) -> None
 # --- Authoring: a person's own topics and cards, and bulk changes from the card browser ---
 
 
+@transaction.atomic
+def calendar_rezone(*, user: User, zone: ZoneInfo, now: dt.datetime) -> None:
+    """After a change of time zone, move the days dated after the new zone's today.
+
+    A zone further west makes "today" an earlier date. Reviews, finished days and repeats
+    dated after it would sit in the future of the new calendar: the day's allowance would
+    start again, the streak and the history would miss them. They get the date their own
+    instant has in the new zone. Days up to the new today are history and never move.
+    """
+    today = local_date(now, zone)
+    ahead = ReviewLog.objects.filter(user=user, local_date__gt=today)
+    for log in ahead.only("pk", "reviewed_at"):
+        log.local_date = local_date(log.reviewed_at, zone)
+        log.save(update_fields=["local_date"])
+    for day in StudyDay.objects.filter(user=user, local_date__gt=today):
+        moved = local_date(day.finished_at, zone)
+        if StudyDay.objects.filter(user=user, local_date=moved).exists():
+            day.delete()
+        else:
+            day.local_date = moved
+            day.save(update_fields=["local_date"])
+    ReviewState.objects.filter(user=user, repeat_on__gt=today).update(repeat_on=today)
+    ReviewState.objects.filter(user=user, introduced_on__gt=today).update(
+        introduced_on=today, due=today
+    )
+
+
 def _unique_slug(title: str, taken: set[str]) -> str:
     """A slug for ``title`` not in ``taken`` (which it joins)."""
     base = slugify(title)[:70] or "topic"

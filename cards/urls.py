@@ -15,7 +15,7 @@ urlpatterns = [
     # The drill's editor of old; links to it open the one editor.
     path(
         "review/cards/<int:card_id>/edit/",
-        RedirectView.as_view(pattern_name="card_change", permanent=True),
+        RedirectView.as_view(pattern_name="card_change", permanent=True, query_string=True),
         name="card_edit",
     ),
     path("cards/", browser.card_browser, name="card_browser"),

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
+import importlib.resources
 from typing import Any
 
 from django import forms
@@ -15,13 +17,83 @@ from prep.models import Profile, Track, available_time_zones
 from prep.tasks import deliver_email
 
 
-def time_zone_choices() -> list[tuple[str, str]]:
-    return [(name, name.replace("_", " ")) for name in sorted(available_time_zones())]
+@functools.cache
+def canonical_time_zones() -> tuple[str, ...]:
+    """The zones people live in: tzdata's country table (zone.tab), without the aliases,
+    the legacy names (US/Eastern) and oddities (Factory, localtime) of the full list."""
+    table = importlib.resources.files("tzdata.zoneinfo").joinpath("zone.tab").read_text()
+    names = {
+        line.split("\t")[2]
+        for line in table.splitlines()
+        if line and not line.startswith("#") and len(line.split("\t")) >= 3
+    }
+    return tuple(sorted(names & available_time_zones()))
+
+
+def time_zone_choices() -> list[tuple[str, Any]]:
+    """UTC, then the canonical zones grouped by region ("Europe": "Berlin", ...)."""
+    groups: dict[str, list[tuple[str, str]]] = {}
+    for name in canonical_time_zones():
+        region, _, place = name.partition("/")
+        groups.setdefault(region, []).append((name, place.replace("_", " ").replace("/", " / ")))
+    return [("UTC", "UTC"), *groups.items()]
+
+
+class TimeZoneField(forms.ChoiceField):
+    """Offers the canonical zones; accepts any IANA name (a browser may report an alias
+    such as Asia/Calcutta, and a profile may hold an older name)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(choices=time_zone_choices, **kwargs)
+        self.widget.attrs.setdefault("data-time-zone", "")
+
+    def valid_value(self, value: Any) -> bool:
+        return str(value) in available_time_zones()
+
+
+HOURS_MESSAGE = "Enter between 1 and 80 hours a week."
+
+
+def hours_field(label: str) -> forms.DecimalField:
+    """The hours a week, 1 to 80, said so in the field and in every error."""
+    return forms.DecimalField(
+        label=label,
+        min_value=1,
+        max_value=80,
+        decimal_places=1,
+        help_text="1 to 80 hours a week; halves are fine (7.5).",
+        error_messages={
+            "invalid": HOURS_MESSAGE,
+            "min_value": HOURS_MESSAGE,
+            "max_value": HOURS_MESSAGE,
+            "max_decimal_places": "Use at most one decimal place, as in 7.5.",
+        },
+        widget=forms.NumberInput(attrs={"step": "0.5"}),
+    )
+
+
+def interview_date_check(day: dt.date, today: dt.date) -> None:
+    """Onboarding's and the profile's one rule for the interview date."""
+    if day <= today:
+        raise forms.ValidationError("The interview date must be after today.")
+    if day > today + dt.timedelta(days=3 * 365):
+        raise forms.ValidationError("Pick a date within the next three years.")
+
+
+def keep_current_zone(form: forms.ModelForm[Profile]) -> None:
+    """A profile saved with a name the list does not offer keeps it on the list, selected,
+    so that saving other settings never moves the person to another zone."""
+    current = form.instance.time_zone
+    if current and current != "UTC" and current not in canonical_time_zones():
+        field = form.fields["time_zone"]
+        assert isinstance(field, forms.ChoiceField)
+        field.choices = [(current, current.replace("_", " ")), *time_zone_choices()]
 
 
 class SignUpForm(UserCreationForm[User]):
     email = forms.EmailField(required=True, help_text="Reminders and password resets go here.")
-    time_zone = forms.ChoiceField(choices=time_zone_choices, initial="UTC")
+    time_zone = TimeZoneField(initial="UTC")
+    time_zone.widget.attrs["data-time-zone"] = "guess"  # the browser's zone, preselected
 
     class Meta(UserCreationForm.Meta):
         model = get_user_model()
@@ -35,7 +107,8 @@ class SignUpForm(UserCreationForm[User]):
 
 
 class ProfileForm(forms.ModelForm[Profile]):
-    time_zone = forms.ChoiceField(choices=time_zone_choices)
+    time_zone = TimeZoneField()
+    hours_per_week = hours_field("Hours per week")
 
     class Meta:
         model = Profile
@@ -47,6 +120,7 @@ class ProfileForm(forms.ModelForm[Profile]):
             "remind_when_empty",
             "new_cards_per_day",
             "max_reviews_per_day",
+            "grading",
             "interview_date",
             "hours_per_week",
             "track",
@@ -61,11 +135,18 @@ class ProfileForm(forms.ModelForm[Profile]):
             "email_reminders": "Daily reminder e-mail",
             "weekly_summary": "Weekly summary e-mail",
             "remind_when_empty": "Send the daily e-mail even when nothing is due",
+            "grading": "Grade buttons in the drill",
         }
         help_texts = {"remind_when_empty": ""}
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, today: dt.date, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        self.today = today
+        keep_current_zone(self)
+        self.fields["grading"].required = False
+        self.fields["grading"].widget = forms.RadioSelect(
+            choices=self.fields["grading"].choices  # type: ignore[attr-defined]
+        )
         track_field = self.fields["track"]
         assert isinstance(track_field, forms.ModelChoiceField)
         track_field.queryset = Track.objects.filter(retired_at__isnull=True)
@@ -79,6 +160,19 @@ class ProfileForm(forms.ModelForm[Profile]):
     def clean_desired_retention(self) -> float:
         value = self.cleaned_data.get("desired_retention")
         return float(value if value is not None else self.instance.desired_retention)
+
+    def clean_grading(self) -> str:
+        # Not sent (an older form, a script): the choice stays as it was.
+        value: str = self.cleaned_data.get("grading") or self.instance.grading
+        return value
+
+    def clean_interview_date(self) -> dt.date | None:
+        day: dt.date | None = self.cleaned_data["interview_date"]
+        # A date already saved may have passed (the interview happened); saving the other
+        # settings must not be blocked by it. A date typed in is checked as onboarding does.
+        if day is not None and "interview_date" in self.changed_data:
+            interview_date_check(day, self.today)
+        return day
 
 
 class QueuedPasswordResetForm(PasswordResetForm):
@@ -111,13 +205,14 @@ class QueuedPasswordResetForm(PasswordResetForm):
 
 
 class OnboardingForm(forms.ModelForm[Profile]):
-    time_zone = forms.ChoiceField(choices=time_zone_choices)
+    time_zone = TimeZoneField()
     track = forms.ModelChoiceField(
         queryset=Track.objects.none(),
         widget=forms.RadioSelect,
         empty_label=None,
         error_messages={"required": "Pick the track that matches your interview."},
     )
+    hours_per_week = hours_field("Hours per week you can study")
 
     class Meta:
         model = Profile
@@ -135,6 +230,7 @@ class OnboardingForm(forms.ModelForm[Profile]):
     def __init__(self, *args: Any, today: dt.date, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.today = today
+        keep_current_zone(self)
         track_field = self.fields["track"]
         assert isinstance(track_field, forms.ModelChoiceField)
         track_field.queryset = Track.objects.filter(retired_at__isnull=True)
@@ -142,8 +238,5 @@ class OnboardingForm(forms.ModelForm[Profile]):
 
     def clean_interview_date(self) -> dt.date:
         day: dt.date = self.cleaned_data["interview_date"]
-        if day <= self.today:
-            raise forms.ValidationError("The interview date must be after today.")
-        if day > self.today + dt.timedelta(days=3 * 365):
-            raise forms.ValidationError("Pick a date within the next three years.")
+        interview_date_check(day, self.today)
         return day

@@ -108,6 +108,17 @@ class Profile(models.Model):
     max_reviews_per_day = models.PositiveSmallIntegerField(
         default=150, validators=[MinValueValidator(1), MaxValueValidator(2000)]
     )
+
+    class Grading(models.TextChoices):
+        SIX = "six", "Six buttons: SM-2's qualities 0 to 5 (keys 0-5)"
+        FOUR = "four", "Four buttons: Again, Hard, Good, Easy (keys 1-4; Space is Good)"
+
+    grading = models.CharField(
+        max_length=4,
+        choices=Grading.choices,
+        default=Grading.SIX,
+        help_text="Four buttons map onto SM-2's qualities: Again 1, Hard 3, Good 4, Easy 5.",
+    )
     interview_date = models.DateField(null=True, blank=True)
 
     class Scheduler(models.TextChoices):

@@ -58,7 +58,9 @@ Re-planning contract
 history: the caller keeps those rows as they are and replaces only the not-done rest with
 what this function returns. ``generate_plan`` returns only the remaining work: an activity
 already done (same kind, title and topic; counted, so two done copies skip two) is not
-scheduled again, and done items take nothing from the new weeks' budgets. A topic with
+scheduled again. Done items the caller keeps in the new first week are passed as
+``spent`` minutes and come off that week's budget, so done and planned together never
+exceed the hours; ``topic_ids`` keeps a rebuild to the topics its plan already had. A topic with
 every activity done is neither planned nor left out, and its weight no longer claims
 time. Week numbers count from 1 at ``start``; a caller that keeps earlier weeks offsets
 them. The one exception to "never again" is the mock/review item kept in the final days:
@@ -72,7 +74,7 @@ from __future__ import annotations
 import math
 from bisect import bisect_right
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -212,9 +214,14 @@ def generate_plan(
     interview: date,
     hours_per_week: float | Decimal,
     done: Sequence[DoneItem] = (),
+    spent: int = 0,
+    topic_ids: Collection[int] | None = None,
 ) -> PlanDraft:
     """Plan the work still to do from ``start`` to the day before ``interview``.
 
+    ``spent`` is the minutes of done items the caller keeps in the first week; they take
+    that much of its budget. ``topic_ids``, when given, are the only topics that may be
+    planned (a rebuild keeps the topics its plan had; the others stay left out).
     See the module docstring for the algorithm and the re-planning contract.
     """
     hours = _check(template, start, interview, hours_per_week)
@@ -227,13 +234,14 @@ def generate_plan(
     work = _remaining_work(template, still_done)
 
     finale_days = min(FINALE_MAX_DAYS, max(1, math.ceil(days * FINALE_SHARE)))
-    budgets, topic_caps, finale_caps = _layout(days, finale_days, per_day)
+    budgets, topic_caps, finale_caps = _layout(days, finale_days, per_day, spent)
     topic_weeks = [w for w in range(len(budgets)) if 7 * w < days - finale_days]
-    topics = _plan_topics(work, [topic_caps[w] for w in topic_weeks])
-    if work and not topics.chosen:
+    plannable = [w for w in work if topic_ids is None or w.topic.topic_id in topic_ids]
+    topics = _plan_topics(plannable, [topic_caps[w] for w in topic_weeks])
+    if plannable and not topics.chosen:
         # Not one topic fits: the days are better spent rehearsing than left empty.
         finale_days = days
-        budgets, topic_caps, finale_caps = _layout(days, finale_days, per_day)
+        budgets, topic_caps, finale_caps = _layout(days, finale_days, per_day, spent)
         topic_weeks = []
     finale_weeks = [w for w in range(len(budgets)) if 7 * w + 7 > days - finale_days]
     studied = [*topics.chosen, *(_fully_done(template, work))]
@@ -347,8 +355,12 @@ def _fully_done(template: TrackTemplate, work: Sequence[_Work]) -> list[_Work]:
     ]
 
 
-def _layout(days: int, finale_days: int, per_day: float) -> tuple[list[int], list[int], list[int]]:
-    """Per week: its budget and the minutes of its topic days and of its finale days."""
+def _layout(
+    days: int, finale_days: int, per_day: float, spent: int = 0
+) -> tuple[list[int], list[int], list[int]]:
+    """Per week: its budget and the minutes of its topic days and of its finale days.
+
+    ``spent`` minutes are already taken in the first week: from its topic days first."""
     topic_days = days - finale_days
     budgets, topic_caps, finale_caps = [], [], []
     for first in range(0, days, 7):
@@ -359,6 +371,9 @@ def _layout(days: int, finale_days: int, per_day: float) -> tuple[list[int], lis
         # floor(a) + floor(b) <= a + b: the two phases never add up to more than the week.
         topic_caps.append(_whole(per_day * in_topics))
         finale_caps.append(_whole(per_day * in_finale))
+    from_topics = min(spent, topic_caps[0])
+    topic_caps[0] -= from_topics
+    finale_caps[0] = max(0, finale_caps[0] - (spent - from_topics))
     return budgets, topic_caps, finale_caps
 
 

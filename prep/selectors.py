@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+import math
+import statistics
+from dataclasses import dataclass
 
 from django.contrib.auth.models import User
-from django.db.models import Prefetch
+from django.db.models import Prefetch, Sum
 
+from cards.models import ReviewLog
 from prep.models import PlanItem, PlanWeek
 
 
@@ -33,4 +37,116 @@ def current_week(*, user: User | int, today: dt.date) -> PlanWeek | None:
             Prefetch("items", queryset=PlanItem.objects.select_related("topic")), "topics"
         )
         .first()
+    )
+
+
+# --- Today: the day's cards and one slice of the week's plan -----------------------------
+
+# Without enough answers of their own, a card is taken to cost this long.
+DEFAULT_SECONDS_PER_CARD = 20
+MEASURED_ANSWERS = 200
+MIN_MEASURED = 10
+
+
+def seconds_per_card(*, user: User | int) -> int:
+    """The person's own pace: the median time to answer over their recent grades."""
+    times = [
+        ms
+        for ms in ReviewLog.objects.filter(user=user, answer_ms__isnull=False, is_repeat=False)
+        .order_by("-reviewed_at")
+        .values_list("answer_ms", flat=True)[:MEASURED_ANSWERS]
+        if ms is not None
+    ]
+    if len(times) < MIN_MEASURED:
+        return DEFAULT_SECONDS_PER_CARD
+    return max(2, round(statistics.median(times) / 1000))
+
+
+def drill_minutes(*, user: User | int, week: PlanWeek) -> dict[int, float]:
+    """Minutes spent grading each topic's cards during ``week`` (what a drill item counts)."""
+    rows = (
+        ReviewLog.objects.filter(
+            user=user,
+            local_date__range=(week.starts_on, week.ends_on),
+            answer_ms__isnull=False,
+        )
+        .values("card__topic_id")
+        .annotate(ms=Sum("answer_ms"))
+    )
+    return {row["card__topic_id"]: (row["ms"] or 0) / 60_000 for row in rows}
+
+
+@dataclass(frozen=True)
+class PlanStep:
+    """The plan's next activity, sized to today: the week's minutes left over its days left."""
+
+    item: PlanItem
+    minutes: int
+    url: str
+
+
+@dataclass(frozen=True)
+class Today:
+    reviews: int
+    new: int
+    card_minutes: int
+    step: PlanStep | None
+    week_minutes_left: int
+    days_left_in_week: int
+
+    @property
+    def total_minutes(self) -> int:
+        return self.card_minutes + (self.step.minutes if self.step else 0)
+
+
+def plan_step(
+    *, week: PlanWeek, today: dt.date, spent: dict[int, float], url_for: dict[str, str]
+) -> PlanStep | None:
+    """The first item of ``week`` not done yet, with today's share of the week's time."""
+    items = list(week.items.all())
+    # A drill item the drill has already filled is done, ticked or not yet.
+    left = [
+        i
+        for i in items
+        if i.done_at is None
+        and not (i.kind == PlanItem.Kind.DRILL and spent.get(i.topic_id or 0, 0) >= i.minutes)
+    ]
+    if not left:
+        return None
+    days = (week.ends_on - today).days + 1
+    share = math.ceil(sum(i.minutes for i in left) / days / 5) * 5
+    item = left[0]
+    return PlanStep(
+        item=item,
+        minutes=min(item.minutes, max(share, 5)),
+        url=url_for.get(item.kind, url_for["default"]),
+    )
+
+
+def today_load(
+    *,
+    user: User | int,
+    week: PlanWeek | None,
+    today: dt.date,
+    reviews: int,
+    new: int,
+    url_for: dict[str, str],
+) -> Today:
+    """The "Today" box: the queue in minutes at the person's pace, and one plan step."""
+    pace = seconds_per_card(user=user)
+    left = [i for i in week.items.all() if i.done_at is None] if week else []
+    step = (
+        plan_step(
+            week=week, today=today, spent=drill_minutes(user=user, week=week), url_for=url_for
+        )
+        if week
+        else None
+    )
+    return Today(
+        reviews=reviews,
+        new=new,
+        card_minutes=math.ceil((reviews + new) * pace / 60),
+        step=step,
+        week_minutes_left=sum(i.minutes for i in left),
+        days_left_in_week=(week.ends_on - today).days + 1 if week else 0,
     )

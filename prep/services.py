@@ -15,10 +15,13 @@ from django.utils import timezone
 
 from cards.deckfile import DeckFormatError
 from cards.models import Topic
+from cards.services import calendar_rezone
+from core.localtime import local_date
 from prep.models import Plan, PlanItem, PlanWeek, Profile, Track, TrackTopic
 from prep.planning import Activity, DoneItem, TrackTemplate, generate_plan
 from prep.planning import TrackTopic as PlanTrackTopic
 from prep.scheduled.reminders import reminder_schedule_next
+from prep.selectors import drill_minutes
 from prep.trackfile import TrackSpec
 
 
@@ -118,16 +121,36 @@ def user_create(*, username: str, email: str, password: str, time_zone: str = "U
     return user
 
 
+@transaction.atomic
 def profile_update(*, profile: Profile, fields: dict[str, object]) -> Profile:
+    old_zone = profile.zone
     for name, value in fields.items():
         setattr(profile, name, value)
     profile.full_clean()
     # Only the fields the person changed: the sweeps move the schedule columns, and a
     # stale profile saved whole would move them back.
     profile.save(update_fields=list(fields))
+    if profile.zone != old_zone:
+        _calendar_rezone(profile=profile, now=timezone.now())
     # The time, zone or e-mail choices may have changed: the next reminder moves with them.
     reminder_schedule_next(profile=profile, now=timezone.now())
     return profile
+
+
+def _calendar_rezone(*, profile: Profile, now: dt.datetime) -> None:
+    """A zone to the west can make today an earlier date than the one already begun: the
+    day's work keeps counting as today's, and a plan that began "tomorrow" begins today."""
+    today = local_date(now, profile.zone)
+    calendar_rezone(user=profile.user, zone=profile.zone, now=now)
+    plan = Plan.objects.filter(user=profile.user, is_active=True, starts_on__gt=today).first()
+    if plan is None:
+        return
+    first = plan.weeks.order_by("number").first()
+    if first is not None and first.starts_on > today:
+        first.starts_on = today
+        first.save(update_fields=["starts_on"])
+    plan.starts_on = today
+    plan.save(update_fields=["starts_on", "updated_at"])
 
 
 class PlanNotPossible(ValueError):
@@ -175,6 +198,7 @@ def plan_generate(*, user: User, today: dt.date) -> Plan:
         plan.is_active = False
         plan.save(update_fields=["is_active", "updated_at"])
         plan = None
+    rebuilding = plan is not None
     if plan is None:
         plan = Plan.objects.create(
             user=user,
@@ -186,7 +210,22 @@ def plan_generate(*, user: User, today: dt.date) -> Plan:
     done_items = list(
         PlanItem.objects.filter(week__plan=plan, done_at__isnull=False).select_related("week")
     )
-    kept_done = [item.pk for item in done_items if item.week.ends_on >= today]
+    kept_done = [item for item in done_items if item.week.ends_on >= today]
+    # Same date and hours: a rebuild, which plans no topic the plan had left out.
+    same_terms = (
+        rebuilding
+        and plan.interview_date == profile.interview_date
+        and plan.hours_per_week == profile.hours_per_week
+    )
+    topic_ids = (
+        set(
+            PlanItem.objects.filter(week__plan=plan, topic__isnull=False).values_list(
+                "topic_id", flat=True
+            )
+        )
+        if same_terms
+        else None
+    )
     replaced = PlanWeek.objects.filter(plan=plan, ends_on__gte=today)
     PlanItem.objects.filter(week__in=replaced, done_at__isnull=True).delete()
     # Out of the way of the new weeks' numbers until their done items have moved.
@@ -200,6 +239,8 @@ def plan_generate(*, user: User, today: dt.date) -> Plan:
         interview=profile.interview_date,
         hours_per_week=profile.hours_per_week,
         done=[DoneItem(i.kind, i.title, i.topic_id, i.minutes) for i in done_items],
+        spent=sum(i.minutes for i in kept_done),
+        topic_ids=topic_ids,
     )
     weeks = PlanWeek.objects.bulk_create(
         PlanWeek(
@@ -229,7 +270,7 @@ def plan_generate(*, user: User, today: dt.date) -> Plan:
         for index, item in enumerate(week_draft.items)
     )
     # What was already done this week (or ahead of time) stays, in the new first week.
-    PlanItem.objects.filter(pk__in=kept_done).update(week=weeks[0], order=0)
+    PlanItem.objects.filter(pk__in=[i.pk for i in kept_done]).update(week=weeks[0], order=0)
     PlanWeek.objects.filter(plan=plan, number__gte=10_000).delete()
 
     plan.interview_date = profile.interview_date
@@ -237,6 +278,29 @@ def plan_generate(*, user: User, today: dt.date) -> Plan:
     plan.notes = draft.notes
     plan.save(update_fields=["interview_date", "hours_per_week", "notes", "updated_at"])
     return plan
+
+
+def plan_drills_tick(*, user: User, today: dt.date, now: dt.datetime) -> int:
+    """Tick this week's "Drill ⟨topic⟩ cards" items whose minutes the drill has reached:
+    the time spent grading the topic's cards this week counts toward them."""
+    open_drills = list(
+        PlanItem.objects.filter(
+            week__plan__user=user,
+            week__plan__is_active=True,
+            week__starts_on__lte=today,
+            week__ends_on__gte=today,
+            kind=PlanItem.Kind.DRILL,
+            done_at__isnull=True,
+            topic__isnull=False,
+        ).select_related("week")
+    )
+    if not open_drills:
+        return 0
+    spent = drill_minutes(user=user, week=open_drills[0].week)
+    ticked = [i.pk for i in open_drills if spent.get(i.topic_id or 0, 0) >= i.minutes]
+    if not ticked:
+        return 0
+    return PlanItem.objects.filter(pk__in=ticked, done_at__isnull=True).update(done_at=now)
 
 
 def plan_item_set_done(*, user: User, item_id: int, done: bool, now: dt.datetime) -> PlanItem:

@@ -20,12 +20,13 @@ from prep.feed import plan_calendar
 from prep.forms import OnboardingForm, ProfileForm, SignUpForm
 from prep.middleware import AuthedHttpRequest
 from prep.models import Plan, PlanItem, PlanWeek, Profile
-from prep.selectors import current_week
+from prep.selectors import current_week, today_load
 from prep.services import (
     PlanNotPossible,
     feed_token_revoke,
     feed_token_rotate,
     onboarding_complete,
+    plan_drills_tick,
     plan_generate,
     plan_item_set_done,
     profile_save_and_replan,
@@ -85,8 +86,10 @@ def plan(request: AuthedHttpRequest) -> HttpResponse:
     profile = request.profile
     if profile.onboarded_at is None:
         return redirect("onboarding")
-    today = local_date(timezone.now(), profile.zone)
+    now = timezone.now()
+    today = local_date(now, profile.zone)
     active = Plan.objects.filter(user=request.user, is_active=True).select_related("track").first()
+    plan_drills_tick(user=request.user, today=today, now=now)
     week = current_week(user=request.user, today=today)
     later_weeks = (
         PlanWeek.objects.filter(plan=active, starts_on__gt=today).prefetch_related("items")
@@ -99,6 +102,14 @@ def plan(request: AuthedHttpRequest) -> HttpResponse:
     context = {
         "plan": active,
         "today": today,
+        "today_box": today_load(
+            user=request.user,
+            week=week,
+            today=today,
+            reviews=counts.due + counts.repeat,
+            new=counts.new,
+            url_for=step_urls(),
+        ),
         "week": week,
         "items": items,
         "planned_minutes": sum(i.minutes for i in items),
@@ -118,6 +129,12 @@ def plan(request: AuthedHttpRequest) -> HttpResponse:
         "calibration": calibration(user=request.user),
     }
     return render(request, "prep/plan.html", context)
+
+
+def step_urls() -> dict[str, str]:
+    """Where each kind of plan item is done: drills in the drill, the rest on the plan."""
+    drill = reverse("drill")
+    return {"drill": drill, "review": drill, "default": reverse("plan") + "#week-title"}
 
 
 @require_POST
@@ -161,9 +178,11 @@ def plan_rebuild(request: AuthedHttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def profile(request: AuthedHttpRequest) -> HttpResponse:
     current = request.profile
-    form = ProfileForm(request.POST or None, instance=Profile.objects.get(pk=current.pk))
+    today = local_date(timezone.now(), current.zone)
+    form = ProfileForm(
+        request.POST or None, instance=Profile.objects.get(pk=current.pk), today=today
+    )
     if request.method == "POST" and form.is_valid():
-        today = local_date(timezone.now(), current.zone)
         try:
             replanned = profile_save_and_replan(
                 profile=current, fields=form.cleaned_data, today=today
@@ -210,8 +229,14 @@ def feed_settings(request: AuthedHttpRequest) -> HttpResponse:
         feed_token_revoke(profile=request.profile)
         messages.success(request, "Calendar feed turned off: the old address no longer works.")
     else:
+        had_one = bool(request.profile.feed_token)
         feed_token_rotate(profile=request.profile)
-        messages.success(request, "New calendar address made; any older one stops working.")
+        messages.success(
+            request,
+            "New calendar address made: the old address stops working."
+            if had_one
+            else "Calendar feed on: subscribe to the address below in your calendar app.",
+        )
     return redirect(reverse("profile") + "#calendar")
 
 

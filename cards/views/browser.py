@@ -103,6 +103,14 @@ def cards_bulk(request: AuthedHttpRequest) -> HttpResponse:
     ids = _bulk_ids(request, form, filters)
     own = Card.objects.filter(owner=user, pk__in=ids).count()
     builtin = len(ids) - own
+    if action == "delete" and ids and not own:
+        # Nothing of theirs to delete: no "Delete 0 cards?" to confirm.
+        messages.info(
+            request,
+            "None of the selected cards is yours to delete: built-in cards stay. "
+            "Suspend them to keep them out of your drill.",
+        )
+        return _after_bulk(request, filters, back)
     if action == "delete" and not form.cleaned_data.get("confirm"):
         context = {
             "ids": ids if not form.cleaned_data.get("everything") else [],

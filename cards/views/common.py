@@ -17,6 +17,7 @@ class StudyProfile(Protocol):
     cards does not import prep)."""
 
     time_zone: str
+    grading: str  # "six" (SM-2's qualities 0-5) or "four" (Again, Hard, Good, Easy)
 
     @property
     def zone(self) -> ZoneInfo: ...

@@ -12,31 +12,42 @@ from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.text import Truncator
 from django.views.decorators.http import require_GET, require_POST
 
 from cards.models import Card, ReviewLog, ReviewState
-from cards.queue import NextCard, next_card, queue_counts
+from cards.queue import NextCard, card_queued, next_card, queue_counts
 from cards.scheduling import SAME_DAY_REPEAT_BELOW, format_interval
-from cards.selectors import day_summary
+from cards.selectors import day_summary, streaks
 from cards.services import (
     NothingToUndo,
     StaleGrade,
     interval_preview,
     review_record,
+    review_suspend,
     review_undo,
     study_day_mark,
 )
 from cards.views.common import AuthedHttpRequest
 from core.localtime import local_date
-from prep.selectors import current_week_topic_ids
+from prep.selectors import current_week, current_week_topic_ids, drill_minutes, plan_step
 
+# SM-2's six qualities, each with a word of its own.
 GRADES = [
     (0, "Blank", "no memory of it"),
     (1, "Wrong", "wrong, but familiar"),
-    (2, "Wrong", "wrong, easy once seen"),
+    (2, "Almost", "wrong, easy once seen"),
     (3, "Hard", "right, with effort"),
     (4, "Good", "right, after a pause"),
     (5, "Easy", "right, at once"),
+]
+# The four-button mode (the profile's choice), as Anki users know it, mapped onto SM-2's
+# qualities: Again 1, Hard 3, Good 4, Easy 5. Keys 1-4.
+FOUR_GRADES = [
+    (1, "Again", "forgot it: SM-2 quality 1"),
+    (3, "Hard", "right, with effort: quality 3"),
+    (4, "Good", "right, after a pause: quality 4"),
+    (5, "Easy", "right, at once: quality 5"),
 ]
 MAX_ANSWER_MS = 10 * 60 * 1000
 
@@ -49,9 +60,12 @@ def _visible_card(request: AuthedHttpRequest, card_id: int) -> Card:
 
 
 def _interval_label(section: str, quality: int, interval: int) -> str:
+    """What will really happen: below 4 the card comes back today (SM-2 step 7)."""
     if section == "repeat":
         # Same-day repeats do not move the schedule: below 4 it comes back, else it is done.
-        return "again" if quality < SAME_DAY_REPEAT_BELOW else "done"
+        return "again today" if quality < SAME_DAY_REPEAT_BELOW else "done for today"
+    if quality < SAME_DAY_REPEAT_BELOW:
+        return f"again today, then {format_interval(interval)}"
     return format_interval(interval)
 
 
@@ -88,29 +102,43 @@ def drill_context(
             exclude_card_id=exclude_card_id,
         )
     context: dict[str, Any] = {
+        "grading": profile.grading,
         "counts": counts,
         "current": current,
         "reveal": reveal,
         "grades": [],
         "shown_at": int(now.timestamp() * 1000),
-        "can_undo": counts.reviewed_today + counts.new_today > 0,
+        "can_undo": counts.reviewed_today + counts.new_today > 0
+        or bool(request.session.get(ACTIONS_KEY)),
     }
     if current is None:
         context["summary"] = day_summary(user=request.user, today=today)
-        if finished_check and context["can_undo"]:
+        if finished_check and counts.reviewed_today + counts.new_today > 0:
             # The queue just emptied after an answer or a suspension: the day counts.
             study_day_mark(user=request.user, local_date=today, now=now)
+        context["streak"] = streaks(user_ids=[request.user.pk], today=today).get(request.user.pk, 0)
+        # Not a dead end: the plan's next step for today.
+        week = current_week(user=request.user, today=today)
+        if week is not None:
+            context["next_step"] = plan_step(
+                week=week,
+                today=today,
+                spent=drill_minutes(user=request.user, week=week),
+                url_for={"default": reverse("plan") + "#week-title"},
+            )
         return context
     state = current.state
     intervals = interval_preview(state=state, limits=profile.limits, today=today)
+    four = profile.grading == "four"
     context["grades"] = [
         {
             "quality": q,
+            "key": index + 1 if four else q,
             "word": word,
             "hint": hint,
             "interval": _interval_label(current.section, q, intervals[q]),
         }
-        for q, word, hint in GRADES
+        for index, (q, word, hint) in enumerate(FOUR_GRADES if four else GRADES)
     ]
     context["version"] = state.version if state else 0
     return context
@@ -127,12 +155,21 @@ def drill_response(
 def drill(request: AuthedHttpRequest) -> HttpResponse:
     reveal = request.GET.get("show") is not None
     card_id = _int(request.GET.get("card"))
-    if card_id is not None:
-        # After an undo without JavaScript: show the card that came back.
-        context = drill_context(request, show=_visible_card(request, card_id), reveal=reveal)
-    else:
-        context = drill_context(request, reveal=reveal)
-    return drill_response(request, context)
+    shown = _queued_card(request, card_id) if card_id is not None else None
+    # After an undo or an edit without JavaScript: show the card that came back. A card
+    # not in today's queue is not shown by its id: the queue's next card is.
+    return drill_response(request, drill_context(request, show=shown, reveal=reveal))
+
+
+def _queued_card(request: AuthedHttpRequest, card_id: int) -> Card | None:
+    return _if_queued(request, _visible_card(request, card_id))
+
+
+def _if_queued(request: AuthedHttpRequest, card: Card) -> Card | None:
+    profile = request.profile
+    today = local_date(timezone.now(), profile.zone)
+    queued = card_queued(user=request.user, card=card, limits=profile.limits, today=today)
+    return card if queued else None
 
 
 def _int(value: str | None, default: int | None = None) -> int | None:
@@ -155,7 +192,22 @@ def grade(request: AuthedHttpRequest) -> HttpResponse:
             if not request.htmx
             else drill_response(request, drill_context(request, reveal=True), status=400)
         )
+    # A fresh showing must be of a card in today's queue. A stale one (graded already by
+    # another click or tab, perhaps this very moment: so checked second) records nothing
+    # below and just shows what is next.
     card = _visible_card(request, card_id)
+    if (
+        _if_queued(request, card) is None
+        and not ReviewState.objects.filter(user=request.user, card_id=card_id)
+        .exclude(version=version)
+        .exists()
+    ):
+        messages.error(request, "That card is not due today: nothing was recorded.")
+        return (
+            redirect("drill")
+            if not request.htmx
+            else drill_response(request, drill_context(request), status=400)
+        )
     now = timezone.now()
     shown_at = _int(request.POST.get("shown_at"))
     answer_ms = None
@@ -174,22 +226,62 @@ def grade(request: AuthedHttpRequest) -> HttpResponse:
             answer_ms=answer_ms,
             limits=profile.limits,
         )
+        drill_action_push(request, kind="grade", card=card)
     context = drill_context(request, exclude_card_id=card.pk, finished_check=True)
     if not request.htmx:
         return redirect("drill")
     return drill_response(request, context)
 
 
+# The drill's own actions, newest last, in the session: undo takes back the last one,
+# a grade or a suspension. (A grade made elsewhere is still undone from the review log.)
+ACTIONS_KEY = "drill_actions"
+ACTIONS_KEPT = 20
+
+
+def drill_action_push(request: AuthedHttpRequest, *, kind: str, card: Card) -> None:
+    actions = [*request.session.get(ACTIONS_KEY, []), {"kind": kind, "card": card.pk}]
+    request.session[ACTIONS_KEY] = actions[-ACTIONS_KEPT:]
+
+
+def _drill_action_pop(request: AuthedHttpRequest) -> dict[str, Any] | None:
+    actions = list(request.session.get(ACTIONS_KEY, []))
+    if not actions:
+        return None
+    action: dict[str, Any] = actions.pop()
+    request.session[ACTIONS_KEY] = actions
+    return action
+
+
+def _named(card: Card) -> str:
+    return f"“{Truncator(' '.join(card.front.split())).chars(60)}”"
+
+
 @require_POST
 def undo(request: AuthedHttpRequest) -> HttpResponse:
     profile = request.profile
+    now = timezone.now()
+    action = _drill_action_pop(request)
+    if action is not None and action["kind"] == "suspend":
+        card = Card.objects.visible_to(request.user).filter(pk=action["card"]).first()
+        if card is not None:
+            review_suspend(
+                user=request.user, card=card, suspended=False, now=now, zone=profile.zone
+            )
+            messages.success(request, f"Undone: the suspension of {_named(card)}.")
+            return _undone(request, card)
     try:
-        card = review_undo(user=request.user, now=timezone.now(), zone=profile.zone)
+        card = review_undo(user=request.user, now=now, zone=profile.zone)
     except NothingToUndo:
         messages.info(request, "Nothing to undo today.")
         if not request.htmx:
             return redirect("drill")
         return drill_response(request, drill_context(request))
+    messages.success(request, f"Undone: your grade of {_named(card)}.")
+    return _undone(request, card)
+
+
+def _undone(request: AuthedHttpRequest, card: Card) -> HttpResponse:
     context = drill_context(request, show=card)
     if not request.htmx:
         return redirect(f"{reverse('drill')}?card={card.pk}")

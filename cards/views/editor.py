@@ -34,7 +34,7 @@ from cards.services import (
     topics_for_titles,
 )
 from cards.views.common import AuthedHttpRequest
-from cards.views.drill import drill_context, drill_response
+from cards.views.drill import drill_action_push, drill_context, drill_response
 
 
 def _from_drill(request: AuthedHttpRequest) -> bool:
@@ -186,8 +186,10 @@ def card_suspension(request: AuthedHttpRequest, card_id: int) -> HttpResponse:
         zone=request.profile.zone,
     )
     if _from_drill(request):
+        if suspended:
+            drill_action_push(request, kind="suspend", card=card)
         messages.success(
-            request, "Card suspended: it will not come up again until you unsuspend it."
+            request, "Card suspended: it will not come up again until you unsuspend it (U undoes)."
         )
         if request.htmx:
             return drill_response(request, drill_context(request, finished_check=True))

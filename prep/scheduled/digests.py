@@ -104,6 +104,11 @@ class WeeklyDigest:
     correct: int = 0
     at_risk: list[TopicRisk] = field(default_factory=list)
     days_to_go: int | None = None
+    # This week's items not ticked yet, and how many are (ahead of time, or kept by a
+    # rebuild); today's cards, as the drill counts them (the summary is the day's e-mail).
+    items_left: list[PlanItem] = field(default_factory=list)
+    items_done: int = 0
+    cards_today: int = 0
 
     @property
     def accuracy(self) -> int | None:
@@ -144,7 +149,11 @@ def weekly_digests(*, user_ids: Sequence[int], today: dt.date) -> dict[int, Week
         .prefetch_related("items")
     ):
         previous_by_plan[week.plan_id] = week  # the latest wins
-    start, end = today - dt.timedelta(days=7), today - dt.timedelta(days=1)
+    # "The last seven days" include today: the summary goes out at the reminder time, and
+    # the reviews done this morning before it count.
+    start, end = today - dt.timedelta(days=6), today
+    limits = {p.user_id: p.limits for p in Profile.objects.filter(user_id__in=list(weeks))}
+    counts = queue_counts_many(limits=limits, today=today)
     reviewed = {
         row["user_id"]: row
         for row in ReviewLog.objects.filter(
@@ -195,6 +204,7 @@ def weekly_digests(*, user_ids: Sequence[int], today: dt.date) -> dict[int, Week
         at_risk.sort(key=lambda r: (r.accuracy if r.accuracy is not None else 101, -r.overdue))
         totals = reviewed.get(user_id, {"n": 0, "correct": 0})
         days_to_go = (week.plan.interview_date - today).days
+        this_week = list(week.items.all())
         digests[user_id] = WeeklyDigest(
             week=week,
             last_week=last,
@@ -206,5 +216,8 @@ def weekly_digests(*, user_ids: Sequence[int], today: dt.date) -> dict[int, Week
             correct=totals["correct"],
             at_risk=at_risk[:RISK_SHOWN],
             days_to_go=days_to_go if days_to_go >= 0 else None,
+            items_left=[i for i in this_week if i.done_at is None],
+            items_done=sum(1 for i in this_week if i.done_at is not None),
+            cards_today=counts[user_id].total if user_id in counts else 0,
         )
     return digests

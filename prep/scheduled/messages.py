@@ -88,7 +88,7 @@ def weekly_email(
         "today": today,
         "digest": digest,
         "week": digest.week,
-        "items": list(digest.week.items.all()),
+        "items": digest.items_left,
         "unsubscribe_url": unsubscribe,
         **(links or site_links()),
     }

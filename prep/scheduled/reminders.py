@@ -141,10 +141,13 @@ def reminders_claim_due(*, now: dt.datetime, batch_size: int) -> ClaimBatch:
                 next_at, next_on = upcoming.at, upcoming.local_date
             rescheduled.append((c.profile_id, next_at, next_on))
             status = Status.EXPIRED if now - c.due_at > max_delay else Status.QUEUED
-            if c.email_reminders:
-                rows.append((c.user_id, Kind.DAILY, c.local_date, c.due_at, status))
-            if c.weekly_summary and (c.user_id, c.local_date) in weekly_starts:
+            # On a plan week's first day the weekly summary, which also gives the day's
+            # cards, is that day's one e-mail: never two in the same minute.
+            weekly = c.weekly_summary and (c.user_id, c.local_date) in weekly_starts
+            if weekly:
                 rows.append((c.user_id, Kind.WEEKLY, c.local_date, c.due_at, status))
+            elif c.email_reminders:
+                rows.append((c.user_id, Kind.DAILY, c.local_date, c.due_at, status))
         profiles_reschedule(rescheduled, columns=["next_reminder_at", "next_reminder_on"])
         delivery_ids = deliveries_insert(rows, now)
     expired = sum(1 for row in rows if row[4] == Status.EXPIRED)

@@ -1,4 +1,5 @@
-// The drill's keyboard: Space/Enter reveal, 0-5 grade, U undo, E edit, S suspend,
+// The drill's keyboard: Space/Enter reveal, 0-5 grade (1-4 and Space for Good with four
+// buttons), U undo, E edit, S suspend,
 // H history, ? shortcuts. Everything it does is also a plain link or form, so the page
 // works without this file; htmx swaps #drill and these handlers are delegated.
 (function () {
@@ -36,7 +37,12 @@
 
   document.addEventListener("click", function (event) {
     var target = event.target.closest && event.target.closest("[data-reveal]");
-    if (target) { event.preventDefault(); reveal(); }
+    if (target) { event.preventDefault(); reveal(); return; }
+    // A tap anywhere on a hidden card's text reveals it (links and buttons keep theirs).
+    var card = event.target.closest && event.target.closest("#card[data-revealed=false]");
+    if (card && !event.target.closest("a, button, input, select, textarea, .card-actions, .scroll")) {
+      reveal();
+    }
     var open = event.target.closest && event.target.closest("[data-shortcuts]");
     if (open) { event.preventDefault(); document.getElementById("shortcuts").showModal(); }
   });
@@ -61,8 +67,10 @@
       if (dialog) { dialog.showModal(); handled = true; }
     } else if ((key === " " || key === "Enter") && card && card.dataset.revealed !== "true") {
       handled = reveal();
+    } else if ((key === " " || key === "Enter") && card && drill().dataset.grading === "four") {
+      handled = click('.grade[data-grade="4"]');  // after the answer, Space is Good
     } else if (/^[0-5]$/.test(key) && card && card.dataset.revealed === "true") {
-      handled = click('.grade[data-grade="' + key + '"]');
+      handled = click('.grade[data-key="' + key + '"]');
     } else if (key === "u" || key === "U") {
       handled = click('[data-action="undo"]');
     } else if ((key === "e" || key === "E") && card) {

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from playwright.sync_api import expect
 
 from cards.models import Card, ReviewState, Topic
 from tests.browser.conftest import log_in
@@ -154,3 +155,17 @@ def test_the_browser_reads_well_on_a_phone_in_dark_mode(
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
     page.screenshot(path=str(artifacts / "cards-browser-phone-dark.png"), full_page=True)
     context.close()
+
+
+def test_a_tag_chip_fills_the_tag_field_and_another_filter_keeps_it(
+    page: Any, live_server: Any, owner: Any, library: None
+) -> None:
+    log_in(page, live_server, "olivia", PASSWORD)
+    page.goto(f"{live_server.url}/cards/")
+    page.locator("#results a.tag", has_text="serving").first.click()
+    expect(page.locator("#results tbody tr")).to_have_count(2)
+    assert page.input_value("input[name=tag]") == "serving"
+    page.select_option("select[name=owner]", "builtin")
+    page.wait_for_url("**owner=builtin**")
+    assert "tag=serving" in page.url
+    expect(page.locator("#results tbody tr")).to_have_count(2)

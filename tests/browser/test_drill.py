@@ -139,3 +139,39 @@ def test_the_drill_reads_well_on_a_phone_in_dark_mode(
     assert width <= 390  # no sideways scrolling
     page.screenshot(path=str(artifacts / "drill-phone-dark.png"), full_page=True)
     context.close()
+
+
+def test_four_buttons_by_keyboard_and_by_tap(
+    browser: Any, page: Any, live_server: Any, owner: Any, deck: list[Card]
+) -> None:
+    owner.profile.grading = "four"
+    owner.profile.save(update_fields=["grading"])
+    log_in(page, live_server, "olivia", PASSWORD)
+    page.goto(f"{live_server.url}/review/")
+    assert page.locator("#card .grade").count() == 4
+
+    def graded(count: int) -> None:
+        page.wait_for_function(
+            "n => !document.documentElement.dataset.busy && "
+            "document.querySelector('[data-count=new]').textContent == String(6 - n)",
+            arg=count,
+        )
+
+    page.keyboard.press("Space")
+    page.keyboard.press("1")  # Again
+    graded(1)
+    page.keyboard.press("Space")  # reveal
+    page.keyboard.press("Space")  # Good
+    graded(2)
+    assert [log.quality for log in ReviewLog.objects.order_by("id")] == [1, 4]
+
+    phone = browser.new_context(viewport={"width": 390, "height": 844}, has_touch=True)
+    tap = phone.new_page()
+    log_in(tap, live_server, "olivia", PASSWORD)
+    tap.goto(f"{live_server.url}/review/")
+    tap.locator("#card .front").tap()
+    tap.locator("#card .grade", has_text="Easy").tap()
+    tap.wait_for_function("() => !document.documentElement.dataset.busy")
+    tap.wait_for_function("() => document.querySelector('[data-count=new]').textContent == '3'")
+    assert [log.quality for log in ReviewLog.objects.order_by("id")] == [1, 4, 5]
+    phone.close()

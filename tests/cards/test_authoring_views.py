@@ -434,6 +434,24 @@ def test_bulk_delete_asks_first_then_deletes_only_own_cards(
     assert "Deleted 1 card." in response.content.decode()
 
 
+@pytest.mark.parametrize("htmx", [True, False])
+def test_bulk_delete_of_only_built_in_cards_asks_nothing_and_says_why(
+    owner_client: Client, owner: Any, library: dict[str, Card], htmx: bool
+) -> None:
+    ids = [library["new"].pk]
+    response = owner_client.post(
+        reverse("cards_bulk"),
+        {"action": "delete", "ids": ids},
+        follow=not htmx,
+        **(HTMX if htmx else {}),
+    )
+    html = response.content.decode()
+    assert "Delete 0 cards?" not in html
+    assert "None of the selected cards is yours to delete" in html
+    assert "Suspend" in html
+    assert Card.objects.filter(pk__in=ids).exists()
+
+
 def test_bulk_applies_to_everything_the_filter_matches(
     owner_client: Client, owner: Any, library: dict[str, Card]
 ) -> None:
@@ -532,3 +550,12 @@ def test_leeches_are_flagged_and_listed_for_their_owner_only(
     assert fronts(other_client, "state=leech") == ["What is a KV cache?"]
     html = other_client.get(reverse("card_browser") + "?state=leech").content.decode()
     assert html.count('class="state state-leech"') == 1
+
+
+def test_the_preview_names_broken_math_with_single_backslashes(owner_client: Client) -> None:
+    response = owner_client.post(
+        reverse("card_preview"), {"front": "Scale", "back": "$\\frac{1}{$"}, **HTMX
+    )
+    html = response.content.decode()
+    assert "Back: unbalanced &#x27;{&#x27; in “\\frac{1}{”" in html
+    assert "\\\\frac" not in html

@@ -340,3 +340,142 @@ def test_emptying_the_queue_marks_the_day_and_undo_unmarks_it(
     assert list(StudyDay.objects.values_list("local_date", flat=True)) == [dt.date(2026, 11, 23)]
     owner_client.post(reverse("undo"), **HTMX)
     assert not StudyDay.objects.exists()
+
+
+def _reviewed(owner: Any, card: Card, *, due: dt.date) -> None:
+    ReviewState.objects.create(
+        user=owner,
+        card=card,
+        repetitions=2,
+        interval=6,
+        due=due,
+        introduced_on=dt.date(2026, 11, 1),
+        last_reviewed_at=NOON_BERLIN - dt.timedelta(days=6),
+    )
+
+
+def test_a_card_not_due_cannot_be_shown_by_its_id(owner_client: Client, owner: Any) -> None:
+    later = CardFactory(front="Due next week")
+    queued = CardFactory(front="New today")
+    _reviewed(owner, later, due=dt.date(2026, 11, 30))
+    html = owner_client.get(f"{reverse('drill')}?card={later.pk}&show=1").content.decode()
+    assert "Due next week" not in html
+    assert shown(html)["card"] == queued.pk
+
+
+def test_a_card_not_due_cannot_be_graded(owner_client: Client, owner: Any) -> None:
+    later = CardFactory()
+    _reviewed(owner, later, due=dt.date(2026, 11, 30))
+    response = owner_client.post(
+        reverse("grade"), {"card": later.pk, "version": 0, "quality": 5}, **HTMX
+    )
+    assert response.status_code == 400
+    assert not ReviewLog.objects.exists()
+    assert ReviewState.objects.get(card=later).due == dt.date(2026, 11, 30)
+
+
+def test_a_due_card_and_the_undo_target_can_be_shown_by_id(
+    owner_client: Client, owner: Any
+) -> None:
+    due = CardFactory(front="Due today")
+    CardFactory(front="New one")
+    _reviewed(owner, due, due=dt.date(2026, 11, 23))
+    html = owner_client.get(f"{reverse('drill')}?card={due.pk}").content.decode()
+    assert shown(html)["card"] == due.pk
+
+
+def test_show_answer_after_an_undo_without_javascript_keeps_the_card(
+    owner_client: Client,
+) -> None:
+    first = CardFactory()
+    CardFactory()
+    token = shown(owner_client.get(reverse("drill")).content.decode())
+    owner_client.post(reverse("grade"), {**token, "quality": 5})
+    location = owner_client.post(reverse("undo"))["Location"]
+    html = owner_client.get(location).content.decode()
+    reveal = re.search(r'href="([^"]+)"[^>]*data-reveal', html)
+    assert reveal is not None
+    href = reveal.group(1).replace("&amp;", "&")
+    assert f"card={first.pk}" in href
+    revealed = owner_client.get(href).content.decode()
+    assert shown(revealed)["card"] == first.pk
+    assert 'class="answer" hidden' not in revealed
+
+
+def test_a_second_submit_of_a_showing_already_graded_shows_the_next_card(
+    owner_client: Client,
+) -> None:
+    CardFactory()
+    CardFactory()
+    token = shown(owner_client.get(reverse("drill")).content.decode())
+    first = owner_client.post(reverse("grade"), {**token, "quality": 5}, **HTMX)
+    again = owner_client.post(reverse("grade"), {**token, "quality": 5}, **HTMX)
+    assert (first.status_code, again.status_code) == (200, 200)
+    assert ReviewLog.objects.count() == 1
+
+
+def test_the_grade_buttons_say_what_will_really_happen(owner_client: Client) -> None:
+    CardFactory()
+    html = owner_client.get(reverse("drill")).content.decode()
+    labels = re.findall(r'<span class="g-ivl">([^<]+)</span>', html)
+    assert labels[:4] == ["again today, then 1d"] * 4
+    assert labels[4:] == ["1d", "1d"]
+    words = re.findall(r"<kbd>\d</kbd> (\w+)</span>", html)
+    assert len(set(words)) == 6  # grades 1 and 2 have words of their own
+
+
+def test_the_four_button_mode_maps_onto_sm2s_qualities(owner_client: Client, owner: Any) -> None:
+    owner.profile.grading = "four"
+    owner.profile.save(update_fields=["grading"])
+    CardFactory()
+    html = owner_client.get(reverse("drill")).content.decode()
+    buttons = re.findall(r'value="(\d)" class="grade q\d" data-grade="\d" data-key="(\d)"', html)
+    assert buttons == [("1", "1"), ("3", "2"), ("4", "3"), ("5", "4")]
+    for word in ("Again", "Hard", "Good", "Easy"):
+        assert word in html
+    assert "Blank" not in html
+    token = shown(html)
+    owner_client.post(reverse("grade"), {**token, "quality": 1}, **HTMX)
+    assert ReviewLog.objects.get().quality == 1
+
+
+def test_the_profile_chooses_the_four_button_mode(owner_client: Client, owner: Any) -> None:
+    from prep.models import Profile
+
+    html = owner_client.get(reverse("profile")).content.decode()
+    assert "Again 1, Hard 3, Good 4, Easy 5" in html
+    owner_client.post(
+        reverse("profile"),
+        {
+            "time_zone": "Europe/Berlin",
+            "reminder_time": "08:00",
+            "new_cards_per_day": 10,
+            "max_reviews_per_day": 150,
+            "hours_per_week": "6",
+            "grading": "four",
+        },
+    )
+    assert Profile.objects.get(user=owner).grading == "four"
+
+
+def test_undo_takes_back_a_suspension_and_says_so(owner_client: Client, owner: Any) -> None:
+    card = CardFactory(front="Why does **batching** help?")
+    CardFactory()
+    owner_client.post(
+        reverse("card_suspension", args=[card.pk]), {"suspended": "1", "next": "drill"}, **HTMX
+    )
+    assert ReviewState.objects.get(user=owner, card=card).suspended
+    html = owner_client.post(reverse("undo"), **HTMX).content.decode()
+    assert not ReviewState.objects.get(user=owner, card=card).suspended
+    assert shown(html)["card"] == card.pk
+    assert "Undone: the suspension of “Why does **batching** help?”" in html
+
+
+def test_undo_names_the_grade_it_took_back(owner_client: Client) -> None:
+    CardFactory(front="Front one")
+    CardFactory()
+    token = shown(owner_client.get(reverse("drill")).content.decode())
+    owner_client.post(reverse("grade"), {**token, "quality": 4}, **HTMX)
+    html = owner_client.post(reverse("undo"), **HTMX).content.decode()
+    assert "Undone: your grade of “Front one”" in html
+    assert not ReviewLog.objects.exists()

@@ -359,3 +359,10 @@ def test_a_stranger_cannot_see_an_import_page(
     job = job_of(upload(owner_client, "deck.csv", CSV.encode()))
     response = stranger_client.get(reverse("import_job", args=[job.pk]))
     assert re.match(rf"{reverse('login')}\?next=", response["Location"])
+
+
+def test_an_import_problem_shows_the_math_as_written(owner_client: Client) -> None:
+    response = upload(owner_client, "math.csv", b"front,back\nScale,$\\frac{1}{$\n")
+    html = owner_client.get(response["Location"]).content.decode()
+    assert "\\frac{1}{" in html
+    assert "\\\\frac" not in html

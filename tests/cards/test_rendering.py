@@ -72,3 +72,10 @@ def test_bad_math_is_reported_not_hidden() -> None:
     with pytest.raises(MathError, match="unsupported"):
         math_to_mathml("\\notacommand{x}", display=False)
     assert 'class="math-error"' in render_markdown("$\\notacommand{x}$")
+
+
+def test_a_math_error_quotes_the_latex_as_written() -> None:
+    with pytest.raises(MathError) as caught:
+        math_to_mathml("\\frac{1}{", display=False)
+    assert str(caught.value) == "unbalanced '{' in “\\frac{1}{”"
+    assert "\\\\" not in str(caught.value)

@@ -229,7 +229,7 @@ def test_the_calendar_feed_is_private_revocable_and_parses(
     assert response.status_code == 200
     assert response["Content-Type"].startswith("text/calendar")
     calendar = Calendar.from_ical(response.content)
-    events = [c for c in calendar.walk("VEVENT")]
+    events = [c for c in calendar.walk("VEVENT") if "-day-" not in str(c.get("uid"))]
     weeks = planned.weeks.count()
     assert len(events) == weeks + 1
     first = min(events, key=lambda e: e.decoded("dtstart"))
@@ -388,3 +388,35 @@ def test_calibration_compares_predicted_and_actual_recall_by_tenths(
     assert "Can you trust the prediction?" in html
     assert '<td>90–100%</td><td class="num">80</td>' in html
     assert "Can you trust the prediction?" not in other_client.get(reverse("plan")).content.decode()
+
+
+def test_turning_the_feed_on_the_first_time_mentions_no_older_address(
+    owner_client: Client, owner: Any
+) -> None:
+    first = owner_client.post(reverse("feed_settings"), {"action": "rotate"}, follow=True)
+    assert "older one" not in first.content.decode()
+    assert "Calendar feed on" in first.content.decode()
+    again = owner_client.post(reverse("feed_settings"), {"action": "rotate"}, follow=True)
+    assert "the old address stops working" in again.content.decode()
+
+
+def test_the_feed_has_each_days_study_block_at_the_reminder_time(
+    owner_client: Client, stranger_client: Client, owner: Any, planned: Plan
+) -> None:
+    owner_client.post(reverse("feed_settings"), {"action": "rotate"})
+    token = Profile.objects.get(user=owner).feed_token
+    calendar = Calendar.from_ical(stranger_client.get(reverse("plan_feed", args=[token])).content)
+    blocks = [e for e in calendar.walk("VEVENT") if "-day-" in str(e.get("uid"))]
+    days = (planned.interview_date - TODAY).days
+    assert len(blocks) == days
+    profile = Profile.objects.get(user=owner)
+    berlin = ZoneInfo("Europe/Berlin")
+    first = min(blocks, key=lambda e: e.decoded("dtstart"))
+    start = first.decoded("dtstart").astimezone(berlin)
+    assert start.date() == TODAY
+    assert start.time() == profile.reminder_time
+    week = planned.weeks.get(number=1)
+    minutes = (first.decoded("dtend") - first.decoded("dtstart")).total_seconds() / 60
+    planned_minutes = sum(i.minutes for i in week.items.all())
+    assert minutes * 7 >= planned_minutes
+    assert "Study" in str(first.get("summary"))

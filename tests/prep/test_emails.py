@@ -51,6 +51,14 @@ def learner(db: Any, frozen: None, settings: Any) -> Any:
     return user
 
 
+@pytest.fixture
+def daily_learner(learner: Any) -> Any:
+    """The learner with the weekly summary off: today starts a plan week, when the summary
+    is the day's one e-mail in place of the daily reminder."""
+    Profile.objects.filter(user=learner).update(weekly_summary=False)
+    return learner
+
+
 def send_today() -> list[EmailMessage]:
     ids = reminders_claim_due(now=NOW, batch_size=10).delivery_ids
     reminders_send_batch(delivery_ids=ids, now=NOW)
@@ -72,13 +80,15 @@ def parts(message: EmailMessage) -> tuple[str, str]:
     return text.get_content(), html.get_content()
 
 
-def test_the_daily_reminder_says_the_day_in_its_subject(learner: Any) -> None:
+def test_the_daily_reminder_says_the_day_in_its_subject(daily_learner: Any) -> None:
     daily = by_subject(send_today(), "12 cards due")
     assert daily["Subject"] == "12 cards due · RLHF & reward <models> week · 9 days to go"
     assert daily["To"] == "lena@example.com"
 
 
-def test_the_daily_reminder_has_a_plain_and_an_html_part_saying_the_same(learner: Any) -> None:
+def test_the_daily_reminder_has_a_plain_and_an_html_part_saying_the_same(
+    daily_learner: Any,
+) -> None:
     daily = by_subject(send_today(), "12 cards due")
     assert daily.get_content_type() == "multipart/alternative"
     text, html = parts(daily)
@@ -94,20 +104,22 @@ def test_the_daily_reminder_has_a_plain_and_an_html_part_saying_the_same(learner
     assert html.count('href="https://cadence.example.org/review/"') == 1
 
 
-def test_the_daily_reminder_lists_only_what_is_left_of_the_week(learner: Any) -> None:
+def test_the_daily_reminder_lists_only_what_is_left_of_the_week(daily_learner: Any) -> None:
     PlanItem.objects.filter(title="Sketch the RLHF pipeline").update(done_at=NOW)
     text, _ = parts(by_subject(send_today(), "12 cards due"))
     assert "Sketch the RLHF pipeline" not in text
     assert "Mock: RLHF" in text
 
 
-def test_scheduled_emails_carry_one_click_unsubscribe_headers(learner: Any) -> None:
+def test_scheduled_emails_carry_one_click_unsubscribe_headers(daily_learner: Any) -> None:
     daily = by_subject(send_today(), "12 cards due")
     link = daily["List-Unsubscribe"]
     assert link.startswith("<https://cadence.example.org/email/unsubscribe/")
     assert daily["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
     assert daily["Auto-Submitted"] == "auto-generated"
-    assert daily["Message-ID"] == f"<cadence.daily.{learner.pk}.2026-11-23@cadence.example.org>"
+    assert (
+        daily["Message-ID"] == f"<cadence.daily.{daily_learner.pk}.2026-11-23@cadence.example.org>"
+    )
     text, html = parts(daily)
     assert link.strip("<>") in text
     assert link.strip("<>") in html
@@ -189,14 +201,14 @@ def test_unsubscribing_from_both_stops_the_schedule(learner: Any, stranger_clien
 
 
 def test_a_queued_reminder_is_not_sent_after_unsubscribing(
-    learner: Any, stranger_client: Client
+    daily_learner: Any, stranger_client: Client
 ) -> None:
     ids = reminders_claim_due(now=NOW, batch_size=10).delivery_ids
     stranger_client.post(
-        f"/email/unsubscribe/{unsubscribe_token(user_id=learner.pk, kind='daily')}/"
+        f"/email/unsubscribe/{unsubscribe_token(user_id=daily_learner.pk, kind='daily')}/"
     )
     reminders_send_batch(delivery_ids=ids, now=NOW)
-    assert [m.subject[:4] for m in mail.outbox] == ["Week"]
+    assert mail.outbox == []
     assert EmailDelivery.objects.get(kind="daily").status == EmailDelivery.Status.SKIPPED
 
 
@@ -248,10 +260,10 @@ def test_the_profile_page_turns_reminders_back_on(learner: Any, client: Client) 
     assert profile.next_reminder_at == NOW
 
 
-def test_non_ascii_names_and_text_survive_the_trip(learner: Any, settings: Any) -> None:
+def test_non_ascii_names_and_text_survive_the_trip(daily_learner: Any, settings: Any) -> None:
     settings.DEFAULT_FROM_EMAIL = "Cadence Prüfung <cadence@example.org>"
-    learner.first_name = "Zoë"
-    learner.save()
+    daily_learner.first_name = "Zoë"
+    daily_learner.save()
     Topic.objects.filter(title__startswith="RLHF").update(title="Präferenzen")
     daily = by_subject(send_today(), "12 cards due")
     assert daily["Subject"] == "12 cards due · Präferenzen week · 9 days to go"
@@ -270,3 +282,52 @@ def test_long_headers_are_kept_whole_not_encoded(learner: Any) -> None:
     assert b"=?" not in line
     assert line.startswith(b"List-Unsubscribe: <https://cadence.example.org/email/unsubscribe/")
     assert all(len(h) <= 998 for h in raw.split(b"\r\n"))
+
+
+def test_the_weekly_summary_lists_only_what_is_left_and_counts_todays_reviews(
+    learner: Any,
+) -> None:
+    PlanItem.objects.filter(title="Sketch the RLHF pipeline").update(done_at=NOW)
+    card = Card.objects.order_by("position").first()
+    for _ in range(3):
+        ReviewLog.objects.create(
+            user=learner,
+            card=card,
+            quality=5,
+            reviewed_at=NOW,
+            local_date=TODAY,
+            repetitions_before=1,
+            interval_before=1,
+            easiness_before=2.5,
+            repetitions_after=2,
+            interval_after=6,
+            easiness_after=2.6,
+            due_after=TODAY + dt.timedelta(days=6),
+        )
+    messages = send_today()
+    assert len(messages) == 1  # the week's first day: one e-mail, not two
+    text, html = parts(by_subject(messages, "Week 2"))
+    this_week = text.split("THIS WEEK", 1)[1]
+    assert "Sketch the RLHF pipeline" not in this_week
+    assert "Mock: RLHF (45 min)" in this_week
+    assert "1 item already done" in this_week
+    assert "3 answered, 100% correct" in text
+    assert "none in the last seven days" not in text
+    assert "Today: 12 cards to review" in text
+    assert "https://cadence.example.org/review/" in html
+
+
+def test_a_daily_reminder_with_no_cards_points_to_the_plan_not_a_review(
+    daily_learner: Any,
+) -> None:
+    Profile.objects.filter(user=daily_learner).update(remind_when_empty=True)
+    from cards.models import ReviewState
+
+    ReviewState.objects.filter(user=daily_learner).update(due=TODAY + dt.timedelta(days=3))
+    Profile.objects.filter(user=daily_learner).update(new_cards_per_day=0)
+    text, html = parts(send_today()[0])
+    assert "No cards due today" in text
+    assert "Start today's review" not in text
+    assert "Start today's review" not in html
+    assert "Open your plan: https://cadence.example.org/plan/" in text
+    assert 'href="https://cadence.example.org/plan/"' in html
