@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import sqlite3
 import tempfile
+import time
 import zipfile
 from pathlib import Path
 
@@ -201,6 +202,38 @@ def test_a_markdown_file_without_front_matter_is_refused() -> None:
 def test_a_markdown_file_without_a_title_is_refused() -> None:
     with pytest.raises(ImportRejected, match="needs 'title'"):
         parse_markdown(b"---\nslug: x\n---\n\n## q\n\nf\n\n???\n\nb\n", limits=LIMITS)
+
+
+def alias_bomb(levels: int = 9) -> bytes:
+    lines = ["---", 'a0: &a0 ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
+    for level in range(1, levels):
+        refs = ",".join([f"*a{level - 1}"] * 9)
+        lines.append(f"a{level}: &a{level} [{refs}]")
+    lines += [f"title: *a{levels - 1}", "---", "", "## q", "", "f", "", "???", "", "b", ""]
+    return "\n".join(lines).encode()
+
+
+def test_a_yaml_alias_bomb_is_refused_before_it_is_expanded() -> None:
+    data = alias_bomb()
+    assert len(data) < 500
+    started = time.perf_counter()
+    with pytest.raises(ImportRejected, match=r"aliases \(\*name\) are not allowed"):
+        parse_markdown(data, limits=LIMITS)
+    assert time.perf_counter() - started < 0.5
+
+
+def test_even_a_single_alias_is_refused() -> None:
+    data = b"---\nname: &n My notes\ntitle: *n\n---\n\n## q\n\nf\n\n???\n\nb\n"
+    with pytest.raises(ImportRejected, match="aliases"):
+        parse_markdown(data, limits=LIMITS)
+
+
+@pytest.mark.parametrize("key", ["title", "summary", "slug"])
+def test_a_title_summary_or_slug_that_is_not_text_is_refused(key: str) -> None:
+    title = "" if key == "title" else "title: Notes\n"
+    data = f"---\n{title}{key}: [a, b]\n---\n\n## q\n\nf\n\n???\n\nb\n".encode()
+    with pytest.raises(ImportRejected, match=f"'{key}' must be text, not a list"):
+        parse_markdown(data, limits=LIMITS)
 
 
 def test_the_built_in_deck_files_import_as_user_files() -> None:
