@@ -95,6 +95,12 @@ ALLOWED_ATTRIBUTES: dict[str, set[str]] = {
     "ol": {"start"},
 }
 UNKNOWN_COMMAND_RE = re.compile(r"\\[A-Za-z]+")
+# The most characters one side of a card may hold, and the most anything renders: the
+# editor, the live preview, the importers and the renderer all refuse longer text before
+# parsing it. Markdown and math cost grows faster than linearly on hostile input (a run
+# of "[" or "*a "); at this size the worst inputs measured render in about a quarter of a
+# second, so the cap is the rendering budget (README, "Limits").
+MAX_TEXT = 20_000
 
 
 class MathError(ValueError):
@@ -190,13 +196,26 @@ def sanitize(markup: str) -> str:
     )
 
 
+def too_long(text: str) -> str | None:
+    """Why ``text`` is not rendered (longer than MAX_TEXT), or None."""
+    if len(text) > MAX_TEXT:
+        return f"longer than {MAX_TEXT:,} characters ({len(text):,})"
+    return None
+
+
 def render_markdown(text: str) -> str:
-    """Markdown with $...$ and $$...$$ math to sanitised HTML."""
+    """Markdown with $...$ and $$...$$ math to sanitised HTML; nothing over MAX_TEXT."""
+    if reason := too_long(text):
+        return f'<p class="render-refused">Not shown: this text is {reason}.</p>'
     return sanitize(_markdown().render(text))
 
 
 def math_snippets(text: str) -> list[tuple[str, bool]]:
-    """Every math span in a Markdown text, as (latex, display), for checking a deck."""
+    """Every math span in a Markdown text, as (latex, display), for checking a deck.
+
+    Text over MAX_TEXT is not parsed (callers check its length first)."""
+    if too_long(text):
+        return []
     found: list[tuple[str, bool]] = []
 
     def walk(tokens: list[Any]) -> None:
@@ -218,6 +237,8 @@ def math_snippets(text: str) -> list[tuple[str, bool]]:
 def math_problems(text: str) -> list[str]:
     """Why each math span of a Markdown text does not typeset (empty when all do): the one
     check the editor, the forms, the importers and the deck test share."""
+    if reason := too_long(text):
+        return [f"the text is {reason}"]
     problems = []
     for latex, display in math_snippets(text):
         try:

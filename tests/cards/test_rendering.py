@@ -1,10 +1,18 @@
 from __future__ import annotations
 
 import re
+import time
 
 import pytest
 
-from cards.rendering import MathError, math_to_mathml, render_markdown
+from cards.rendering import (
+    MAX_TEXT,
+    MathError,
+    math_problems,
+    math_snippets,
+    math_to_mathml,
+    render_markdown,
+)
 
 
 def test_inline_and_display_math_become_mathml() -> None:
@@ -61,3 +69,26 @@ def test_bad_math_is_reported_not_hidden() -> None:
     with pytest.raises(MathError, match="unsupported"):
         math_to_mathml("\\notacommand{x}", display=False)
     assert 'class="math-error"' in render_markdown("$\\notacommand{x}$")
+
+
+# --- Size cap: hostile input is refused before it is parsed ---------------------------
+
+
+@pytest.mark.parametrize("unit", ["*a ", "[", "[a](", "$x^2$ "])
+def test_text_over_the_cap_is_refused_without_parsing(unit: str) -> None:
+    text = unit * (900_000 // len(unit))
+    started = time.perf_counter()
+    html = render_markdown(text)
+    assert math_problems(text) == [f"the text is longer than 20,000 characters ({len(text):,})"]
+    assert math_snippets(text) == []
+    assert time.perf_counter() - started < 0.1
+    assert html == (
+        f'<p class="render-refused">Not shown: this text is longer than 20,000 characters '
+        f"({len(text):,}).</p>"
+    )
+
+
+def test_text_at_the_cap_still_renders() -> None:
+    text = ("word " * 4000)[:MAX_TEXT]
+    assert len(text) == MAX_TEXT
+    assert render_markdown(text).startswith("<p>word word")
