@@ -12,9 +12,10 @@ import html
 import re
 from functools import lru_cache
 from typing import Any
+from xml.etree.ElementTree import Element
 
 import nh3
-from latex2mathml.converter import convert as latex_to_mathml
+from latex2mathml.converter import convert_to_element
 from markdown_it import MarkdownIt
 from mdit_py_plugins.dollarmath import dollarmath_plugin
 from pygments import highlight
@@ -82,14 +83,15 @@ MATHML_ATTRIBUTES = {
     "xmlns",
 }
 ALLOWED_TAGS = set(nh3.ALLOWED_TAGS) | MATHML_TAGS | {"span", "div", "pre", "code", "img"}
+# No "style" on any tag: a card's author must not be able to place or size anything over
+# the page (a fixed, full-viewport cell), whatever the CSP allows. Table alignment comes
+# as one of three classes instead (TABLE_ALIGN_CLASSES).
 ALLOWED_ATTRIBUTES: dict[str, set[str]] = {
     **{tag: set(MATHML_ATTRIBUTES) for tag in MATHML_TAGS},
     "span": {"class"},
     "div": {"class"},
     "code": {"class"},
     "pre": {"class"},
-    "th": {"style", "align"},
-    "td": {"style", "align"},
     "a": {"href", "title"},
     "img": {"src", "alt", "title", "width", "height"},
     "ol": {"start"},
@@ -105,6 +107,25 @@ MAX_TEXT = 20_000
 
 class MathError(ValueError):
     pass
+
+
+CHAR_REFERENCE_RE = re.compile(r"&amp;(#x[0-9A-Fa-f]+|#[0-9]+);")
+
+
+def _escape_text(text: str | None) -> str:
+    # latex2mathml stores symbols as character references ("&#x0003C;") in the text and
+    # un-escapes its whole output, which also lets the raw text of \text{}, \mbox{},
+    # \tag{} or \unicode{} through as markup. Escape everything, then give back only
+    # well-formed numeric character references: those are characters, never markup.
+    return CHAR_REFERENCE_RE.sub(r"&\1;", html.escape(text or "", quote=False))
+
+
+def _serialise(element: Element) -> str:
+    attributes = "".join(
+        f' {name}="{html.escape(str(value), quote=True)}"' for name, value in element.attrib.items()
+    )
+    children = "".join(_serialise(child) + _escape_text(child.tail) for child in element)
+    return f"<{element.tag}{attributes}>{_escape_text(element.text)}{children}</{element.tag}>"
 
 
 def math_to_mathml(latex: str, *, display: bool) -> str:
@@ -125,7 +146,7 @@ def math_to_mathml(latex: str, *, display: bool) -> str:
     if depth:
         raise MathError(f"unbalanced '{{' in {latex!r}")
     try:
-        mathml = latex_to_mathml(latex, display="block" if display else "inline")
+        mathml = _serialise(convert_to_element(latex, display="block" if display else "inline"))
     except Exception as error:  # latex2mathml raises a zoo of exception types
         raise MathError(f"{error.__class__.__name__}: {error} in {latex!r}") from None
     # latex2mathml keeps a command it does not know as literal text (\foo); that would
@@ -154,6 +175,19 @@ def _highlight(code: str, lang: str, _attrs: Any) -> str:
     return html_code
 
 
+TABLE_ALIGN_RE = re.compile(r"^text-align:(left|right|center)$")
+TABLE_ALIGN_CLASSES = ("align-left", "align-center", "align-right")
+
+
+def _table_alignment_as_class(state: Any) -> None:
+    """A table column's alignment as a class ("align-right"), since no style is allowed."""
+    for token in state.tokens:
+        if token.type in {"th_open", "td_open"} and "style" in token.attrs:
+            match = TABLE_ALIGN_RE.match(str(token.attrs.pop("style")))
+            if match:
+                token.attrSet("class", f"align-{match.group(1)}")
+
+
 @lru_cache(maxsize=1)
 def _markdown() -> MarkdownIt:
     md = MarkdownIt(
@@ -162,6 +196,7 @@ def _markdown() -> MarkdownIt:
     )
     md.enable("table").enable("strikethrough")
     dollarmath_plugin(md, allow_space=False, allow_digits=False, double_inline=True)
+    md.core.ruler.push("table_alignment_as_class", _table_alignment_as_class)
     md.add_render_rule(
         "math_inline",
         lambda self, tokens, idx, options, env: _render_math(tokens[idx].content, display=False),
@@ -191,6 +226,7 @@ def sanitize(markup: str) -> str:
         tags=ALLOWED_TAGS,
         attributes=ALLOWED_ATTRIBUTES,
         url_schemes={"http", "https", "mailto"},
+        allowed_classes={tag: set(TABLE_ALIGN_CLASSES) for tag in ("th", "td")},
         link_rel="noopener noreferrer nofollow",
         strip_comments=True,
     )

@@ -12,6 +12,7 @@ from cards.rendering import (
     math_snippets,
     math_to_mathml,
     render_markdown,
+    sanitize,
 )
 
 
@@ -92,3 +93,45 @@ def test_text_at_the_cap_still_renders() -> None:
     text = ("word " * 4000)[:MAX_TEXT]
     assert len(text) == MAX_TEXT
     assert render_markdown(text).startswith("<p>word word")
+
+
+# --- Text inside math, and no style from a card ---------------------------------------
+
+
+@pytest.mark.parametrize(
+    "latex",
+    [
+        r"\text{<b>x</b>}",
+        r"\textbf{<i>y</i>}",
+        r"\mbox{<a href=https://example.com>z</a>}",
+        r"x \tag{<s>1</s>}",
+        r"\unicode{<u>}",
+        r"\text{<table><tr><td style=position:fixed>x</td></tr></table>}",
+    ],
+)
+def test_text_inside_math_is_escaped_not_passed_as_markup(latex: str) -> None:
+    for mathml in (math_to_mathml(latex, display=False), render_markdown(f"$${latex}$$")):
+        inner = re.sub(r"</?(math|mrow|mtext|mi|mstyle|p)\b[^>]*>", "", mathml)
+        assert "<" not in inner, mathml
+    assert "&lt;" in render_markdown(f"${latex}$")
+
+
+def test_symbols_still_come_out_as_characters() -> None:
+    html = render_markdown(r"$a \leq b \neq c$ and $\text{a < b}$")
+    assert "<mo>≤</mo>" in html
+    assert "<mo>≠</mo>" in html
+    assert "a&nbsp;&lt;&nbsp;b" in html
+
+
+def test_no_style_attribute_survives_from_card_content() -> None:
+    html = render_markdown(
+        "| a | b |\n|--:|:-:|\n| [x](https://example.com) | 2 |\n\n"
+        r"$\text{<td style='position:fixed;width:100vw;height:100vh'>}$"
+    )
+    assert not re.search(r"<[^>]*\sstyle=", html)
+    assert "&lt;td&nbsp;style=" in html  # shown as the text it is
+    assert '<td class="align-right">' in html
+    assert '<th class="align-center">' in html
+    cleaned = sanitize('<table><tr><td style="position:fixed" class="modal">x</td></tr></table>')
+    assert "style" not in cleaned
+    assert "modal" not in cleaned
