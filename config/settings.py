@@ -79,6 +79,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django_htmx",
+    "axes",
     "cards",
     "prep",
 ]
@@ -99,6 +100,8 @@ MIDDLEWARE = [
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "prep.middleware.UserTimezoneMiddleware",
+    # Last, as django-axes asks: it turns a lockout into the "too many attempts" page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -268,6 +271,35 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 PASSWORD_RESET_TIMEOUT = int(timedelta(hours=3).total_seconds())
+
+# Login throttling (django-axes): after CADENCE_LOGIN_FAILURE_LIMIT wrong passwords for
+# one account, or from one address, that account or address is refused for
+# CADENCE_LOGIN_COOLOFF_MINUTES, even with the right password. The counts live in the
+# cache (Redis in production, shared by every process; the development default,
+# local memory, counts per process), never in the database.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_HANDLER = "axes.handlers.cache.AxesCacheHandler"
+AXES_FAILURE_LIMIT = env_int("CADENCE_LOGIN_FAILURE_LIMIT", 5)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("CADENCE_LOGIN_COOLOFF_MINUTES", 15))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+AXES_ENABLE_ADMIN = False
+if not REDIS_URL:
+    # django-axes warns that a local-memory cache counts per process. Without Redis,
+    # Cadence serves from one process (`make run`), so that is the same count; with more
+    # web processes, set REDIS_URL (README, "Accounts").
+    SILENCED_SYSTEM_CHECKS = ["axes.W001"]
+# Behind a reverse proxy every request comes from the proxy: the client's address is
+# then read from X-Forwarded-For, trusting CADENCE_TRUSTED_PROXIES hops (config.client_ip).
+CADENCE_TRUSTED_PROXIES = env_int("CADENCE_TRUSTED_PROXIES", 0)
+AXES_CLIENT_IP_CALLABLE = "config.client_ip.client_ip"
+# Password-reset and sign-up e-mails: at most this many to one address, and from one
+# client address, per hour (prep.throttle).
+CADENCE_ACCOUNT_EMAILS_PER_HOUR = env_int("CADENCE_ACCOUNT_EMAILS_PER_HOUR", 3)
 
 # --- Security ---------------------------------------------------------------------------
 

@@ -1,17 +1,30 @@
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from celery.contrib.testing.worker import start_worker
+from django.core.cache import caches
 from django.test import Client
 
 from config.celery import app
 from prep.services import user_create
 
 PASSWORD = "correct-horse-battery"  # noqa: S105
+
+
+@pytest.fixture(autouse=True)
+def fresh_login_throttle() -> Iterator[None]:
+    """Each test counts failed logins and account e-mails from zero: a fresh key prefix
+    on the throttle's cache, which works the same on local memory and on a shared Redis."""
+    cache = caches["axes"]
+    before = cache.key_prefix
+    cache.key_prefix = f"cadence-test-{uuid.uuid4().hex}"
+    yield
+    cache.key_prefix = before
 
 
 @pytest.fixture
