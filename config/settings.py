@@ -294,12 +294,13 @@ if not REDIS_URL:
     # web processes, set REDIS_URL (README, "Accounts").
     SILENCED_SYSTEM_CHECKS = ["axes.W001"]
 # Behind a reverse proxy every request comes from the proxy: the client's address is
-# then read from X-Forwarded-For, trusting CADENCE_TRUSTED_PROXIES hops (config.client_ip).
+# then read from X-Forwarded-For, trusting CADENCE_TRUSTED_PROXIES hops (prep.client_ip).
 CADENCE_TRUSTED_PROXIES = env_int("CADENCE_TRUSTED_PROXIES", 0)
-AXES_CLIENT_IP_CALLABLE = "config.client_ip.client_ip"
+AXES_CLIENT_IP_CALLABLE = "prep.client_ip.client_ip"
 # Password-reset and sign-up e-mails: at most this many to one address, and from one
 # client address, per hour (prep.throttle).
 CADENCE_ACCOUNT_EMAILS_PER_HOUR = env_int("CADENCE_ACCOUNT_EMAILS_PER_HOUR", 3)
+CADENCE_THROTTLE_CACHE = "default"
 
 # --- Security ---------------------------------------------------------------------------
 

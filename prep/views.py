@@ -1,19 +1,26 @@
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib import messages
-from django.contrib.auth import login
+from django.contrib.auth import get_user_model, login
 from django.contrib.auth.decorators import login_not_required
+from django.contrib.auth.tokens import default_token_generator
+from django.contrib.auth.views import PasswordResetView
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.http import urlsafe_base64_decode
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from cards.queue import queue_counts
 from cards.selectors import streaks
 from core.localtime import local_date
+from prep.accounts import signup_activate, signup_request
+from prep.client_ip import client_ip
 from prep.feed import plan_calendar
-from prep.forms import OnboardingForm, ProfileForm, SignUpForm
+from prep.forms import OnboardingForm, ProfileForm, QueuedPasswordResetForm, SignUpForm
 from prep.middleware import AuthedHttpRequest
 from prep.models import Plan, PlanItem, PlanWeek, Profile
 from prep.selectors import current_week
@@ -25,9 +32,18 @@ from prep.services import (
     plan_generate,
     plan_item_set_done,
     profile_save_and_replan,
-    user_create,
 )
 from prep.stats import due_forecast, interview_readiness, review_heatmap, topic_standing
+from prep.throttle import throttle_allow
+
+TOO_MANY_EMAILS = (
+    "Too many e-mails were asked for this address or from your network in the last hour. "
+    "Check your inbox (and spam folder) for the one already sent, or try again in an hour."
+)
+
+
+def _account_emails_allowed(request: HttpRequest, *, scope: str, email: str) -> bool:
+    return throttle_allow(scope=scope, values=[f"email:{email}", f"ip:{client_ip(request)}"])
 
 
 @login_not_required
@@ -37,15 +53,60 @@ def signup(request: HttpRequest) -> HttpResponse:
         return redirect("home")
     form = SignUpForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        user = user_create(
+        email = form.cleaned_data["email"]
+        if not _account_emails_allowed(request, scope="signup", email=email):
+            form.add_error(None, TOO_MANY_EMAILS)
+            return render(request, "registration/signup.html", {"form": form}, status=429)
+        # The same answer whether or not the address has an account (prep.accounts).
+        signup_request(
             username=form.cleaned_data["username"],
-            email=form.cleaned_data["email"],
+            email=email,
             password=form.cleaned_data["password1"],
             time_zone=form.cleaned_data["time_zone"],
         )
+        return redirect("signup_done")
+    return render(request, "registration/signup.html", {"form": form})
+
+
+@login_not_required
+@require_GET
+def signup_done(request: HttpRequest) -> HttpResponse:
+    return render(request, "registration/signup_done.html")
+
+
+@login_not_required
+@require_http_methods(["GET", "POST"])
+def signup_activate_view(request: HttpRequest, uidb64: str, token: str) -> HttpResponse:
+    """The link from the sign-up e-mail. Opening it shows a button; only pressing it
+    activates, so a mail scanner that follows links does not."""
+    try:
+        user = get_user_model().objects.get(pk=int(urlsafe_base64_decode(uidb64)))
+    except (ValueError, OverflowError, get_user_model().DoesNotExist):
+        user = None
+    valid = (
+        user is not None and not user.is_active and default_token_generator.check_token(user, token)
+    )
+    if request.method == "POST" and user is not None and signup_activate(user=user, token=token):
         login(request, user, backend="django.contrib.auth.backends.ModelBackend")
         return redirect("onboarding")
-    return render(request, "registration/signup.html", {"form": form})
+    return render(
+        request, "registration/signup_activate.html", {"valid": valid}, status=200 if valid else 400
+    )
+
+
+class ThrottledPasswordResetView(PasswordResetView):
+    """Django's reset (the same answer for any address), at most
+    CADENCE_ACCOUNT_EMAILS_PER_HOUR e-mails an hour to one address or from one client."""
+
+    form_class = QueuedPasswordResetForm
+
+    def form_valid(self, form: Any) -> HttpResponse:
+        if not _account_emails_allowed(
+            self.request, scope="password-reset", email=form.cleaned_data["email"]
+        ):
+            form.add_error(None, TOO_MANY_EMAILS)
+            return self.render_to_response(self.get_context_data(form=form), status=429)
+        return super().form_valid(form)
 
 
 @require_GET

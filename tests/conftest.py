@@ -9,6 +9,7 @@ import pytest
 from celery.contrib.testing.worker import start_worker
 from django.core.cache import caches
 from django.test import Client
+from django.urls import reverse
 
 from config.celery import app
 from prep.services import user_create
@@ -25,6 +26,36 @@ def fresh_login_throttle() -> Iterator[None]:
     cache.key_prefix = f"cadence-test-{uuid.uuid4().hex}"
     yield
     cache.key_prefix = before
+
+
+@pytest.fixture
+def eager(transactional_db: Any, settings: Any) -> Iterator[None]:
+    """Tasks run in the request, so the e-mails they send land in mail.outbox (on a
+    transactional database: they are enqueued when the request commits)."""
+    settings.CELERY_TASK_ALWAYS_EAGER = True
+    app.conf.task_always_eager = True
+    try:
+        yield
+    finally:
+        app.conf.task_always_eager = False
+
+
+def signup_post(client: Client, **fields: str) -> Any:
+    data = {
+        "username": "newbie",
+        "email": "newbie@example.com",
+        "password1": PASSWORD,
+        "password2": PASSWORD,
+        "time_zone": "UTC",
+        **fields,
+    }
+    return client.post(reverse("signup"), data)
+
+
+def link_in(message: Any, marker: str) -> str:
+    """The path of the first link in an e-mail's text whose URL contains ``marker``."""
+    url = next(word for word in message.body.split() if marker in word)
+    return "/" + url.split("://", 1)[1].split("/", 1)[1]
 
 
 @pytest.fixture

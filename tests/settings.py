@@ -16,6 +16,7 @@ from config.settings import STORAGES  # noqa: E402
 # when REDIS_URL is set); tests/conftest.py gives each test a fresh key prefix there.
 CACHES = {**CACHES, "axes": {**CACHES["default"], "KEY_PREFIX": "cadence-test-axes"}}  # noqa: F405
 AXES_CACHE = "axes"
+CADENCE_THROTTLE_CACHE = "axes"
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 SESSION_COOKIE_SECURE = False

@@ -9,7 +9,7 @@ from django.test import Client
 from django.test.client import RequestFactory
 from django.urls import reverse
 
-from config.client_ip import client_ip
+from prep.client_ip import client_ip
 from tests.conftest import PASSWORD
 
 LIMIT = 5
