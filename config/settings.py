@@ -56,6 +56,8 @@ def env_list(name: str, default: list[str]) -> list[str]:
 
 
 DATA_DIR = Path(env_str("CADENCE_DATA_DIR", str(BASE_DIR / "var")))
+# Each silenced check says why where it is added.
+SILENCED_SYSTEM_CHECKS: list[str] = []
 
 # --- Core -------------------------------------------------------------------------------
 
@@ -292,7 +294,7 @@ if not REDIS_URL:
     # django-axes warns that a local-memory cache counts per process. Without Redis,
     # Cadence serves from one process (`make run`), so that is the same count; with more
     # web processes, set REDIS_URL (README, "Accounts").
-    SILENCED_SYSTEM_CHECKS = ["axes.W001"]
+    SILENCED_SYSTEM_CHECKS.append("axes.W001")
 # Behind a reverse proxy every request comes from the proxy: the client's address is
 # then read from X-Forwarded-For, trusting CADENCE_TRUSTED_PROXIES hops (prep.client_ip).
 CADENCE_TRUSTED_PROXIES = env_int("CADENCE_TRUSTED_PROXIES", 0)
@@ -304,9 +306,22 @@ CADENCE_THROTTLE_CACHE = "default"
 
 # --- Security ---------------------------------------------------------------------------
 
+# Production defaults pass `manage.py check --deploy` with no warning: HTTPS only. Behind
+# a proxy that terminates TLS, the proxy must set X-Forwarded-Proto (and strip a client's
+# own): that header is how Django knows the request was HTTPS (README, "Production").
 SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", default=not DEBUG)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
-SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", default=not DEBUG)
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0 if DEBUG else 365 * 24 * 60 * 60)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=True)
+# Asking browsers to preload the domain's HSTS is for its owner to decide (it is hard to
+# undo): off unless SECURE_HSTS_PRELOAD=1, and check --deploy's hint about it is silenced.
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", default=False)
+if not SECURE_HSTS_PRELOAD:
+    SILENCED_SYSTEM_CHECKS.append("security.W021")
+SECURE_PROXY_SSL_HEADER = (
+    ("HTTP_X_FORWARDED_PROTO", "https") if env_bool("TRUST_X_FORWARDED_PROTO", True) else None
+)
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
 # Card text is user content: the policy forbids inline script even if sanitising missed
