@@ -60,6 +60,10 @@ just disappears:
   sender, and the record says which users.
 - An e-mail that cannot go out within ``CADENCE_REMINDER_MAX_DELAY`` of its time (beat or
   workers down for hours) is marked ``expired`` instead of arriving stale.
+- **Every owed date ends in a row.** After a sweep outage longer than a day, the claim
+  records each local date owed since the claimed one (``expired`` when too late, queued
+  and sent when still within the delay) and moves the profile past all of them; the
+  sweep's result counts the expiries made at the claim.
 
 The nightly rollover
 --------------------

@@ -98,14 +98,38 @@ def schedules_fill_missing(*, now: dt.datetime, batch_size: int = 500) -> int:
 class ClaimBatch:
     profile_ids: list[int]
     delivery_ids: list[int]  # the deliveries to send (queued)
+    expired: int = 0  # rows recorded expired at the claim (too late to send)
+
+
+def _owed_dates(
+    *,
+    zone: zoneinfo.ZoneInfo,
+    at: dt.time,
+    first_on: dt.date,
+    first_at: dt.datetime,
+    now: dt.datetime,
+) -> tuple[list[tuple[dt.date, dt.datetime]], dt.datetime, dt.date]:
+    """Every (local date, instant) owed a reminder from the claimed one up to ``now``, and
+    the first occurrence after ``now`` (the profile's next). After an outage longer than a
+    day the sweep owes more than the date it claimed: each gets its own row."""
+    owed = [(first_on, first_at)]
+    while True:
+        upcoming = next_occurrence(
+            zone=zone, at=at, after=owed[-1][1], not_before=owed[-1][0] + dt.timedelta(days=1)
+        )
+        if upcoming.at > now:
+            return owed, upcoming.at, upcoming.local_date
+        owed.append((upcoming.local_date, upcoming.at))
 
 
 def reminders_claim_due(*, now: dt.datetime, batch_size: int) -> ClaimBatch:
     """Claim one batch of due profiles: the profiles claimed and the deliveries to send.
 
     Runs in its own transaction: the claim, the profiles' next instants and the delivery
-    rows commit together or not at all. A day whose reminder is already more than
-    ``CADENCE_REMINDER_MAX_DELAY`` late is recorded as expired, not sent.
+    rows commit together or not at all. Every local date owed since the claimed one (an
+    outage longer than a day) gets a row too, and the profile moves past all of them. A
+    date whose reminder is already more than ``CADENCE_REMINDER_MAX_DELAY`` late is
+    recorded as expired, not sent; one still within it is sent, however long the outage.
     """
     sql = claim_sql(
         marker="last_reminder_on",
@@ -118,39 +142,45 @@ def reminders_claim_due(*, now: dt.datetime, batch_size: int) -> ClaimBatch:
         claimed = claim(sql, now)
         if not claimed:
             return ClaimBatch(profile_ids=[], delivery_ids=[])
-        weekly_starts = set(
-            PlanWeek.objects.filter(
-                plan__is_active=True,
-                plan__user_id__in=[c.user_id for c in claimed if c.weekly_summary],
-                starts_on__in={c.local_date for c in claimed},
-            ).values_list("plan__user_id", "starts_on")
-        )
-        rescheduled: list[tuple[int, dt.datetime | None, dt.date | None]] = []
-        rows: list[DeliveryRow] = []
+        owed_by_profile: dict[int, list[tuple[dt.date, dt.datetime]]] = {}
+        rescheduled: list[tuple[int, dt.datetime | None, dt.date | None, dt.date]] = []
         for c in claimed:
             zone = zoneinfo.ZoneInfo(c.time_zone)
             next_at: dt.datetime | None = None
             next_on: dt.date | None = None
+            owed = [(c.local_date, c.due_at)]
             if c.email_reminders or c.weekly_summary:
-                upcoming = next_occurrence(
-                    zone=zone,
-                    at=c.reminder_time,
-                    after=now,
-                    not_before=c.local_date + dt.timedelta(days=1),
+                owed, next_at, next_on = _owed_dates(
+                    zone=zone, at=c.reminder_time, first_on=c.local_date, first_at=c.due_at, now=now
                 )
-                next_at, next_on = upcoming.at, upcoming.local_date
-            rescheduled.append((c.profile_id, next_at, next_on))
-            status = Status.EXPIRED if now - c.due_at > max_delay else Status.QUEUED
-            if c.email_reminders:
-                rows.append((c.user_id, Kind.DAILY, c.local_date, c.due_at, status))
-            if c.weekly_summary and (c.user_id, c.local_date) in weekly_starts:
-                rows.append((c.user_id, Kind.WEEKLY, c.local_date, c.due_at, status))
-        profiles_reschedule(rescheduled, columns=["next_reminder_at", "next_reminder_on"])
+            owed_by_profile[c.profile_id] = owed
+            # The marker moves to the last date owed: none of them can be claimed again.
+            rescheduled.append((c.profile_id, next_at, next_on, owed[-1][0]))
+        weekly_starts = set(
+            PlanWeek.objects.filter(
+                plan__is_active=True,
+                plan__user_id__in=[c.user_id for c in claimed if c.weekly_summary],
+                starts_on__in={day for owed in owed_by_profile.values() for day, _ in owed},
+            ).values_list("plan__user_id", "starts_on")
+        )
+        rows: list[DeliveryRow] = []
+        for c in claimed:
+            for day, due_at in owed_by_profile[c.profile_id]:
+                status = Status.EXPIRED if now - due_at > max_delay else Status.QUEUED
+                if c.email_reminders:
+                    rows.append((c.user_id, Kind.DAILY, day, due_at, status))
+                if c.weekly_summary and (c.user_id, day) in weekly_starts:
+                    rows.append((c.user_id, Kind.WEEKLY, day, due_at, status))
+        profiles_reschedule(
+            rescheduled, columns=["next_reminder_at", "next_reminder_on", "last_reminder_on"]
+        )
         delivery_ids = deliveries_insert(rows, now)
     expired = sum(1 for row in rows if row[4] == Status.EXPIRED)
     if expired:
         logger.warning("%d reminders expired before they could be sent", expired)
-    return ClaimBatch(profile_ids=[c.profile_id for c in claimed], delivery_ids=delivery_ids)
+    return ClaimBatch(
+        profile_ids=[c.profile_id for c in claimed], delivery_ids=delivery_ids, expired=expired
+    )
 
 
 @dataclass
@@ -229,12 +259,11 @@ def reminders_sweep(
             break
         result.claimed_batches += 1
         result.deliveries += len(batch.delivery_ids)
+        result.expired += batch.expired
     recovered = deliveries_recover(now=now, send=send, batch_size=batch_size)
-    result.requeued, result.unknown, result.expired = (
-        recovered.requeued,
-        recovered.unknown,
-        recovered.expired,
-    )
+    result.requeued = recovered.requeued
+    result.unknown = recovered.unknown
+    result.expired += recovered.expired
     return result
 
 

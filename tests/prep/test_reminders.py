@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import io
 import threading
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -627,3 +628,65 @@ def test_streaks_and_plans_reach_the_email(
     sweep(at(7))
     (message,) = mail.outbox
     assert "Streak: 3 days in a row." in message.body
+
+
+# --- An outage longer than a day --------------------------------------------------------
+
+
+def test_an_outage_longer_than_a_day_leaves_a_row_for_every_owed_date(
+    db: Any,
+    travel: Callable[[dt.datetime], None],
+    settings: Any,
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    settings.CADENCE_REMINDER_MAX_DELAY = 6 * 60 * 60
+    travel(dt.datetime(2026, 12, 3, 7, 0, tzinfo=UTC))
+    user = person("away", zone="UTC", at=dt.time(8), remind_when_empty=True)
+    assert Profile.objects.get(user=user).next_reminder_at == dt.datetime(
+        2026, 12, 3, 8, tzinfo=UTC
+    )
+    # No sweep ran from before 12-03 08:00 until 12-04 09:00: one hour late for the 4th.
+    out = io.StringIO()
+    travel(dt.datetime(2026, 12, 4, 9, 0, tzinfo=UTC))
+    with django_capture_on_commit_callbacks(execute=True):
+        call_command("send_due_reminders", "--now", "2026-12-04T09:00:00+00:00", stdout=out)
+    rows = EmailDelivery.objects.filter(user=user).order_by("local_date")
+    assert [(r.local_date.isoformat(), r.status) for r in rows] == [
+        ("2026-12-03", Status.EXPIRED),
+        ("2026-12-04", Status.SENT),
+    ]
+    assert "'expired': 1" in out.getvalue()
+    assert len(mail.outbox) == 1
+    profile = Profile.objects.get(user=user)
+    assert profile.next_reminder_on == dt.date(2026, 12, 5)
+    assert profile.last_reminder_on == dt.date(2026, 12, 4)
+    # Later the same day nothing more goes out.
+    with django_capture_on_commit_callbacks(execute=True):
+        call_command(
+            "send_due_reminders", "--now", "2026-12-04T13:00:00+00:00", stdout=io.StringIO()
+        )
+    assert len(mail.outbox) == 1
+
+
+def test_an_outage_of_days_records_each_day_and_counts_every_expiry(
+    db: Any,
+    travel: Callable[[dt.datetime], None],
+    sweep: Callable[..., list[int]],
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    travel(dt.datetime(2026, 12, 3, 6, 0, tzinfo=UTC))
+    user = person("gone", zone="Europe/Berlin", at=dt.time(8), remind_when_empty=True)
+    now = dt.datetime(2026, 12, 7, 12, 0, tzinfo=UTC)  # 13:00 in Berlin, 6 h after 07:00 UTC
+    travel(now)
+    with django_capture_on_commit_callbacks(execute=True):
+        result = reminders_sweep(now=now, send=lambda ids: None)
+    rows = EmailDelivery.objects.filter(user=user).order_by("local_date")
+    assert [(r.local_date.day, r.status) for r in rows] == [
+        (3, Status.EXPIRED),
+        (4, Status.EXPIRED),
+        (5, Status.EXPIRED),
+        (6, Status.EXPIRED),
+        (7, Status.QUEUED),  # 5 h late: within the delay, so sent
+    ]
+    assert result.expired == 4
+    assert result.deliveries == 1
