@@ -59,7 +59,9 @@ just disappears:
   connection breaks mid-message. So a hard crash can cost at most one chunk per dying
   sender, and the record says which users.
 - An e-mail that cannot go out within ``CADENCE_REMINDER_MAX_DELAY`` of its time (beat or
-  workers down for hours) is marked ``expired`` instead of arriving stale.
+  workers down for hours) is marked ``expired`` instead of arriving stale. Lateness is
+  checked on the clock before each chunk, not once per batch: a sender that stalled
+  (a frozen worker, a slow server) expires what became too late instead of sending it.
 - **Every owed date ends in a row.** After a sweep outage longer than a day, the claim
   records each local date owed since the claimed one (``expired`` when too late, queued
   and sent when still within the delay) and moves the profile past all of them; the

@@ -104,6 +104,7 @@ def reminders_send_batch(
             groups[(delivery.kind, delivery.local_date)].append(delivery)
 
     links = site_links()
+    due_at = {d.pk: d.due_at for d in deliveries}
     outgoing: list[tuple[int, EmailMultiAlternatives]] = []
     for (kind, day), group in groups.items():
         if kind == Kind.DAILY:
@@ -128,8 +129,28 @@ def reminders_send_batch(
                 outgoing.append((d.pk, summary))
     result.skipped = len(deliveries_move(skip, from_status=Status.QUEUED, to_status=Status.SKIPPED))
     if outgoing:
-        _deliver(outgoing, chunk_size=chunk_size, result=result)
+        _deliver(outgoing, chunk_size=chunk_size, result=result, due_at=due_at)
     return result
+
+
+def _expire_late(
+    chunk: Sequence[tuple[int, EmailMultiAlternatives]],
+    *,
+    due_at: dict[int, dt.datetime],
+    result: SendResult,
+) -> Sequence[tuple[int, EmailMultiAlternatives]]:
+    """Lateness is checked again before each chunk, on the clock, not once per batch: a
+    sender that stalled (a frozen worker, a slow server) must not send what has become
+    too late. Those are recorded ``expired``; the rest of the chunk goes on."""
+    max_delay = dt.timedelta(seconds=settings.CADENCE_REMINDER_MAX_DELAY)
+    now = timezone.now()
+    late = [delivery_id for delivery_id, _ in chunk if now - due_at[delivery_id] > max_delay]
+    if not late:
+        return chunk
+    moved = deliveries_move(late, from_status=Status.QUEUED, to_status=Status.EXPIRED)
+    result.expired += len(moved)
+    logger.warning("%d reminders became too late while their batch ran; expired", len(moved))
+    return [(delivery_id, message) for delivery_id, message in chunk if delivery_id not in late]
 
 
 def _deliver(
@@ -137,6 +158,7 @@ def _deliver(
     *,
     chunk_size: int,
     result: SendResult,
+    due_at: dict[int, dt.datetime],
 ) -> None:
     backend = mail.mailers.default
     try:
@@ -146,7 +168,9 @@ def _deliver(
     deferred: list[str] = []
     try:
         for chunk in _chunks(outgoing, chunk_size):
-            deferred += _deliver_chunk(backend, chunk, result=result)
+            chunk = _expire_late(chunk, due_at=due_at, result=result)
+            if chunk:
+                deferred += _deliver_chunk(backend, chunk, result=result)
     finally:
         try:
             backend.close()

@@ -690,3 +690,25 @@ def test_an_outage_of_days_records_each_day_and_counts_every_expiry(
     ]
     assert result.expired == 4
     assert result.deliveries == 1
+
+
+def test_a_sender_that_stalls_past_the_delay_expires_the_rest_instead_of_sending_late(
+    db: Any, travel: Callable[[dt.datetime], None], sink: SmtpSink, settings: Any
+) -> None:
+    settings.CADENCE_REMINDER_MAX_DELAY = 150
+    ids = claimed_berliners(travel, 6)  # due at 07:00 UTC
+    travel(at(7, 1))  # the batch starts 60 s late
+
+    def freeze_after_first_chunk(seen: int) -> None:
+        if seen == 2:
+            travel(at(7, 3))  # the worker stood still: now 180 s late
+
+    sink.handler.on_data = freeze_after_first_chunk
+    result = reminders_send_batch(delivery_ids=ids, now=at(7, 1), chunk_size=2)
+    assert (result.sent, result.expired) == (2, 4)
+    assert statuses() == {Status.SENT: 2, Status.EXPIRED: 4}
+    assert sink.handler.received == 2
+    max_delay = dt.timedelta(seconds=150)
+    for delivery in EmailDelivery.objects.filter(status=Status.SENT):
+        assert delivery.sent_at is not None
+        assert delivery.sending_at - delivery.due_at <= max_delay
