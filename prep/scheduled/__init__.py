@@ -46,6 +46,10 @@ just disappears:
   server over one connection, and to ``sent`` after the server accepted them. A task that
   runs twice (redelivery, a duplicate enqueue) finds them no longer ``queued`` and sends
   nothing.
+- Once the mail server has answered, the sender knows the outcome and records it: a
+  status write that fails because the database connection broke (a restart,
+  ``pg_terminate_backend``) reconnects and tries again with backoff for about a minute,
+  so a delivered e-mail ends ``sent``, not ``unknown``.
 - A transient mail error (the server unreachable, a 4xx reply) puts the chunk's unsent
   deliveries back to ``queued`` and the task retries with exponential backoff; a permanent
   one (5xx) marks that delivery ``failed`` and the batch goes on.

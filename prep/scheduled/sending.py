@@ -6,15 +6,18 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import smtplib
+import time
 import traceback
 from collections import defaultdict
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from django.conf import settings
 from django.core import mail
 from django.core.mail import EmailMultiAlternatives
+from django.db import InterfaceError, OperationalError, connection
 from django.utils import timezone
 
 from prep.models import EmailDelivery
@@ -40,6 +43,29 @@ class SendResult:
     expired: int = 0
     unknown: int = 0
     not_queued: int = 0
+
+
+# Seconds between attempts to record an outcome the mail server already gave (about a
+# minute in all): a database restart or a killed connection must not turn a delivered
+# e-mail into "unknown".
+RECORD_RETRY_DELAYS = (0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 30.0)
+
+
+def _recorded[T](write: Callable[[], T]) -> T:
+    """Run a status write after the mail server answered, reconnecting and retrying with
+    backoff if the database connection broke: the sender knows what happened, so it must
+    write it down. Only a sender that dies without knowing leaves ``unknown``."""
+    for delay in (*RECORD_RETRY_DELAYS, None):
+        try:
+            return write()
+        except (OperationalError, InterfaceError) as error:
+            if delay is None or connection.in_atomic_block:
+                raise
+            logger.warning("recording a delivery outcome failed (%s); reconnecting", error)
+            # Django opens a new connection on the next query.
+            connection.close()
+            time.sleep(delay)
+    raise AssertionError("unreachable")
 
 
 def _chunks[T](items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
@@ -213,12 +239,15 @@ def _deliver_chunk(
                     raise  # no reply, or the server is closing the connection
                 settled.add(delivery_id)
                 if code >= 500:
-                    deliveries_move(
-                        [delivery_id],
-                        from_status=Status.SENDING,
-                        to_status=Status.FAILED,
-                        extra=", error = %s",
-                        params=[_clip(error)],
+                    _recorded(
+                        partial(
+                            deliveries_move,
+                            [delivery_id],
+                            from_status=Status.SENDING,
+                            to_status=Status.FAILED,
+                            extra=", error = %s",
+                            params=[_clip(error)],
+                        )
                     )
                     result.failed += 1
                     logger.warning("delivery %s refused for good: %s", delivery_id, error)
@@ -233,43 +262,55 @@ def _deliver_chunk(
         if current is not None and _reply_code(error) is None and _in_data_phase(error):
             # The link broke while this one was with the server: it may have arrived, so
             # it is not sent again (at most once).
-            deliveries_move(
-                [current],
-                from_status=Status.SENDING,
-                to_status=Status.UNKNOWN,
-                extra=", error = %s",
-                params=[_clip(error)],
+            _recorded(
+                partial(
+                    deliveries_move,
+                    [current],
+                    from_status=Status.SENDING,
+                    to_status=Status.UNKNOWN,
+                    extra=", error = %s",
+                    params=[_clip(error)],
+                )
             )
             result.unknown += 1
             settled.add(current)
         back = [d for d in taken if d not in settled] + list(deferred)
-        deliveries_move(
-            back,
-            from_status=Status.SENDING,
-            to_status=Status.QUEUED,
-            extra=", error = %s",
-            params=[_clip(error)],
+        _recorded(
+            partial(
+                deliveries_move,
+                back,
+                from_status=Status.SENDING,
+                to_status=Status.QUEUED,
+                extra=", error = %s",
+                params=[_clip(error)],
+            )
         )
         raise TransientMailError(_clip(error)) from error
     _finish(sent, result=result)
     for delivery_id, error_text in deferred.items():
-        deliveries_move(
-            [delivery_id],
-            from_status=Status.SENDING,
-            to_status=Status.QUEUED,
-            extra=", error = %s",
-            params=[error_text],
+        _recorded(
+            partial(
+                deliveries_move,
+                [delivery_id],
+                from_status=Status.SENDING,
+                to_status=Status.QUEUED,
+                extra=", error = %s",
+                params=[error_text],
+            )
         )
     return list(deferred.values())
 
 
 def _finish(sent: list[int], *, result: SendResult) -> None:
-    moved = deliveries_move(
-        sent,
-        from_status=Status.SENDING,
-        to_status=Status.SENT,
-        extra=", sent_at = %s",
-        params=[timezone.now()],
+    moved = _recorded(
+        partial(
+            deliveries_move,
+            sent,
+            from_status=Status.SENDING,
+            to_status=Status.SENT,
+            extra=", sent_at = %s",
+            params=[timezone.now()],
+        )
     )
     result.sent += len(moved)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import os
 import threading
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -712,3 +713,64 @@ def test_a_sender_that_stalls_past_the_delay_expires_the_rest_instead_of_sending
     for delivery in EmailDelivery.objects.filter(status=Status.SENT):
         assert delivery.sent_at is not None
         assert delivery.sending_at - delivery.due_at <= max_delay
+
+
+# --- The database connection breaks after the server accepted ---------------------------
+
+
+def test_a_broken_database_connection_on_the_final_write_still_records_sent(
+    transactional_db: Any,
+    travel: Callable[[dt.datetime], None],
+    sink: SmtpSink,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from django.db import OperationalError
+
+    from prep.scheduled import sending
+
+    monkeypatch.setattr(sending, "RECORD_RETRY_DELAYS", (0.01, 0.01, 0.01))
+    ids = claimed_berliners(travel, 4)
+    real_move = sending.deliveries_move
+    failures = {"left": 2}
+
+    def flaky_move(ids_: Any, **kwargs: Any) -> list[int]:
+        if kwargs.get("to_status") == Status.SENT and failures["left"]:
+            failures["left"] -= 1
+            raise OperationalError("server closed the connection unexpectedly")
+        return real_move(ids_, **kwargs)
+
+    monkeypatch.setattr(sending, "deliveries_move", flaky_move)
+    result = reminders_send_batch(delivery_ids=ids, now=at(7), chunk_size=10)
+    assert result.sent == 4
+    assert statuses() == {Status.SENT: 4}
+    assert sink.handler.received == 4
+
+
+@pytest.mark.skipif(
+    "postgres" not in os.environ.get("DATABASE_URL", ""),
+    reason="terminates a PostgreSQL backend",
+)
+def test_a_postgres_connection_terminated_mid_batch_loses_no_sent_record(
+    transactional_db: Any, travel: Callable[[dt.datetime], None], sink: SmtpSink
+) -> None:
+    """pg_terminate_backend on the sender's own connection while the server takes a
+    message: every e-mail the sink accepted ends ``sent``."""
+    import psycopg
+
+    ids = claimed_berliners(travel, 6)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        (pid,) = cursor.fetchone()
+    db = connection.settings_dict
+    dsn = f"postgresql://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"  # the test DB
+
+    def terminate(seen: int) -> None:
+        if seen == 3:
+            with psycopg.connect(dsn, autocommit=True) as admin:
+                admin.execute("SELECT pg_terminate_backend(%s)", [pid])
+
+    sink.handler.on_data = terminate
+    result = reminders_send_batch(delivery_ids=ids, now=at(7), chunk_size=10)
+    assert sink.handler.received == 6
+    assert result.sent == 6
+    assert statuses() == {Status.SENT: 6}
