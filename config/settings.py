@@ -223,6 +223,10 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
 # together before they are handed to the mail server (the most a crash can leave unknown).
 CADENCE_REMINDER_BATCH = env_int("CADENCE_REMINDER_BATCH", 500)
 CADENCE_REMINDER_CHUNK = env_int("CADENCE_REMINDER_CHUNK", 20)
+# Seconds a batch task may spend claiming chunks: past it the rest is handed to a fresh
+# task. Must leave room for one chunk on a slow server under the task's hard time limit
+# (prep.tasks.SEND_BATCH_TIME_LIMIT, 300 s).
+CADENCE_REMINDER_BATCH_SECONDS = env_int("CADENCE_REMINDER_BATCH_SECONDS", 120)
 # Seconds: a queued e-mail whose task was lost is enqueued again after REQUEUE_AFTER; one
 # left "sending" by a dead sender is given up as unknown after SENDING_TIMEOUT; one that
 # could not go out within MAX_DELAY of its time expires. The first retry waits BACKOFF.

@@ -9,8 +9,8 @@ import smtplib
 import time
 import traceback
 from collections import defaultdict
-from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
@@ -43,6 +43,8 @@ class SendResult:
     expired: int = 0
     unknown: int = 0
     not_queued: int = 0
+    # Still queued when the batch's time ran out: to be sent by a fresh task, at once.
+    handed_back: list[int] = field(default_factory=list)
 
 
 # Seconds between attempts to record an outcome the mail server already gave (about a
@@ -66,11 +68,6 @@ def _recorded[T](write: Callable[[], T]) -> T:
             connection.close()
             time.sleep(delay)
     raise AssertionError("unreachable")
-
-
-def _chunks[T](items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
 
 
 def _reply_code(error: BaseException) -> int | None:
@@ -97,13 +94,25 @@ def _clip(error: BaseException) -> str:
 
 
 def reminders_send_batch(
-    *, delivery_ids: Sequence[int], now: dt.datetime, chunk_size: int | None = None
+    *,
+    delivery_ids: Sequence[int],
+    now: dt.datetime,
+    chunk_size: int | None = None,
+    time_budget: float | None = None,
 ) -> SendResult:
     """Send the queued deliveries among ``delivery_ids``: one read per batch, one SMTP
     connection, chunks claimed before they are handed over. Raises TransientMailError
     (after putting what was not handed over back to ``queued``) when the mail server
-    should be tried again later."""
+    should be tried again later.
+
+    Batches are sized by time, not only by count: once ``time_budget`` seconds
+    (``CADENCE_REMINDER_BATCH_SECONDS``) have passed, no new chunk is claimed and the rest
+    is returned in ``handed_back``, still queued, for the caller to send in a fresh task.
+    A slow mail server then costs time, never records (a task killed at its hard time
+    limit would leave a chunk ``unknown``)."""
     chunk_size = chunk_size or settings.CADENCE_REMINDER_CHUNK
+    budget = settings.CADENCE_REMINDER_BATCH_SECONDS if time_budget is None else time_budget
+    deadline = time.monotonic() + budget
     result = SendResult()
     deliveries = list(
         EmailDelivery.objects.filter(id__in=list(delivery_ids), status=Status.QUEUED)
@@ -155,7 +164,7 @@ def reminders_send_batch(
                 outgoing.append((d.pk, summary))
     result.skipped = len(deliveries_move(skip, from_status=Status.QUEUED, to_status=Status.SKIPPED))
     if outgoing:
-        _deliver(outgoing, chunk_size=chunk_size, result=result, due_at=due_at)
+        _deliver(outgoing, chunk_size=chunk_size, result=result, due_at=due_at, deadline=deadline)
     return result
 
 
@@ -185,6 +194,7 @@ def _deliver(
     chunk_size: int,
     result: SendResult,
     due_at: dict[int, dt.datetime],
+    deadline: float,
 ) -> None:
     backend = mail.mailers.default
     try:
@@ -193,8 +203,16 @@ def _deliver(
         raise TransientMailError(_clip(error)) from error
     deferred: list[str] = []
     try:
-        for chunk in _chunks(outgoing, chunk_size):
-            chunk = _expire_late(chunk, due_at=due_at, result=result)
+        for start in range(0, len(outgoing), chunk_size):
+            # The first chunk always goes: every batch makes progress, however slow.
+            if start and time.monotonic() > deadline:
+                result.handed_back = [delivery_id for delivery_id, _ in outgoing[start:]]
+                logger.info(
+                    "batch out of time; handing %d reminders to a new task",
+                    len(result.handed_back),
+                )
+                break
+            chunk = _expire_late(outgoing[start : start + chunk_size], due_at=due_at, result=result)
             if chunk:
                 deferred += _deliver_chunk(backend, chunk, result=result)
     finally:

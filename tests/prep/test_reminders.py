@@ -6,6 +6,7 @@ import datetime as dt
 import io
 import os
 import threading
+import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -774,3 +775,41 @@ def test_a_postgres_connection_terminated_mid_batch_loses_no_sent_record(
     assert sink.handler.received == 6
     assert result.sent == 6
     assert statuses() == {Status.SENT: 6}
+
+
+# --- A slow mail server: batches sized by time -----------------------------------------
+
+
+def test_a_slow_server_makes_the_batch_hand_the_rest_back_instead_of_running_over(
+    db: Any, travel: Callable[[dt.datetime], None], sink: SmtpSink
+) -> None:
+    ids = claimed_berliners(travel, 10)
+    sink.handler.on_data = lambda seen: time.sleep(0.1)  # 0.1 s a message
+    started = time.monotonic()
+    result = reminders_send_batch(delivery_ids=ids, now=at(7), chunk_size=2, time_budget=0.3)
+    elapsed = time.monotonic() - started
+    # Chunks are claimed while the budget lasts (the first always): no more after it.
+    assert 2 <= result.sent < 10
+    assert elapsed < 5
+    assert len(result.handed_back) == 10 - result.sent
+    assert statuses() == {Status.SENT: result.sent, Status.QUEUED: 10 - result.sent}
+    # The rest goes out in the next batch; nothing was left unknown or sent twice.
+    rest = reminders_send_batch(delivery_ids=result.handed_back, now=at(7), time_budget=60)
+    assert rest.sent == 10 - result.sent
+    assert statuses() == {Status.SENT: 10}
+    assert sorted(sink.handler.recipients) == sorted(f"b{i}@example.com" for i in range(10))
+
+
+def test_the_batch_task_enqueues_what_it_handed_back(
+    db: Any, travel: Callable[[dt.datetime], None], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from prep import tasks
+    from prep.scheduled.sending import SendResult
+
+    enqueued: list[list[int]] = []
+    monkeypatch.setattr(
+        tasks, "reminders_send_batch", lambda **kw: SendResult(sent=1, handed_back=[7, 8])
+    )
+    monkeypatch.setattr(tasks, "enqueue_reminder_batch", enqueued.append)
+    assert send_reminder_batch.run(delivery_ids=[6, 7, 8])["sent"] == 1
+    assert enqueued == [[7, 8]]
