@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from django.contrib import messages
@@ -22,7 +23,7 @@ from prep.client_ip import client_ip
 from prep.feed import plan_calendar
 from prep.forms import OnboardingForm, ProfileForm, QueuedPasswordResetForm, SignUpForm
 from prep.middleware import AuthedHttpRequest
-from prep.models import Plan, PlanItem, PlanWeek, Profile
+from prep.models import EmailDelivery, Plan, PlanItem, PlanWeek, Profile
 from prep.selectors import current_week
 from prep.services import (
     PlanNotPossible,
@@ -215,7 +216,8 @@ def profile(request: AuthedHttpRequest) -> HttpResponse:
     current = request.profile
     form = ProfileForm(request.POST or None, instance=Profile.objects.get(pk=current.pk))
     if request.method == "POST" and form.is_valid():
-        today = local_date(timezone.now(), current.zone)
+        saved_at = timezone.now()
+        today = local_date(saved_at, current.zone)
         try:
             replanned = profile_save_and_replan(
                 profile=current, fields=form.cleaned_data, today=today
@@ -229,8 +231,35 @@ def profile(request: AuthedHttpRequest) -> HttpResponse:
             if replanned
             else "Profile saved.",
         )
+        if note := _reminder_note(current, since=saved_at):
+            messages.info(request, note)
         return redirect("profile")
-    return render(request, "prep/profile.html", {"form": form, "feed_url": _feed_url(request)})
+    context = {
+        "form": form,
+        "feed_url": _feed_url(request),
+        "next_reminder_at": current.next_reminder_at,
+    }
+    return render(request, "prep/profile.html", context)
+
+
+def _reminder_note(profile: Profile, *, since: dt.datetime) -> str | None:
+    """What a change of reminder time or zone did to a day still owed (prep.scheduled)."""
+    fresh = Profile.objects.get(pk=profile.pk)
+    if fresh.next_reminder_at is not None and fresh.next_reminder_at <= since:
+        return "Today's reminder time has already passed: it goes out now."
+    skipped = (
+        EmailDelivery.objects.filter(
+            user_id=profile.user_id, status=EmailDelivery.Status.SKIPPED, claimed_at__gte=since
+        )
+        .exclude(error="")
+        .first()
+    )
+    if skipped is not None:
+        return (
+            f"No reminder for {skipped.local_date:%A %-d %B}: the new time had passed too long "
+            "ago to send it. The next one goes out as scheduled."
+        )
+    return None
 
 
 def _feed_url(request: AuthedHttpRequest) -> str | None:

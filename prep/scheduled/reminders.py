@@ -14,7 +14,7 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
 
-from core.occurrences import next_occurrence
+from core.occurrences import next_occurrence, occurrence_on
 from prep.models import EmailDelivery, PlanWeek, Profile
 from prep.scheduled.claims import (
     DeliveryRow,
@@ -38,21 +38,44 @@ def reminder_schedule_next(*, profile: Profile, now: dt.datetime) -> Profile:
     scheduled again, so moving the reminder time later on the same day does not give that
     day a second e-mail. With both e-mails off there is no reminder instant (the sweep
     never looks at the profile); the rollover always runs.
+
+    A change that would skip a date still owed (the time moved from 08:00 to 06:00 at
+    07:00, or into a zone where today's time has passed) does not skip it silently: if the
+    new time on that date is within ``CADENCE_REMINDER_MAX_DELAY`` the date stays due and
+    the next sweep sends it at once; if not, it is recorded ``skipped`` with the reason.
     """
     zone = profile.zone
     fresh = (
-        Profile.objects.filter(pk=profile.pk).values("last_reminder_on", "last_rollover_on").first()
-    ) or {"last_reminder_on": profile.last_reminder_on, "last_rollover_on": None}
+        Profile.objects.filter(pk=profile.pk)
+        .values("last_reminder_on", "last_rollover_on", "next_reminder_on")
+        .first()
+    ) or {
+        "last_reminder_on": profile.last_reminder_on,
+        "last_rollover_on": None,
+        "next_reminder_on": None,
+    }
     last_reminder = fresh["last_reminder_on"]
     last_rollover = fresh["last_rollover_on"]
+    owed_on: dt.date | None = fresh["next_reminder_on"]
+    if owed_on is not None and last_reminder is not None and owed_on <= last_reminder:
+        owed_on = None  # that date was claimed already
     if profile.email_reminders or profile.weekly_summary:
-        reminder = next_occurrence(
-            zone=zone,
-            at=profile.reminder_time,
-            after=now,
-            not_before=last_reminder + dt.timedelta(days=1) if last_reminder else None,
-        )
-        profile.next_reminder_at, profile.next_reminder_on = reminder.at, reminder.local_date
+        passed_at = occurrence_on(owed_on, profile.reminder_time, zone) if owed_on else None
+        max_delay = dt.timedelta(seconds=settings.CADENCE_REMINDER_MAX_DELAY)
+        if owed_on and passed_at is not None and passed_at <= now < passed_at + max_delay:
+            # Still owed and still in time: due now, the next sweep sends it.
+            profile.next_reminder_at, profile.next_reminder_on = passed_at, owed_on
+        else:
+            if owed_on and passed_at is not None and passed_at <= now:
+                _record_skipped(profile=profile, day=owed_on, due_at=passed_at, now=now)
+                last_reminder = owed_on
+            reminder = next_occurrence(
+                zone=zone,
+                at=profile.reminder_time,
+                after=now,
+                not_before=last_reminder + dt.timedelta(days=1) if last_reminder else None,
+            )
+            profile.next_reminder_at, profile.next_reminder_on = reminder.at, reminder.local_date
     else:
         profile.next_reminder_at = profile.next_reminder_on = None
     rollover = next_occurrence(
@@ -69,6 +92,39 @@ def reminder_schedule_next(*, profile: Profile, now: dt.datetime) -> Profile:
         next_rollover_on=profile.next_rollover_on,
     )
     return profile
+
+
+def _record_skipped(
+    *, profile: Profile, day: dt.date, due_at: dt.datetime, now: dt.datetime
+) -> None:
+    """A date the new reminder time or zone left behind, too late to send: recorded, and
+    claimed (the marker moves to it) so no later change can send it after all."""
+    reason = (
+        f"the reminder time or zone changed after {profile.reminder_time:%H:%M} on {day} had "
+        "passed, too late to send"
+    )
+    kinds = [Kind.DAILY] if profile.email_reminders else []
+    EmailDelivery.objects.bulk_create(
+        [
+            EmailDelivery(
+                user_id=profile.user_id,
+                kind=kind,
+                local_date=day,
+                due_at=due_at,
+                status=Status.SKIPPED,
+                claimed_at=now,
+                enqueued_at=now,
+                error=reason,
+            )
+            for kind in kinds
+        ],
+        ignore_conflicts=True,
+    )
+    Profile.objects.filter(pk=profile.pk).filter(
+        Q(last_reminder_on__isnull=True) | Q(last_reminder_on__lt=day)
+    ).update(last_reminder_on=day)
+    profile.last_reminder_on = day
+    logger.info("reminder of %s for %s skipped: %s", profile.user_id, day, reason)
 
 
 def email_unsubscribe(*, profile: Profile, kind: str, now: dt.datetime) -> Profile:

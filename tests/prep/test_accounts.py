@@ -292,3 +292,40 @@ def test_the_demo_account_is_made_once_with_a_plan(db: Any, tmp_path: Any, setti
     response = Client().post(reverse("login"), {"username": "demo", "password": password})
     assert response.status_code == 302
     assert Plan.objects.filter(user__username="demo", is_active=True).exists()
+
+
+def profile_form(**fields: str) -> dict[str, object]:
+    return {
+        "time_zone": "Europe/Berlin",
+        "reminder_time": "08:00",
+        "email_reminders": "on",
+        "new_cards_per_day": 15,
+        "max_reviews_per_day": 120,
+        "hours_per_week": "6",
+        "track": "",
+        **fields,
+    }
+
+
+def test_the_profile_says_when_a_moved_time_sends_todays_reminder_at_once(db: Any) -> None:
+    import datetime as dt
+
+    import time_machine
+
+    from prep.services import user_create
+
+    with time_machine.travel(dt.datetime(2026, 11, 23, 5, 0, tzinfo=dt.UTC), tick=False):
+        user = user_create(
+            username="early",
+            email="early@example.com",
+            password=PASSWORD,
+            time_zone="Europe/Berlin",
+        )
+    client = Client()
+    client.force_login(user)
+    # 07:00 in Berlin, before the 08:00 reminder went out; moved to 06:00.
+    with time_machine.travel(dt.datetime(2026, 11, 23, 6, 0, tzinfo=dt.UTC), tick=False):
+        response = client.post(reverse("profile"), profile_form(reminder_time="06:00"), follow=True)
+        body = response.content.decode()
+        assert "Today&#x27;s reminder time has already passed: it goes out now." in body
+        assert "Next e-mail: Monday 23 November, 06:00 (Europe/Berlin)" in body

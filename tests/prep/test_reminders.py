@@ -813,3 +813,86 @@ def test_the_batch_task_enqueues_what_it_handed_back(
     monkeypatch.setattr(tasks, "enqueue_reminder_batch", enqueued.append)
     assert send_reminder_batch.run(delivery_ids=[6, 7, 8])["sent"] == 1
     assert enqueued == [[7, 8]]
+
+
+# --- Changes that would skip a day ------------------------------------------------------
+
+
+def test_moving_the_time_earlier_past_now_sends_that_days_reminder_at_once(
+    db: Any, travel: Callable[[dt.datetime], None], sweep: Callable[..., list[int]]
+) -> None:
+    user = berliner(travel)  # 08:00 Berlin = 07:00 UTC, due today
+    travel(at(6))  # 07:00 in Berlin, before the claim
+    profile = Profile.objects.get(user=user)
+    profile_update(profile=profile, fields={"reminder_time": dt.time(6)})
+    profile.refresh_from_db()
+    assert (profile.next_reminder_on, profile.next_reminder_at) == (dt.date(2026, 11, 23), at(5))
+    assert len(sweep(at(6, 1))) == 1
+    [row] = EmailDelivery.objects.filter(user=user)
+    assert (row.local_date, row.status) == (dt.date(2026, 11, 23), Status.SENT)
+    profile.refresh_from_db()
+    assert profile.next_reminder_on == dt.date(2026, 11, 24)
+
+
+def test_moving_the_time_past_now_beyond_the_delay_records_the_day_skipped(
+    db: Any,
+    travel: Callable[[dt.datetime], None],
+    sweep: Callable[..., list[int]],
+    settings: Any,
+) -> None:
+    settings.CADENCE_REMINDER_MAX_DELAY = 30 * 60
+    user = berliner(travel)
+    travel(at(6))
+    profile = Profile.objects.get(user=user)
+    profile_update(profile=profile, fields={"reminder_time": dt.time(6)})  # 1 h ago
+    [row] = EmailDelivery.objects.filter(user=user)
+    assert (row.local_date, row.status) == (dt.date(2026, 11, 23), Status.SKIPPED)
+    assert "changed after 06:00 on 2026-11-23 had passed" in row.error
+    profile.refresh_from_db()
+    assert profile.next_reminder_on == dt.date(2026, 11, 24)
+    assert sweep(at(7, 30)) == []
+
+
+def test_moving_into_a_zone_where_todays_time_has_passed_does_not_skip_silently(
+    db: Any, travel: Callable[[dt.datetime], None]
+) -> None:
+    user = berliner(travel)  # due 11-23 07:00 UTC
+    travel(at(6, 30))
+    profile = Profile.objects.get(user=user)
+    # 08:00 in Tokyo on the 23rd was 23:00 UTC on the 22nd: 7.5 h ago, past the 6 h delay.
+    profile_update(profile=profile, fields={"time_zone": "Asia/Tokyo"})
+    [row] = EmailDelivery.objects.filter(user=user)
+    assert (row.local_date, row.status) == (dt.date(2026, 11, 23), Status.SKIPPED)
+    profile.refresh_from_db()
+    assert profile.next_reminder_on == dt.date(2026, 11, 24)
+
+
+def test_the_admin_shows_the_schedule_read_only_and_reschedules_on_save(
+    db: Any, travel: Callable[[dt.datetime], None], client: Any
+) -> None:
+    from django.contrib.auth import get_user_model
+
+    user = berliner(travel)
+    travel(at(6))
+    admin = get_user_model().objects.create_superuser("root", "root@example.com", "x" * 12)
+    client.force_login(admin)
+    profile = Profile.objects.get(user=user)
+    url = f"/admin/prep/profile/{profile.pk}/change/"
+    page = client.get(url).content.decode()
+    for name in ("next_reminder_at", "last_reminder_on", "next_rollover_at"):
+        assert f'name="{name}"' not in page
+    form = {
+        "user": user.pk,
+        "time_zone": "Europe/Berlin",
+        "reminder_time": "09:30",
+        "email_reminders": "on",
+        "weekly_summary": "on",
+        "new_cards_per_day": profile.new_cards_per_day,
+        "max_reviews_per_day": profile.max_reviews_per_day,
+        "hours_per_week": profile.hours_per_week,
+    }
+    response = client.post(url, form)
+    assert response.status_code == 302, response.content.decode()[-2000:]
+    profile.refresh_from_db()
+    assert profile.reminder_time == dt.time(9, 30)
+    assert profile.next_reminder_at == at(8, 30)  # 09:30 in Berlin
