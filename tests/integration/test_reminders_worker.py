@@ -11,6 +11,7 @@ import datetime as dt
 import shutil
 import subprocess
 import sys
+import time
 from collections import Counter
 from email import message_from_bytes
 from pathlib import Path
@@ -262,3 +263,42 @@ def test_the_no_services_default_sends_real_reminders_into_the_outbox(
     sent = [message_from_bytes(p.read_bytes()) for p in outbox.glob("*.eml")]
     assert sorted(m["To"] for m in sent) == sorted(emails)
     assert all(m.get_content_type() == "multipart/alternative" for m in sent)
+
+
+def test_after_an_outage_longer_than_a_day_every_owed_date_has_a_row(
+    processes: Processes, sink: SmtpSink
+) -> None:
+    """The sweep was down for 25 hours: yesterday's reminder is recorded expired, today's
+    (one hour late, within the delay) is sent, by a real worker."""
+    first_at = dt.datetime.now(dt.UTC).replace(microsecond=0) - dt.timedelta(hours=1)
+    today = first_at.date()
+    person("late", zone="UTC", at=first_at.time(), remind_when_empty=True)
+    Profile.objects.update(
+        next_reminder_at=first_at - dt.timedelta(days=1),
+        next_reminder_on=today - dt.timedelta(days=1),
+        last_reminder_on=None,
+    )
+    processes.worker("w1")
+    send_due_reminders.delay()
+    assert sink.wait_for(1, timeout=40), processes.log("w1")
+    rows = list(EmailDelivery.objects.order_by("local_date").values_list("local_date", "status"))
+    assert rows == [
+        (today - dt.timedelta(days=1), Status.EXPIRED),
+        (today, Status.SENT),
+    ]
+    assert "'expired': 1" in processes.log("w1")
+    assert Profile.objects.get().next_reminder_on == today + dt.timedelta(days=1)
+
+
+def test_a_slow_mail_server_costs_time_not_records(processes: Processes, sink: SmtpSink) -> None:
+    """At 0.3 s a message and a 1 s budget per batch, batches hand the rest to fresh
+    tasks: every e-mail is sent once and none is left unknown."""
+    emails = due_people(8)
+    sink.handler.on_data = lambda seen: time.sleep(0.3)
+    processes.worker("slow", env={"CADENCE_REMINDER_BATCH_SECONDS": "1"})
+    send_due_reminders.delay()
+    assert sink.wait_for(8, timeout=60), processes.log("slow")
+    assert not wait_for(lambda: sink.handler.received > 8, timeout=2)
+    assert sorted(sink.handler.recipients) == sorted(emails)
+    assert statuses() == {Status.SENT: 8}
+    assert "handing" in processes.log("slow")
