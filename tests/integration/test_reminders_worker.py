@@ -8,7 +8,9 @@ when its sender died (then it is recorded as unknown).
 from __future__ import annotations
 
 import datetime as dt
+import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -302,3 +304,30 @@ def test_a_slow_mail_server_costs_time_not_records(processes: Processes, sink: S
     assert sorted(sink.handler.recipients) == sorted(emails)
     assert statuses() == {Status.SENT: 8}
     assert "handing" in processes.log("slow")
+
+
+def test_a_worker_frozen_past_the_delay_expires_the_rest_and_sends_nothing_late(
+    processes: Processes, sink: SmtpSink
+) -> None:
+    """SIGSTOP on the only worker while the server holds its second message, for longer
+    than CADENCE_REMINDER_MAX_DELAY: after SIGCONT nothing late is recorded sent."""
+    due_people(8)
+    worker = processes.worker("frozen", env={"CADENCE_REMINDER_MAX_DELAY": "8"})
+
+    def freeze(seen: int) -> None:
+        if seen == 2:
+            os.killpg(worker.pid, signal.SIGSTOP)
+            time.sleep(12)
+            os.killpg(worker.pid, signal.SIGCONT)
+
+    sink.handler.on_data = freeze
+    due_at = dt.datetime.now(dt.UTC)
+    Profile.objects.update(next_reminder_at=due_at)
+    send_due_reminders.delay()
+    assert wait_for(
+        lambda: Counter(statuses()) == {Status.SENT: 2, Status.EXPIRED: 6}, timeout=60
+    ), processes.log("frozen") + str(statuses())
+    assert sink.handler.received == 2
+    for row in EmailDelivery.objects.filter(status=Status.SENT):
+        assert row.sending_at is not None
+        assert row.sending_at - row.due_at <= dt.timedelta(seconds=8)
