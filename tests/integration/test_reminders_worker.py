@@ -331,3 +331,43 @@ def test_a_worker_frozen_past_the_delay_expires_the_rest_and_sends_nothing_late(
     for row in EmailDelivery.objects.filter(status=Status.SENT):
         assert row.sending_at is not None
         assert row.sending_at - row.due_at <= dt.timedelta(seconds=8)
+
+
+@pytest.mark.skipif(
+    not settings.DATABASES["default"]["ENGINE"].endswith("postgresql"), reason="PostgreSQL"
+)
+def test_worker_database_connections_terminated_mid_batch_lose_no_sent_record(
+    processes: Processes, sink: SmtpSink
+) -> None:
+    """pg_terminate_backend on every worker connection while the server takes messages:
+    every e-mail the sink accepted is recorded sent."""
+    import psycopg
+    from django.db import connection
+
+    emails = due_people(10)
+    processes.worker("w1")
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        (own,) = cursor.fetchone()
+    db = connection.settings_dict
+    dsn = f"postgresql://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"  # the test DB
+
+    def terminate(seen: int) -> None:
+        # In the sink's event loop: a plain psycopg connection, not Django's.
+        if seen in {3, 6, 9}:
+            with psycopg.connect(dsn, autocommit=True) as admin:
+                admin.execute(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND pid <> pg_backend_pid() "
+                    "AND pid <> %s",
+                    [own],
+                )
+
+    sink.handler.on_data = terminate
+    send_due_reminders.delay()
+    assert sink.wait_for(10, timeout=60), processes.log("w1")
+    assert wait_for(lambda: statuses() == {Status.SENT: 10}, timeout=30), str(
+        statuses()
+    ) + processes.log("w1")
+    assert sorted(sink.handler.recipients) == sorted(emails)
+    assert "reconnecting" in processes.log("w1")
