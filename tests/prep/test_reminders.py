@@ -896,3 +896,15 @@ def test_the_admin_shows_the_schedule_read_only_and_reschedules_on_save(
     profile.refresh_from_db()
     assert profile.reminder_time == dt.time(9, 30)
     assert profile.next_reminder_at == at(8, 30)  # 09:30 in Berlin
+
+
+def test_the_batch_command_sends_what_a_batch_out_of_time_handed_back(
+    db: Any, travel: Callable[[dt.datetime], None], sink: SmtpSink, settings: Any
+) -> None:
+    ids = claimed_berliners(travel, 5)
+    settings.CADENCE_REMINDER_CHUNK = 2
+    settings.CADENCE_REMINDER_BATCH_SECONDS = 0  # one chunk per batch, then hand back
+    out = io.StringIO()
+    call_command("send_reminder_batch", *map(str, ids), now="2026-11-23T07:01:00+00:00", stdout=out)
+    assert statuses() == {Status.SENT: 5}
+    assert out.getvalue().count("batch of") == 3
