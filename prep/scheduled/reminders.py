@@ -104,6 +104,13 @@ def _record_skipped(
         "passed, too late to send"
     )
     kinds = [Kind.DAILY] if profile.email_reminders else []
+    if (
+        profile.weekly_summary
+        and PlanWeek.objects.filter(
+            plan__user_id=profile.user_id, plan__is_active=True, starts_on=day
+        ).exists()
+    ):
+        kinds.append(Kind.WEEKLY)
     EmailDelivery.objects.bulk_create(
         [
             EmailDelivery(

@@ -842,12 +842,18 @@ def test_moving_the_time_past_now_beyond_the_delay_records_the_day_skipped(
 ) -> None:
     settings.CADENCE_REMINDER_MAX_DELAY = 30 * 60
     user = berliner(travel)
+    topics = deck(topics=1, cards_each=1)
+    week = ("Week one", topics, [("Read", 30)])
+    plan(user, starts_on=dt.date(2026, 11, 23), interview=dt.date(2026, 12, 20), weeks=[week])
     travel(at(6))
     profile = Profile.objects.get(user=user)
     profile_update(profile=profile, fields={"reminder_time": dt.time(6)})  # 1 h ago
-    [row] = EmailDelivery.objects.filter(user=user)
-    assert (row.local_date, row.status) == (dt.date(2026, 11, 23), Status.SKIPPED)
-    assert "changed after 06:00 on 2026-11-23 had passed" in row.error
+    rows = EmailDelivery.objects.filter(user=user).order_by("kind")
+    assert [(r.kind, r.local_date, r.status) for r in rows] == [
+        (EmailDelivery.Kind.DAILY, dt.date(2026, 11, 23), Status.SKIPPED),
+        (EmailDelivery.Kind.WEEKLY, dt.date(2026, 11, 23), Status.SKIPPED),
+    ]
+    assert "changed after 06:00 on 2026-11-23 had passed" in rows[0].error
     profile.refresh_from_db()
     assert profile.next_reminder_on == dt.date(2026, 11, 24)
     assert sweep(at(7, 30)) == []
