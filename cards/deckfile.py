@@ -21,6 +21,28 @@ FENCE_RE = re.compile(r"^\s*(```|~~~)")
 TAG_JUNK_RE = re.compile(r"[^\w:-]+")
 
 
+class _NoAliasLoader(yaml.SafeLoader):
+    """``yaml.SafeLoader`` that refuses aliases (``*name``) as it composes.
+
+    An alias is a reference, not a copy: nine levels of nine-item lists fit in a few
+    hundred bytes and expand to 9**9 strings as soon as anything walks them (``str()`` on
+    a title). Refusing the alias event stops that before a single node is shared. No deck
+    or track file needs one.
+    """
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()  # type: ignore[no-untyped-call]
+            raise yaml.composer.ComposerError(
+                None, None, "aliases (*name) are not allowed in front matter", event.start_mark
+            )
+        return super().compose_node(parent, index)
+
+
+def load_front_matter(text: str) -> Any:
+    return yaml.load(text, Loader=_NoAliasLoader)  # noqa: S506 (a SafeLoader subclass)
+
+
 class DeckFormatError(ValueError):
     def __init__(self, path: str, line: int, message: str) -> None:
         super().__init__(f"{path}:{line}: {message}")
@@ -59,13 +81,23 @@ def split_front_matter(text: str, path: str) -> tuple[dict[str, Any], str, int]:
     for index in range(1, len(lines)):
         if lines[index].strip() == "---":
             try:
-                meta = yaml.safe_load("\n".join(lines[1:index])) or {}
+                meta = load_front_matter("\n".join(lines[1:index])) or {}
             except yaml.YAMLError as error:
                 raise DeckFormatError(path, 2, f"front matter is not valid YAML: {error}") from None
             if not isinstance(meta, dict):
                 raise DeckFormatError(path, 2, "front matter must be a mapping of keys")
             return meta, "\n".join(lines[index + 1 :]), index + 2
     raise DeckFormatError(path, 1, "the front-matter block is never closed with '---'")
+
+
+def _text_field(meta: dict[str, Any], key: str, path: str) -> str:
+    """A front-matter value that must be plain text (a number is read as its digits)."""
+    value = meta.get(key)
+    if value is None:
+        return ""
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        raise DeckFormatError(path, 2, f"'{key}' must be text, not a {type(value).__name__}")
+    return str(value)
 
 
 def normalize_tags(raw: str | list[str] | tuple[str, ...]) -> tuple[str, ...]:
@@ -86,7 +118,7 @@ def parse_topic(text: str, path: str = "<deck>") -> TopicSpec:
     for required in ("slug", "title", "order"):
         if required not in meta:
             raise DeckFormatError(path, 2, f"front matter needs '{required}'")
-    slug = str(meta["slug"])
+    slug = _text_field(meta, "slug", path)
     if not ID_RE.match(slug):
         raise DeckFormatError(path, 2, f"slug {slug!r} must be lowercase letters, digits, hyphens")
     try:
@@ -96,8 +128,8 @@ def parse_topic(text: str, path: str = "<deck>") -> TopicSpec:
     cards = _parse_cards(body.splitlines(), path, first_line)
     return TopicSpec(
         slug=slug,
-        title=str(meta["title"]),
-        summary=str(meta.get("summary") or ""),
+        title=_text_field(meta, "title", path),
+        summary=_text_field(meta, "summary", path),
         order=order,
         cards=tuple(cards),
         path=path,
@@ -187,12 +219,12 @@ def parse_user_topic(text: str, path: str = "<upload>") -> tuple[TopicSpec, list
     matter, text before the first card) still raises DeckFormatError.
     """
     meta, body, first_line = split_front_matter(text, path)
-    title = str(meta.get("title") or "").strip()
+    title = _text_field(meta, "title", path).strip()
     if not title:
         raise DeckFormatError(path, 2, "front matter needs 'title'")
-    slug = str(meta.get("slug") or "").strip() or re.sub(r"[^a-z0-9]+", "-", title.lower()).strip(
-        "-"
-    )
+    slug = _text_field(meta, "slug", path).strip() or re.sub(
+        r"[^a-z0-9]+", "-", title.lower()
+    ).strip("-")
     try:
         order = int(meta.get("order") or 0)
     except (TypeError, ValueError):
@@ -210,7 +242,7 @@ def parse_user_topic(text: str, path: str = "<upload>") -> tuple[TopicSpec, list
     topic = TopicSpec(
         slug=slug,
         title=title,
-        summary=str(meta.get("summary") or ""),
+        summary=_text_field(meta, "summary", path),
         order=order,
         cards=tuple(cards),
         path=path,

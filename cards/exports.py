@@ -32,6 +32,7 @@ from mdit_py_plugins.dollarmath import dollarmath_plugin
 from mdit_py_plugins.subscript import sub_plugin
 from mdit_py_plugins.superscript import superscript_plugin
 
+from cards.imports.delimited import spreadsheet_safe
 from cards.media import media_src_re
 from cards.models import Card, ReviewLog, ReviewState
 from cards.scheduling import PASSING_QUALITY
@@ -293,11 +294,15 @@ class _Echo:
 
 
 def cards_csv(cards: Iterable[Card]) -> Iterator[str]:
-    """front, back, tags, topic: the columns the CSV import reads, header first."""
+    """front, back, tags, topic: the columns the CSV import reads, header first.
+
+    Every cell a spreadsheet would run as a formula gets a leading apostrophe
+    (spreadsheet_safe); Cadence's own CSV import takes it back off."""
     writer = csv.writer(_Echo())
     yield "\ufeff" + writer.writerow(CSV_COLUMNS)
     for card in cards:
-        yield writer.writerow([card.front, card.back, card.tags, card.topic.title])
+        cells = [card.front, card.back, card.tags, card.topic.title]
+        yield writer.writerow([spreadsheet_safe(cell) for cell in cells])
 
 
 def review_states(logs: Iterable[ReviewLog]) -> Iterator[tuple[ReviewLog, int]]:

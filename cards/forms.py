@@ -6,7 +6,7 @@ from django import forms
 from django.contrib.auth.models import User
 
 from cards.models import Topic
-from cards.rendering import MathError, math_snippets, math_to_mathml
+from cards.rendering import MAX_TEXT, MathError, math_snippets, math_to_mathml
 
 
 def _check_math(text: str) -> str:
@@ -21,10 +21,10 @@ def _check_math(text: str) -> str:
 class CardEditForm(forms.Form):
     front = forms.CharField(
         widget=forms.Textarea(attrs={"rows": 4}),
-        max_length=20_000,
+        max_length=MAX_TEXT,
         help_text="Markdown; math between $…$ or $$…$$.",
     )
-    back = forms.CharField(widget=forms.Textarea(attrs={"rows": 10}), max_length=20_000)
+    back = forms.CharField(widget=forms.Textarea(attrs={"rows": 10}), max_length=MAX_TEXT)
     tags = forms.CharField(
         required=False, max_length=400, help_text="Separated by spaces or commas."
     )

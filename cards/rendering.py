@@ -12,9 +12,10 @@ import html
 import re
 from functools import lru_cache
 from typing import Any
+from xml.etree.ElementTree import Element
 
 import nh3
-from latex2mathml.converter import convert as latex_to_mathml
+from latex2mathml.converter import convert_to_element
 from markdown_it import MarkdownIt
 from mdit_py_plugins.dollarmath import dollarmath_plugin
 from mdit_py_plugins.subscript import sub_plugin
@@ -84,14 +85,15 @@ MATHML_ATTRIBUTES = {
     "xmlns",
 }
 ALLOWED_TAGS = set(nh3.ALLOWED_TAGS) | MATHML_TAGS | {"span", "div", "pre", "code", "img"}
+# No "style" on any tag: a card's author must not be able to place or size anything over
+# the page (a fixed, full-viewport cell), whatever the CSP allows. Table alignment comes
+# as one of three classes instead (TABLE_ALIGN_CLASSES).
 ALLOWED_ATTRIBUTES: dict[str, set[str]] = {
     **{tag: set(MATHML_ATTRIBUTES) for tag in MATHML_TAGS},
     "span": {"class"},
     "div": {"class"},
     "code": {"class"},
     "pre": {"class"},
-    "th": {"style", "align"},
-    "td": {"style", "align"},
     "a": {"href", "title"},
     "img": {"src", "alt", "title", "width", "height"},
     "ol": {"start"},
@@ -102,6 +104,13 @@ UNKNOWN_COMMAND_RE = re.compile(r"\\[A-Za-z]+")
 OPERATORS = ("arg", "deg", "det", "dim", "hom", "ker", "lg", "Pr", "gcd")
 OPERATOR_RE = re.compile(rf"\\({'|'.join(OPERATORS)})(?![A-Za-z])")
 
+# The most characters one side of a card may hold, and the most anything renders: the
+# editor, the live preview, the importers and the renderer all refuse longer text before
+# parsing it. Markdown and math cost grows faster than linearly on hostile input (a run
+# of "[" or "*a "); at this size the worst inputs measured render in about a quarter of a
+# second, so the cap is the rendering budget (README, "Limits").
+MAX_TEXT = 20_000
+
 
 class MathError(ValueError):
     pass
@@ -110,6 +119,25 @@ class MathError(ValueError):
 def _quoted(latex: str) -> str:
     # As written, one backslash per backslash: repr() would double each one.
     return f"“{latex}”"
+
+
+CHAR_REFERENCE_RE = re.compile(r"&amp;(#x[0-9A-Fa-f]+|#[0-9]+);")
+
+
+def _escape_text(text: str | None) -> str:
+    # latex2mathml stores symbols as character references ("&#x0003C;") in the text and
+    # un-escapes its whole output, which also lets the raw text of \text{}, \mbox{},
+    # \tag{} or \unicode{} through as markup. Escape everything, then give back only
+    # well-formed numeric character references: those are characters, never markup.
+    return CHAR_REFERENCE_RE.sub(r"&\1;", html.escape(text or "", quote=False))
+
+
+def _serialise(element: Element) -> str:
+    attributes = "".join(
+        f' {name}="{html.escape(str(value), quote=True)}"' for name, value in element.attrib.items()
+    )
+    children = "".join(_serialise(child) + _escape_text(child.tail) for child in element)
+    return f"<{element.tag}{attributes}>{_escape_text(element.text)}{children}</{element.tag}>"
 
 
 def math_to_mathml(latex: str, *, display: bool) -> str:
@@ -131,7 +159,7 @@ def math_to_mathml(latex: str, *, display: bool) -> str:
         raise MathError(f"unbalanced '{{' in {_quoted(latex)}")
     latex = OPERATOR_RE.sub(r"\\operatorname{\1}", latex)
     try:
-        mathml = latex_to_mathml(latex, display="block" if display else "inline")
+        mathml = _serialise(convert_to_element(latex, display="block" if display else "inline"))
     except Exception as error:  # latex2mathml raises a zoo of exception types
         raise MathError(f"{error.__class__.__name__}: {error} in {_quoted(latex)}") from None
     # latex2mathml keeps a command it does not know as literal text (\foo); that would
@@ -171,6 +199,19 @@ def _highlight(code: str, lang: str, _attrs: Any) -> str:
     return html_code
 
 
+TABLE_ALIGN_RE = re.compile(r"^text-align:(left|right|center)$")
+TABLE_ALIGN_CLASSES = ("align-left", "align-center", "align-right")
+
+
+def _table_alignment_as_class(state: Any) -> None:
+    """A table column's alignment as a class ("align-right"), since no style is allowed."""
+    for token in state.tokens:
+        if token.type in {"th_open", "td_open"} and "style" in token.attrs:
+            match = TABLE_ALIGN_RE.match(str(token.attrs.pop("style")))
+            if match:
+                token.attrSet("class", f"align-{match.group(1)}")
+
+
 @lru_cache(maxsize=1)
 def _markdown() -> MarkdownIt:
     md = MarkdownIt(
@@ -188,6 +229,7 @@ def _markdown() -> MarkdownIt:
         lambda self, tokens, idx, options, env: "</table></div>\n",
     )
     dollarmath_plugin(md, allow_space=False, allow_digits=False, double_inline=True)
+    md.core.ruler.push("table_alignment_as_class", _table_alignment_as_class)
     md.add_render_rule(
         "math_inline",
         lambda self, tokens, idx, options, env: _render_math(tokens[idx].content, display=False),
@@ -221,6 +263,7 @@ def _cleaner() -> nh3.Cleaner:
         tags=ALLOWED_TAGS,
         attributes=ALLOWED_ATTRIBUTES,
         url_schemes={"http", "https", "mailto"},
+        allowed_classes={tag: set(TABLE_ALIGN_CLASSES) for tag in ("th", "td")},
         link_rel="noopener noreferrer nofollow",
         strip_comments=True,
     )
@@ -229,20 +272,33 @@ def _cleaner() -> nh3.Cleaner:
 # Bump when the HTML this module makes for the same text changes (a renderer, highlighter or
 # sanitiser rule): cards store their HTML with the version that made it, a stale one is
 # rendered afresh when shown, and `load_deck` stores it again.
-RENDER_VERSION = 2
+RENDER_VERSION = 3
 
 
 def sanitize(markup: str) -> str:
     return _cleaner().clean(markup)
 
 
+def too_long(text: str) -> str | None:
+    """Why ``text`` is not rendered (longer than MAX_TEXT), or None."""
+    if len(text) > MAX_TEXT:
+        return f"longer than {MAX_TEXT:,} characters ({len(text):,})"
+    return None
+
+
 def render_markdown(text: str) -> str:
-    """Markdown with $...$ and $$...$$ math to sanitised HTML."""
+    """Markdown with $...$ and $$...$$ math to sanitised HTML; nothing over MAX_TEXT."""
+    if reason := too_long(text):
+        return f'<p class="render-refused">Not shown: this text is {reason}.</p>'
     return sanitize(_markdown().render(text))
 
 
 def math_snippets(text: str) -> list[tuple[str, bool]]:
-    """Every math span in a Markdown text, as (latex, display), for checking a deck."""
+    """Every math span in a Markdown text, as (latex, display), for checking a deck.
+
+    Text over MAX_TEXT is not parsed (callers check its length first)."""
+    if too_long(text):
+        return []
     found: list[tuple[str, bool]] = []
 
     def walk(tokens: list[Any]) -> None:
@@ -264,6 +320,8 @@ def math_snippets(text: str) -> list[tuple[str, bool]]:
 def math_problems(text: str) -> list[str]:
     """Why each math span of a Markdown text does not typeset (empty when all do): the one
     check the editor, the forms, the importers and the deck test share."""
+    if reason := too_long(text):
+        return [f"the text is {reason}"]
     if "$" not in text:  # every math span opens with one
         return []
     problems = []

@@ -56,6 +56,8 @@ def env_list(name: str, default: list[str]) -> list[str]:
 
 
 DATA_DIR = Path(env_str("CADENCE_DATA_DIR", str(BASE_DIR / "var")))
+# Each silenced check says why where it is added.
+SILENCED_SYSTEM_CHECKS: list[str] = []
 
 # --- Core -------------------------------------------------------------------------------
 
@@ -79,6 +81,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django_htmx",
+    "axes",
     "cards",
     "prep",
 ]
@@ -99,6 +102,8 @@ MIDDLEWARE = [
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "prep.middleware.UserTimezoneMiddleware",
+    # Last, as django-axes asks: it turns a lockout into the "too many attempts" page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -224,6 +229,10 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
 # together before they are handed to the mail server (the most a crash can leave unknown).
 CADENCE_REMINDER_BATCH = env_int("CADENCE_REMINDER_BATCH", 500)
 CADENCE_REMINDER_CHUNK = env_int("CADENCE_REMINDER_CHUNK", 20)
+# Seconds a batch task may spend claiming chunks: past it the rest is handed to a fresh
+# task. Must leave room for one chunk on a slow server under the task's hard time limit
+# (prep.tasks.SEND_BATCH_TIME_LIMIT, 300 s).
+CADENCE_REMINDER_BATCH_SECONDS = env_int("CADENCE_REMINDER_BATCH_SECONDS", 120)
 # Seconds: a queued e-mail whose task was lost is enqueued again after REQUEUE_AFTER; one
 # left "sending" by a dead sender is given up as unknown after SENDING_TIMEOUT; one that
 # could not go out within MAX_DELAY of its time expires. The first retry waits BACKOFF.
@@ -275,14 +284,57 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 PASSWORD_RESET_TIMEOUT = int(timedelta(hours=3).total_seconds())
 
+# Login throttling (django-axes): after CADENCE_LOGIN_FAILURE_LIMIT wrong passwords for
+# one account, or from one address, that account or address is refused for
+# CADENCE_LOGIN_COOLOFF_MINUTES, even with the right password. The counts live in the
+# cache (Redis in production, shared by every process; the development default,
+# local memory, counts per process), never in the database.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_HANDLER = "axes.handlers.cache.AxesCacheHandler"
+AXES_FAILURE_LIMIT = env_int("CADENCE_LOGIN_FAILURE_LIMIT", 5)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("CADENCE_LOGIN_COOLOFF_MINUTES", 15))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+AXES_ENABLE_ADMIN = False
+if not REDIS_URL:
+    # django-axes warns that a local-memory cache counts per process. Without Redis,
+    # Cadence serves from one process (`make run`), so that is the same count; with more
+    # web processes, set REDIS_URL (README, "Accounts").
+    SILENCED_SYSTEM_CHECKS.append("axes.W001")
+# Behind a reverse proxy every request comes from the proxy: the client's address is
+# then read from X-Forwarded-For, trusting CADENCE_TRUSTED_PROXIES hops (prep.client_ip).
+CADENCE_TRUSTED_PROXIES = env_int("CADENCE_TRUSTED_PROXIES", 0)
+AXES_CLIENT_IP_CALLABLE = "prep.client_ip.client_ip"
+# Password-reset and sign-up e-mails: at most this many to one address, and from one
+# client address, per hour (prep.throttle).
+CADENCE_ACCOUNT_EMAILS_PER_HOUR = env_int("CADENCE_ACCOUNT_EMAILS_PER_HOUR", 3)
+CADENCE_THROTTLE_CACHE = "default"
+
 # --- Security ---------------------------------------------------------------------------
 
 # Sessions read from the cache (Redis when configured), written through to the database:
 # a lost cache costs a database read, never a session.
 SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
+# Production defaults pass `manage.py check --deploy` with no warning: HTTPS only. Behind
+# a proxy that terminates TLS, the proxy must set X-Forwarded-Proto (and strip a client's
+# own): that header is how Django knows the request was HTTPS (README, "Production").
 SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", default=not DEBUG)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
-SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", default=not DEBUG)
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0 if DEBUG else 365 * 24 * 60 * 60)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=True)
+# Asking browsers to preload the domain's HSTS is for its owner to decide (it is hard to
+# undo): off unless SECURE_HSTS_PRELOAD=1, and check --deploy's hint about it is silenced.
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", default=False)
+if not SECURE_HSTS_PRELOAD:
+    SILENCED_SYSTEM_CHECKS.append("security.W021")
+SECURE_PROXY_SSL_HEADER = (
+    ("HTTP_X_FORWARDED_PROTO", "https") if env_bool("TRUST_X_FORWARDED_PROTO", True) else None
+)
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
 # Card text is user content: the policy forbids inline script even if sanitising missed

@@ -1,6 +1,10 @@
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib import admin
+from django.http import HttpRequest
+from django.utils import timezone
 
 from prep.models import (
     EmailDelivery,
@@ -15,6 +19,7 @@ from prep.models import (
     Track,
     TrackTopic,
 )
+from prep.scheduled.reminders import reminder_schedule_next
 
 
 class TrackTopicInline(admin.TabularInline[TrackTopic, Track]):
@@ -34,6 +39,27 @@ class ProfileAdmin(admin.ModelAdmin[Profile]):
     list_select_related = ["user"]
     search_fields = ["user__username", "user__email"]
     raw_id_fields = ["user"]
+    # The schedule is the sweeps' to move: shown, never edited (an edit would skip or
+    # repeat a day). Saving reschedules from the fields that were changed.
+    readonly_fields = [
+        "next_reminder_at",
+        "next_reminder_on",
+        "last_reminder_on",
+        "next_rollover_at",
+        "next_rollover_on",
+        "last_rollover_on",
+    ]
+
+    def save_model(self, request: HttpRequest, obj: Profile, form: Any, change: bool) -> None:
+        if change:
+            # Only what the admin changed: a whole-row save of the form's stale copy would
+            # move the sweeps' markers back.
+            changed = [name for name in form.changed_data if name != "user"]
+            if changed:
+                obj.save(update_fields=changed)
+        else:
+            obj.save()
+        reminder_schedule_next(profile=obj, now=timezone.now())
 
 
 class PlanWeekInline(admin.TabularInline[PlanWeek, Plan]):

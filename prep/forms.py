@@ -100,9 +100,8 @@ class SignUpForm(UserCreationForm[User]):
         fields = ("username", "email")
 
     def clean_email(self) -> str:
+        # Whether the address has an account is not said here (prep.accounts).
         email: str = self.cleaned_data["email"].strip()
-        if get_user_model().objects.filter(email__iexact=email).exists():
-            raise forms.ValidationError("An account with this e-mail address already exists.")
         return email
 
 

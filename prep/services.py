@@ -112,9 +112,16 @@ def profile_for(user: User) -> Profile:
 
 
 @transaction.atomic
-def user_create(*, username: str, email: str, password: str, time_zone: str = "UTC") -> User:
+def user_create(
+    *,
+    username: str,
+    email: str,
+    password: str,
+    time_zone: str = "UTC",
+    is_active: bool = True,
+) -> User:
     user: User = get_user_model().objects.create_user(
-        username=username, email=email, password=password
+        username=username, email=email, password=password, is_active=is_active
     )
     profile = Profile.objects.create(user=user, time_zone=time_zone)
     reminder_schedule_next(profile=profile, now=timezone.now())

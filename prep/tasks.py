@@ -75,7 +75,7 @@ def retry_countdown(retries: int) -> int:
 def send_reminder_batch(self: Task[Any, Any], *, delivery_ids: list[int]) -> dict[str, int]:
     """Send one claimed batch; retried with backoff on transient mail errors only."""
     try:
-        return asdict(reminders_send_batch(delivery_ids=delivery_ids, now=timezone.now()))
+        result = reminders_send_batch(delivery_ids=delivery_ids, now=timezone.now())
     except TransientMailError as error:
         countdown = retry_countdown(self.request.retries)
         deliveries_postpone(
@@ -84,6 +84,10 @@ def send_reminder_batch(self: Task[Any, Any], *, delivery_ids: list[int]) -> dic
         )
         logger.warning("mail server unavailable (%s); retrying in %ss", error, countdown)
         raise self.retry(exc=error, countdown=countdown) from error
+    if result.handed_back:
+        # Out of time before the hard limit: the rest, still queued, in a fresh task.
+        enqueue_reminder_batch(result.handed_back)
+    return asdict(result)
 
 
 # The task keeps its first name so that queued messages and beat schedules still find it.

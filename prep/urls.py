@@ -1,10 +1,8 @@
 from __future__ import annotations
 
-from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from prep import unsubscribe_views, views
-from prep.forms import QueuedPasswordResetForm
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -15,11 +13,17 @@ urlpatterns = [
     path("plan/feed/", views.feed_settings, name="feed_settings"),
     path("plan/feed/<str:token>.ics", views.feed, name="plan_feed"),
     path("accounts/signup/", views.signup, name="signup"),
+    path("accounts/signup/done/", views.signup_done, name="signup_done"),
+    path(
+        "accounts/activate/<uidb64>/<token>/",
+        views.signup_activate_view,
+        name="signup_activate",
+    ),
     path("accounts/profile/", views.profile, name="profile"),
     path("accounts/profile/memory/", views.memory_fit_request, name="memory_fit"),
     path(
         "accounts/password_reset/",
-        auth_views.PasswordResetView.as_view(form_class=QueuedPasswordResetForm),
+        views.ThrottledPasswordResetView.as_view(),
         name="password_reset",
     ),
     path("accounts/", include("django.contrib.auth.urls")),

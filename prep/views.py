@@ -1,13 +1,19 @@
 from __future__ import annotations
 
+import datetime as dt
+from typing import Any
+
 from django.contrib import messages
-from django.contrib.auth import login
+from django.contrib.auth import get_user_model, login
 from django.contrib.auth.decorators import login_not_required
+from django.contrib.auth.tokens import default_token_generator
+from django.contrib.auth.views import PasswordResetView
 from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.http import urlsafe_base64_decode
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from cards.memory import MIN_FIT_REVIEWS
@@ -16,10 +22,12 @@ from cards.queue import queue_counts
 from cards.selectors import streaks
 from cards.tasks import memory_fit_task
 from core.localtime import local_date
+from prep.accounts import signup_activate, signup_request
+from prep.client_ip import client_ip
 from prep.feed import plan_calendar
-from prep.forms import OnboardingForm, ProfileForm, SignUpForm
+from prep.forms import OnboardingForm, ProfileForm, QueuedPasswordResetForm, SignUpForm
 from prep.middleware import AuthedHttpRequest
-from prep.models import Plan, PlanItem, PlanWeek, Profile
+from prep.models import EmailDelivery, Plan, PlanItem, PlanWeek, Profile
 from prep.selectors import current_week, today_load
 from prep.services import (
     PlanNotPossible,
@@ -30,7 +38,6 @@ from prep.services import (
     plan_generate,
     plan_item_set_done,
     profile_save_and_replan,
-    user_create,
 )
 from prep.stats import (
     calibration,
@@ -39,6 +46,16 @@ from prep.stats import (
     review_heatmap,
     topic_standing,
 )
+from prep.throttle import throttle_allow
+
+TOO_MANY_EMAILS = (
+    "Too many e-mails were asked for this address or from your network in the last hour. "
+    "Check your inbox (and spam folder) for the one already sent, or try again in an hour."
+)
+
+
+def _account_emails_allowed(request: HttpRequest, *, scope: str, email: str) -> bool:
+    return throttle_allow(scope=scope, values=[f"email:{email}", f"ip:{client_ip(request)}"])
 
 
 @login_not_required
@@ -48,15 +65,60 @@ def signup(request: HttpRequest) -> HttpResponse:
         return redirect("home")
     form = SignUpForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        user = user_create(
+        email = form.cleaned_data["email"]
+        if not _account_emails_allowed(request, scope="signup", email=email):
+            form.add_error(None, TOO_MANY_EMAILS)
+            return render(request, "registration/signup.html", {"form": form}, status=429)
+        # The same answer whether or not the address has an account (prep.accounts).
+        signup_request(
             username=form.cleaned_data["username"],
-            email=form.cleaned_data["email"],
+            email=email,
             password=form.cleaned_data["password1"],
             time_zone=form.cleaned_data["time_zone"],
         )
+        return redirect("signup_done")
+    return render(request, "registration/signup.html", {"form": form})
+
+
+@login_not_required
+@require_GET
+def signup_done(request: HttpRequest) -> HttpResponse:
+    return render(request, "registration/signup_done.html")
+
+
+@login_not_required
+@require_http_methods(["GET", "POST"])
+def signup_activate_view(request: HttpRequest, uidb64: str, token: str) -> HttpResponse:
+    """The link from the sign-up e-mail. Opening it shows a button; only pressing it
+    activates, so a mail scanner that follows links does not."""
+    try:
+        user = get_user_model().objects.get(pk=int(urlsafe_base64_decode(uidb64)))
+    except (ValueError, OverflowError, get_user_model().DoesNotExist):
+        user = None
+    valid = (
+        user is not None and not user.is_active and default_token_generator.check_token(user, token)
+    )
+    if request.method == "POST" and user is not None and signup_activate(user=user, token=token):
         login(request, user, backend="django.contrib.auth.backends.ModelBackend")
         return redirect("onboarding")
-    return render(request, "registration/signup.html", {"form": form})
+    return render(
+        request, "registration/signup_activate.html", {"valid": valid}, status=200 if valid else 400
+    )
+
+
+class ThrottledPasswordResetView(PasswordResetView):
+    """Django's reset (the same answer for any address), at most
+    CADENCE_ACCOUNT_EMAILS_PER_HOUR e-mails an hour to one address or from one client."""
+
+    form_class = QueuedPasswordResetForm
+
+    def form_valid(self, form: Any) -> HttpResponse:
+        if not _account_emails_allowed(
+            self.request, scope="password-reset", email=form.cleaned_data["email"]
+        ):
+            form.add_error(None, TOO_MANY_EMAILS)
+            return self.render_to_response(self.get_context_data(form=form), status=429)
+        return super().form_valid(form)
 
 
 @require_GET
@@ -183,6 +245,8 @@ def profile(request: AuthedHttpRequest) -> HttpResponse:
         request.POST or None, instance=Profile.objects.get(pk=current.pk), today=today
     )
     if request.method == "POST" and form.is_valid():
+        saved_at = timezone.now()
+        today = local_date(saved_at, current.zone)
         try:
             replanned = profile_save_and_replan(
                 profile=current, fields=form.cleaned_data, today=today
@@ -196,6 +260,8 @@ def profile(request: AuthedHttpRequest) -> HttpResponse:
             if replanned
             else "Profile saved.",
         )
+        if note := _reminder_note(current, since=saved_at):
+            messages.info(request, note)
         return redirect("profile")
     context = {
         "form": form,
@@ -203,6 +269,7 @@ def profile(request: AuthedHttpRequest) -> HttpResponse:
         "fit": MemoryParameters.objects.filter(user=request.user).first(),
         "fit_reviews": ReviewLog.objects.filter(user=request.user, is_repeat=False).count(),
         "fit_minimum": MIN_FIT_REVIEWS,
+        "next_reminder_at": current.next_reminder_at,
     }
     return render(request, "prep/profile.html", context)
 
@@ -214,6 +281,26 @@ def memory_fit_request(request: AuthedHttpRequest) -> HttpResponse:
     transaction.on_commit(lambda: memory_fit_task.delay(user_id=user_id))
     messages.success(request, "Fitting your memory model; reload this page in a minute.")
     return redirect(reverse("profile") + "#memory")
+
+
+def _reminder_note(profile: Profile, *, since: dt.datetime) -> str | None:
+    """What a change of reminder time or zone did to a day still owed (prep.scheduled)."""
+    fresh = Profile.objects.get(pk=profile.pk)
+    if fresh.next_reminder_at is not None and fresh.next_reminder_at <= since:
+        return "Today's reminder time has already passed: it goes out now."
+    skipped = (
+        EmailDelivery.objects.filter(
+            user_id=profile.user_id, status=EmailDelivery.Status.SKIPPED, claimed_at__gte=since
+        )
+        .exclude(error="")
+        .first()
+    )
+    if skipped is not None:
+        return (
+            f"No reminder for {skipped.local_date:%A %-d %B}: the new time had passed too long "
+            "ago to send it. The next one goes out as scheduled."
+        )
+    return None
 
 
 def _feed_url(request: AuthedHttpRequest) -> str | None:

@@ -12,9 +12,18 @@ os.environ.setdefault("CADENCE_DATA_DIR", tempfile.mkdtemp(prefix="cadence-test-
 from config.settings import *  # noqa: E402,F403
 from config.settings import STORAGES  # noqa: E402
 
+# Login throttling counts in its own cache alias, the same backend as the default (Redis
+# when REDIS_URL is set); tests/conftest.py gives each test a fresh key prefix there.
+CACHES = {**CACHES, "axes": {**CACHES["default"], "KEY_PREFIX": "cadence-test-axes"}}  # noqa: F405
+AXES_CACHE = "axes"
+CADENCE_THROTTLE_CACHE = "axes"
+
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 SESSION_COOKIE_SECURE = False
 CSRF_COOKIE_SECURE = False
+# The test client and the live server speak plain HTTP.
+SECURE_SSL_REDIRECT = False
+SECURE_HSTS_SECONDS = 0
 STORAGES = {
     **STORAGES,
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},

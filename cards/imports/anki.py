@@ -8,6 +8,7 @@ import json
 import re
 import sqlite3
 import tempfile
+import time
 import zipfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -194,6 +195,46 @@ def _open_package(data: bytes, limits: Limits) -> _Package:
     return package
 
 
+# Every statement Cadence runs on a package together gets this long; a real collection of
+# the largest import allowed reads in well under a second.
+QUERY_SECONDS = 5.0
+# How many SQLite virtual-machine steps between looks at the clock.
+PROGRESS_STEPS = 10_000
+
+
+def _distrust_schema(connection: sqlite3.Connection, name: str) -> None:
+    """Refuse a package whose schema would run code of its author's choosing on a read.
+
+    A collection is data, but its schema is SQL: a generated column, a view or a trigger
+    is evaluated by Cadence's own SELECTs (a generated column of
+    ``length(replace(hex(zeroblob(1000000)), ...))`` costs seconds a row). Anki writes
+    none of these, so a package that has one is refused, before any table is read.
+    """
+    objects = connection.execute("SELECT type, name, sql FROM sqlite_master").fetchall()
+    for kind, object_name, sql in objects:
+        if kind in {"view", "trigger"}:
+            raise ImportRejected(
+                f"The Anki collection in this package ({name}) holds a {kind} "
+                f"({object_name}); Anki never writes one, so Cadence does not read it."
+            )
+        if kind == "table" and (sql or "").lstrip().upper().startswith("CREATE VIRTUAL"):
+            raise ImportRejected(
+                f"The Anki collection in this package ({name}) holds a virtual table "
+                f"({object_name}); Cadence does not read it."
+            )
+    for kind, table, _sql in objects:
+        if kind != "table":
+            continue
+        # table_xinfo's "hidden" is 2 or 3 for a generated column (1: a virtual table's).
+        for column in connection.execute("SELECT * FROM pragma_table_xinfo(?)", (table,)):
+            if column[6]:
+                raise ImportRejected(
+                    f"The Anki collection in this package ({name}) computes column "
+                    f"{table}.{column[1]} (a generated column); Anki never writes one, so "
+                    "Cadence does not read it."
+                )
+
+
 @contextmanager
 def _collection(package: _Package) -> Iterator[sqlite3.Connection]:
     if "collection.anki21b" in package.members:
@@ -207,10 +248,17 @@ def _collection(package: _Package) -> Iterator[sqlite3.Connection]:
         path.write_bytes(db)
         del db
         connection = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        # Functions a schema names run only if they are harmless; nothing is written.
+        connection.execute("PRAGMA trusted_schema=OFF")
+        connection.execute("PRAGMA query_only=ON")
+        deadline = time.monotonic() + QUERY_SECONDS
+        # A non-zero answer interrupts the running statement (sqlite3.OperationalError).
+        connection.set_progress_handler(lambda: time.monotonic() > deadline, PROGRESS_STEPS)
         # Anki's own collation; declared on some columns, so SQLite needs it by name.
         connection.create_collation("unicase", _unicase)
         try:
             try:
+                _distrust_schema(connection, name)
                 check = connection.execute("PRAGMA quick_check").fetchone()
                 tables = {
                     row[0]
@@ -219,6 +267,7 @@ def _collection(package: _Package) -> Iterator[sqlite3.Connection]:
                     )
                 }
             except sqlite3.DatabaseError as error:
+                _too_slow(error)
                 raise ImportRejected(
                     f"The Anki collection in this package ({name}) is damaged: {error}."
                 ) from None
@@ -235,6 +284,16 @@ def _collection(package: _Package) -> Iterator[sqlite3.Connection]:
             yield connection
         finally:
             connection.close()
+
+
+def _too_slow(error: Exception) -> None:
+    """Turn the progress handler's interruption into a refusal that says so."""
+    if isinstance(error, sqlite3.OperationalError) and str(error) == "interrupted":
+        raise ImportRejected(
+            f"Reading the Anki collection in this package took longer than "
+            f"{QUERY_SECONDS:g} seconds, so Cadence stopped. A real collection of this size "
+            "reads much faster: export it again from Anki."
+        ) from None
 
 
 def _unicase(a: str, b: str) -> int:
@@ -414,6 +473,7 @@ def estimate_apkg(data: bytes, limits: Limits) -> int:
         try:
             (count,) = connection.execute("SELECT count() FROM cards").fetchone()
         except sqlite3.DatabaseError as error:
+            _too_slow(error)
             raise ImportRejected(
                 f"The Anki collection in this package is damaged: {error}."
             ) from None
@@ -548,6 +608,7 @@ def parse_apkg(
                 if progress and done % 200 == 0:
                     progress(len(result.cards) + len(result.problems))
         except (sqlite3.DatabaseError, ValueError, TypeError, KeyError) as error:
+            _too_slow(error)
             raise ImportRejected(
                 f"The Anki collection in this package is damaged: {error}."
             ) from None

@@ -10,9 +10,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from cards.rendering import math_problems
+from cards.rendering import MAX_TEXT, math_problems
 
-MAX_TEXT = 20_000  # characters per side, as in the card editor
 IMAGE_TYPES = {
     ".png": "image/png",
     ".jpg": "image/jpeg",

@@ -56,6 +56,20 @@ ANKI_COLUMNS = {
 REVERSED = "basic (and reversed card)"
 OPTIONAL_REVERSED = "basic (optional reversed card)"
 
+# A spreadsheet reads a cell that starts with one of these as a formula (=HYPERLINK(...),
+# +cmd|...). The export puts an apostrophe in front (spreadsheets show the text as it
+# is), also in front of a cell already written that way, and the import takes exactly one
+# back off, so a file round-trips unchanged.
+FORMULA_RE = re.compile(r"^'*[=+\-@\t\r]")
+
+
+def spreadsheet_safe(cell: str) -> str:
+    return f"'{cell}" if FORMULA_RE.match(cell) else cell
+
+
+def from_spreadsheet_safe(cell: str) -> str:
+    return cell[1:] if cell.startswith("'") and FORMULA_RE.match(cell[1:]) else cell
+
 
 @dataclass(frozen=True)
 class _TextLayout:
@@ -121,7 +135,9 @@ def _text_layout(text: str, fmt: str) -> _TextLayout:
 
 def _cell(row: list[str], columns: dict[str, int], name: str) -> str:
     index = columns.get(name)
-    return row[index].strip() if index is not None and index < len(row) else ""
+    return (
+        from_spreadsheet_safe(row[index].strip()) if index is not None and index < len(row) else ""
+    )
 
 
 def estimate_delimited(data: bytes) -> int:

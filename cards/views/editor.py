@@ -20,7 +20,7 @@ from django_htmx.http import HttpResponseClientRedirect
 
 from cards.forms import CardForm, TopicForm
 from cards.models import Card, ReviewState, Topic
-from cards.rendering import math_problems
+from cards.rendering import math_problems, too_long
 from cards.services import (
     card_copy_to_own,
     card_create,
@@ -52,6 +52,15 @@ def _editor_url(card: Card, *, from_drill: bool) -> str:
 
 
 def _preview(front: str, back: str) -> dict[str, Any]:
+    """What the preview shows; a side over the cap is refused unrendered (MAX_TEXT)."""
+    refused = [
+        (side, reason)
+        for side, text in (("Front", front), ("Back", back))
+        if (reason := too_long(text))
+    ]
+    if refused:
+        problems = [f"{side}: not previewed, it is {reason}." for side, reason in refused]
+        return {"preview_front": "", "preview_back": "", "preview_problems": problems}
     problems = [
         f"{side}: {problem}"
         for side, text in (("Front", front), ("Back", back))

@@ -46,6 +46,10 @@ just disappears:
   server over one connection, and to ``sent`` after the server accepted them. A task that
   runs twice (redelivery, a duplicate enqueue) finds them no longer ``queued`` and sends
   nothing.
+- Once the mail server has answered, the sender knows the outcome and records it: a
+  status write that fails because the database connection broke (a restart,
+  ``pg_terminate_backend``) reconnects and tries again with backoff for about a minute,
+  so a delivered e-mail ends ``sent``, not ``unknown``.
 - A transient mail error (the server unreachable, a 4xx reply) puts the chunk's unsent
   deliveries back to ``queued`` and the task retries with exponential backoff; a permanent
   one (5xx) marks that delivery ``failed`` and the batch goes on.
@@ -59,7 +63,13 @@ just disappears:
   connection breaks mid-message. So a hard crash can cost at most one chunk per dying
   sender, and the record says which users.
 - An e-mail that cannot go out within ``CADENCE_REMINDER_MAX_DELAY`` of its time (beat or
-  workers down for hours) is marked ``expired`` instead of arriving stale.
+  workers down for hours) is marked ``expired`` instead of arriving stale. Lateness is
+  checked on the clock before each chunk, not once per batch: a sender that stalled
+  (a frozen worker, a slow server) expires what became too late instead of sending it.
+- **Every owed date ends in a row.** After a sweep outage longer than a day, the claim
+  records each local date owed since the claimed one (``expired`` when too late, queued
+  and sent when still within the delay) and moves the profile past all of them; the
+  sweep's result counts the expiries made at the claim.
 
 The nightly rollover
 --------------------

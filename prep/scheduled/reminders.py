@@ -14,7 +14,7 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
 
-from core.occurrences import next_occurrence
+from core.occurrences import next_occurrence, occurrence_on
 from prep.models import EmailDelivery, PlanWeek, Profile
 from prep.scheduled.claims import (
     DeliveryRow,
@@ -38,21 +38,44 @@ def reminder_schedule_next(*, profile: Profile, now: dt.datetime) -> Profile:
     scheduled again, so moving the reminder time later on the same day does not give that
     day a second e-mail. With both e-mails off there is no reminder instant (the sweep
     never looks at the profile); the rollover always runs.
+
+    A change that would skip a date still owed (the time moved from 08:00 to 06:00 at
+    07:00, or into a zone where today's time has passed) does not skip it silently: if the
+    new time on that date is within ``CADENCE_REMINDER_MAX_DELAY`` the date stays due and
+    the next sweep sends it at once; if not, it is recorded ``skipped`` with the reason.
     """
     zone = profile.zone
     fresh = (
-        Profile.objects.filter(pk=profile.pk).values("last_reminder_on", "last_rollover_on").first()
-    ) or {"last_reminder_on": profile.last_reminder_on, "last_rollover_on": None}
+        Profile.objects.filter(pk=profile.pk)
+        .values("last_reminder_on", "last_rollover_on", "next_reminder_on")
+        .first()
+    ) or {
+        "last_reminder_on": profile.last_reminder_on,
+        "last_rollover_on": None,
+        "next_reminder_on": None,
+    }
     last_reminder = fresh["last_reminder_on"]
     last_rollover = fresh["last_rollover_on"]
+    owed_on: dt.date | None = fresh["next_reminder_on"]
+    if owed_on is not None and last_reminder is not None and owed_on <= last_reminder:
+        owed_on = None  # that date was claimed already
     if profile.email_reminders or profile.weekly_summary:
-        reminder = next_occurrence(
-            zone=zone,
-            at=profile.reminder_time,
-            after=now,
-            not_before=last_reminder + dt.timedelta(days=1) if last_reminder else None,
-        )
-        profile.next_reminder_at, profile.next_reminder_on = reminder.at, reminder.local_date
+        passed_at = occurrence_on(owed_on, profile.reminder_time, zone) if owed_on else None
+        max_delay = dt.timedelta(seconds=settings.CADENCE_REMINDER_MAX_DELAY)
+        if owed_on and passed_at is not None and passed_at <= now < passed_at + max_delay:
+            # Still owed and still in time: due now, the next sweep sends it.
+            profile.next_reminder_at, profile.next_reminder_on = passed_at, owed_on
+        else:
+            if owed_on and passed_at is not None and passed_at <= now:
+                _record_skipped(profile=profile, day=owed_on, due_at=passed_at, now=now)
+                last_reminder = owed_on
+            reminder = next_occurrence(
+                zone=zone,
+                at=profile.reminder_time,
+                after=now,
+                not_before=last_reminder + dt.timedelta(days=1) if last_reminder else None,
+            )
+            profile.next_reminder_at, profile.next_reminder_on = reminder.at, reminder.local_date
     else:
         profile.next_reminder_at = profile.next_reminder_on = None
     rollover = next_occurrence(
@@ -69,6 +92,46 @@ def reminder_schedule_next(*, profile: Profile, now: dt.datetime) -> Profile:
         next_rollover_on=profile.next_rollover_on,
     )
     return profile
+
+
+def _record_skipped(
+    *, profile: Profile, day: dt.date, due_at: dt.datetime, now: dt.datetime
+) -> None:
+    """A date the new reminder time or zone left behind, too late to send: recorded, and
+    claimed (the marker moves to it) so no later change can send it after all."""
+    reason = (
+        f"the reminder time or zone changed after {profile.reminder_time:%H:%M} on {day} had "
+        "passed, too late to send"
+    )
+    kinds = [Kind.DAILY] if profile.email_reminders else []
+    if (
+        profile.weekly_summary
+        and PlanWeek.objects.filter(
+            plan__user_id=profile.user_id, plan__is_active=True, starts_on=day
+        ).exists()
+    ):
+        kinds.append(Kind.WEEKLY)
+    EmailDelivery.objects.bulk_create(
+        [
+            EmailDelivery(
+                user_id=profile.user_id,
+                kind=kind,
+                local_date=day,
+                due_at=due_at,
+                status=Status.SKIPPED,
+                claimed_at=now,
+                enqueued_at=now,
+                error=reason,
+            )
+            for kind in kinds
+        ],
+        ignore_conflicts=True,
+    )
+    Profile.objects.filter(pk=profile.pk).filter(
+        Q(last_reminder_on__isnull=True) | Q(last_reminder_on__lt=day)
+    ).update(last_reminder_on=day)
+    profile.last_reminder_on = day
+    logger.info("reminder of %s for %s skipped: %s", profile.user_id, day, reason)
 
 
 def email_unsubscribe(*, profile: Profile, kind: str, now: dt.datetime) -> Profile:
@@ -98,14 +161,38 @@ def schedules_fill_missing(*, now: dt.datetime, batch_size: int = 500) -> int:
 class ClaimBatch:
     profile_ids: list[int]
     delivery_ids: list[int]  # the deliveries to send (queued)
+    expired: int = 0  # rows recorded expired at the claim (too late to send)
+
+
+def _owed_dates(
+    *,
+    zone: zoneinfo.ZoneInfo,
+    at: dt.time,
+    first_on: dt.date,
+    first_at: dt.datetime,
+    now: dt.datetime,
+) -> tuple[list[tuple[dt.date, dt.datetime]], dt.datetime, dt.date]:
+    """Every (local date, instant) owed a reminder from the claimed one up to ``now``, and
+    the first occurrence after ``now`` (the profile's next). After an outage longer than a
+    day the sweep owes more than the date it claimed: each gets its own row."""
+    owed = [(first_on, first_at)]
+    while True:
+        upcoming = next_occurrence(
+            zone=zone, at=at, after=owed[-1][1], not_before=owed[-1][0] + dt.timedelta(days=1)
+        )
+        if upcoming.at > now:
+            return owed, upcoming.at, upcoming.local_date
+        owed.append((upcoming.local_date, upcoming.at))
 
 
 def reminders_claim_due(*, now: dt.datetime, batch_size: int) -> ClaimBatch:
     """Claim one batch of due profiles: the profiles claimed and the deliveries to send.
 
     Runs in its own transaction: the claim, the profiles' next instants and the delivery
-    rows commit together or not at all. A day whose reminder is already more than
-    ``CADENCE_REMINDER_MAX_DELAY`` late is recorded as expired, not sent.
+    rows commit together or not at all. Every local date owed since the claimed one (an
+    outage longer than a day) gets a row too, and the profile moves past all of them. A
+    date whose reminder is already more than ``CADENCE_REMINDER_MAX_DELAY`` late is
+    recorded as expired, not sent; one still within it is sent, however long the outage.
     """
     sql = claim_sql(
         marker="last_reminder_on",
@@ -118,42 +205,47 @@ def reminders_claim_due(*, now: dt.datetime, batch_size: int) -> ClaimBatch:
         claimed = claim(sql, now)
         if not claimed:
             return ClaimBatch(profile_ids=[], delivery_ids=[])
-        weekly_starts = set(
-            PlanWeek.objects.filter(
-                plan__is_active=True,
-                plan__user_id__in=[c.user_id for c in claimed if c.weekly_summary],
-                starts_on__in={c.local_date for c in claimed},
-            ).values_list("plan__user_id", "starts_on")
-        )
-        rescheduled: list[tuple[int, dt.datetime | None, dt.date | None]] = []
-        rows: list[DeliveryRow] = []
+        owed_by_profile: dict[int, list[tuple[dt.date, dt.datetime]]] = {}
+        rescheduled: list[tuple[int, dt.datetime | None, dt.date | None, dt.date]] = []
         for c in claimed:
             zone = zoneinfo.ZoneInfo(c.time_zone)
             next_at: dt.datetime | None = None
             next_on: dt.date | None = None
+            owed = [(c.local_date, c.due_at)]
             if c.email_reminders or c.weekly_summary:
-                upcoming = next_occurrence(
-                    zone=zone,
-                    at=c.reminder_time,
-                    after=now,
-                    not_before=c.local_date + dt.timedelta(days=1),
+                owed, next_at, next_on = _owed_dates(
+                    zone=zone, at=c.reminder_time, first_on=c.local_date, first_at=c.due_at, now=now
                 )
-                next_at, next_on = upcoming.at, upcoming.local_date
-            rescheduled.append((c.profile_id, next_at, next_on))
-            status = Status.EXPIRED if now - c.due_at > max_delay else Status.QUEUED
-            # On a plan week's first day the weekly summary, which also gives the day's
-            # cards, is that day's one e-mail: never two in the same minute.
-            weekly = c.weekly_summary and (c.user_id, c.local_date) in weekly_starts
-            if weekly:
-                rows.append((c.user_id, Kind.WEEKLY, c.local_date, c.due_at, status))
-            elif c.email_reminders:
-                rows.append((c.user_id, Kind.DAILY, c.local_date, c.due_at, status))
-        profiles_reschedule(rescheduled, columns=["next_reminder_at", "next_reminder_on"])
+            owed_by_profile[c.profile_id] = owed
+            # The marker moves to the last date owed: none of them can be claimed again.
+            rescheduled.append((c.profile_id, next_at, next_on, owed[-1][0]))
+        weekly_starts = set(
+            PlanWeek.objects.filter(
+                plan__is_active=True,
+                plan__user_id__in=[c.user_id for c in claimed if c.weekly_summary],
+                starts_on__in={day for owed in owed_by_profile.values() for day, _ in owed},
+            ).values_list("plan__user_id", "starts_on")
+        )
+        rows: list[DeliveryRow] = []
+        for c in claimed:
+            for day, due_at in owed_by_profile[c.profile_id]:
+                status = Status.EXPIRED if now - due_at > max_delay else Status.QUEUED
+                # On a plan week's first day the weekly summary, which also gives the day's
+                # cards, is that day's one e-mail: never two in the same minute.
+                if c.weekly_summary and (c.user_id, day) in weekly_starts:
+                    rows.append((c.user_id, Kind.WEEKLY, day, due_at, status))
+                elif c.email_reminders:
+                    rows.append((c.user_id, Kind.DAILY, day, due_at, status))
+        profiles_reschedule(
+            rescheduled, columns=["next_reminder_at", "next_reminder_on", "last_reminder_on"]
+        )
         delivery_ids = deliveries_insert(rows, now)
     expired = sum(1 for row in rows if row[4] == Status.EXPIRED)
     if expired:
         logger.warning("%d reminders expired before they could be sent", expired)
-    return ClaimBatch(profile_ids=[c.profile_id for c in claimed], delivery_ids=delivery_ids)
+    return ClaimBatch(
+        profile_ids=[c.profile_id for c in claimed], delivery_ids=delivery_ids, expired=expired
+    )
 
 
 @dataclass
@@ -232,12 +324,11 @@ def reminders_sweep(
             break
         result.claimed_batches += 1
         result.deliveries += len(batch.delivery_ids)
+        result.expired += batch.expired
     recovered = deliveries_recover(now=now, send=send, batch_size=batch_size)
-    result.requeued, result.unknown, result.expired = (
-        recovered.requeued,
-        recovered.unknown,
-        recovered.expired,
-    )
+    result.requeued = recovered.requeued
+    result.unknown = recovered.unknown
+    result.expired += recovered.expired
     return result
 
 

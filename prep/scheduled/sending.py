@@ -6,15 +6,18 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import smtplib
+import time
 import traceback
 from collections import defaultdict
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from django.conf import settings
 from django.core import mail
 from django.core.mail import EmailMultiAlternatives
+from django.db import InterfaceError, OperationalError, connection
 from django.utils import timezone
 
 from prep.models import EmailDelivery
@@ -40,11 +43,31 @@ class SendResult:
     expired: int = 0
     unknown: int = 0
     not_queued: int = 0
+    # Still queued when the batch's time ran out: to be sent by a fresh task, at once.
+    handed_back: list[int] = field(default_factory=list)
 
 
-def _chunks[T](items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
+# Seconds between attempts to record an outcome the mail server already gave (about a
+# minute in all): a database restart or a killed connection must not turn a delivered
+# e-mail into "unknown".
+RECORD_RETRY_DELAYS = (0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 30.0)
+
+
+def _recorded[T](write: Callable[[], T]) -> T:
+    """Run a status write after the mail server answered, reconnecting and retrying with
+    backoff if the database connection broke: the sender knows what happened, so it must
+    write it down. Only a sender that dies without knowing leaves ``unknown``."""
+    for delay in (*RECORD_RETRY_DELAYS, None):
+        try:
+            return write()
+        except (OperationalError, InterfaceError) as error:
+            if delay is None or connection.in_atomic_block:
+                raise
+            logger.warning("recording a delivery outcome failed (%s); reconnecting", error)
+            # Django opens a new connection on the next query.
+            connection.close()
+            time.sleep(delay)
+    raise AssertionError("unreachable")
 
 
 def _reply_code(error: BaseException) -> int | None:
@@ -71,13 +94,25 @@ def _clip(error: BaseException) -> str:
 
 
 def reminders_send_batch(
-    *, delivery_ids: Sequence[int], now: dt.datetime, chunk_size: int | None = None
+    *,
+    delivery_ids: Sequence[int],
+    now: dt.datetime,
+    chunk_size: int | None = None,
+    time_budget: float | None = None,
 ) -> SendResult:
     """Send the queued deliveries among ``delivery_ids``: one read per batch, one SMTP
     connection, chunks claimed before they are handed over. Raises TransientMailError
     (after putting what was not handed over back to ``queued``) when the mail server
-    should be tried again later."""
+    should be tried again later.
+
+    Batches are sized by time, not only by count: once ``time_budget`` seconds
+    (``CADENCE_REMINDER_BATCH_SECONDS``) have passed, no new chunk is claimed and the rest
+    is returned in ``handed_back``, still queued, for the caller to send in a fresh task.
+    A slow mail server then costs time, never records (a task killed at its hard time
+    limit would leave a chunk ``unknown``)."""
     chunk_size = chunk_size or settings.CADENCE_REMINDER_CHUNK
+    budget = settings.CADENCE_REMINDER_BATCH_SECONDS if time_budget is None else time_budget
+    deadline = time.monotonic() + budget
     result = SendResult()
     deliveries = list(
         EmailDelivery.objects.filter(id__in=list(delivery_ids), status=Status.QUEUED)
@@ -104,6 +139,7 @@ def reminders_send_batch(
             groups[(delivery.kind, delivery.local_date)].append(delivery)
 
     links = site_links()
+    due_at = {d.pk: d.due_at for d in deliveries}
     outgoing: list[tuple[int, EmailMultiAlternatives]] = []
     for (kind, day), group in groups.items():
         if kind == Kind.DAILY:
@@ -128,8 +164,28 @@ def reminders_send_batch(
                 outgoing.append((d.pk, summary))
     result.skipped = len(deliveries_move(skip, from_status=Status.QUEUED, to_status=Status.SKIPPED))
     if outgoing:
-        _deliver(outgoing, chunk_size=chunk_size, result=result)
+        _deliver(outgoing, chunk_size=chunk_size, result=result, due_at=due_at, deadline=deadline)
     return result
+
+
+def _expire_late(
+    chunk: Sequence[tuple[int, EmailMultiAlternatives]],
+    *,
+    due_at: dict[int, dt.datetime],
+    result: SendResult,
+) -> Sequence[tuple[int, EmailMultiAlternatives]]:
+    """Lateness is checked again before each chunk, on the clock, not once per batch: a
+    sender that stalled (a frozen worker, a slow server) must not send what has become
+    too late. Those are recorded ``expired``; the rest of the chunk goes on."""
+    max_delay = dt.timedelta(seconds=settings.CADENCE_REMINDER_MAX_DELAY)
+    now = timezone.now()
+    late = [delivery_id for delivery_id, _ in chunk if now - due_at[delivery_id] > max_delay]
+    if not late:
+        return chunk
+    moved = deliveries_move(late, from_status=Status.QUEUED, to_status=Status.EXPIRED)
+    result.expired += len(moved)
+    logger.warning("%d reminders became too late while their batch ran; expired", len(moved))
+    return [(delivery_id, message) for delivery_id, message in chunk if delivery_id not in late]
 
 
 def _deliver(
@@ -137,6 +193,8 @@ def _deliver(
     *,
     chunk_size: int,
     result: SendResult,
+    due_at: dict[int, dt.datetime],
+    deadline: float,
 ) -> None:
     backend = mail.mailers.default
     try:
@@ -145,8 +203,18 @@ def _deliver(
         raise TransientMailError(_clip(error)) from error
     deferred: list[str] = []
     try:
-        for chunk in _chunks(outgoing, chunk_size):
-            deferred += _deliver_chunk(backend, chunk, result=result)
+        for start in range(0, len(outgoing), chunk_size):
+            # The first chunk always goes: every batch makes progress, however slow.
+            if start and time.monotonic() > deadline:
+                result.handed_back = [delivery_id for delivery_id, _ in outgoing[start:]]
+                logger.info(
+                    "batch out of time; handing %d reminders to a new task",
+                    len(result.handed_back),
+                )
+                break
+            chunk = _expire_late(outgoing[start : start + chunk_size], due_at=due_at, result=result)
+            if chunk:
+                deferred += _deliver_chunk(backend, chunk, result=result)
     finally:
         try:
             backend.close()
@@ -189,12 +257,15 @@ def _deliver_chunk(
                     raise  # no reply, or the server is closing the connection
                 settled.add(delivery_id)
                 if code >= 500:
-                    deliveries_move(
-                        [delivery_id],
-                        from_status=Status.SENDING,
-                        to_status=Status.FAILED,
-                        extra=", error = %s",
-                        params=[_clip(error)],
+                    _recorded(
+                        partial(
+                            deliveries_move,
+                            [delivery_id],
+                            from_status=Status.SENDING,
+                            to_status=Status.FAILED,
+                            extra=", error = %s",
+                            params=[_clip(error)],
+                        )
                     )
                     result.failed += 1
                     logger.warning("delivery %s refused for good: %s", delivery_id, error)
@@ -209,43 +280,55 @@ def _deliver_chunk(
         if current is not None and _reply_code(error) is None and _in_data_phase(error):
             # The link broke while this one was with the server: it may have arrived, so
             # it is not sent again (at most once).
-            deliveries_move(
-                [current],
-                from_status=Status.SENDING,
-                to_status=Status.UNKNOWN,
-                extra=", error = %s",
-                params=[_clip(error)],
+            _recorded(
+                partial(
+                    deliveries_move,
+                    [current],
+                    from_status=Status.SENDING,
+                    to_status=Status.UNKNOWN,
+                    extra=", error = %s",
+                    params=[_clip(error)],
+                )
             )
             result.unknown += 1
             settled.add(current)
         back = [d for d in taken if d not in settled] + list(deferred)
-        deliveries_move(
-            back,
-            from_status=Status.SENDING,
-            to_status=Status.QUEUED,
-            extra=", error = %s",
-            params=[_clip(error)],
+        _recorded(
+            partial(
+                deliveries_move,
+                back,
+                from_status=Status.SENDING,
+                to_status=Status.QUEUED,
+                extra=", error = %s",
+                params=[_clip(error)],
+            )
         )
         raise TransientMailError(_clip(error)) from error
     _finish(sent, result=result)
     for delivery_id, error_text in deferred.items():
-        deliveries_move(
-            [delivery_id],
-            from_status=Status.SENDING,
-            to_status=Status.QUEUED,
-            extra=", error = %s",
-            params=[error_text],
+        _recorded(
+            partial(
+                deliveries_move,
+                [delivery_id],
+                from_status=Status.SENDING,
+                to_status=Status.QUEUED,
+                extra=", error = %s",
+                params=[error_text],
+            )
         )
     return list(deferred.values())
 
 
 def _finish(sent: list[int], *, result: SendResult) -> None:
-    moved = deliveries_move(
-        sent,
-        from_status=Status.SENDING,
-        to_status=Status.SENT,
-        extra=", sent_at = %s",
-        params=[timezone.now()],
+    moved = _recorded(
+        partial(
+            deliveries_move,
+            sent,
+            from_status=Status.SENDING,
+            to_status=Status.SENT,
+            extra=", sent_at = %s",
+            params=[timezone.now()],
+        )
     )
     result.sent += len(moved)
 

@@ -7,8 +7,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from django.contrib.auth import get_user_model
 from django.utils import timezone
 
+from prep.accounts import activation_url
 from prep.models import PlanItem
 from tests.factories import CardFactory, TopicFactory
 
@@ -62,6 +64,12 @@ def test_a_new_user_onboards_and_checks_off_an_item_without_a_reload(
     page.fill("input[name=password2]", "a-long-passphrase-42")
     page.select_option("select[name=time_zone]", "Asia/Kolkata")
     page.click("button.primary")
+    page.wait_for_url(f"{live_server.url}/accounts/signup/done/")
+    assert "Check your inbox" in page.locator("h1").inner_text()
+    # The link the activation e-mail carries, on the live server.
+    link = activation_url(get_user_model().objects.get(username="grace"))
+    page.goto(live_server.url + "/" + link.split("://", 1)[1].split("/", 1)[1])
+    page.click("text=Finish and log in")
     page.wait_for_url(f"{live_server.url}/welcome/")
 
     page.check(f"input[name=track][value='{track.pk}']")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import time
 from typing import Any
 
 import pytest
@@ -56,6 +57,30 @@ def test_the_preview_renders_markdown_and_math_as_the_drill_does(owner_client: C
     assert "<msqrt>" in html
     assert "<strong>Variance</strong>" in html
     assert "Back: unbalanced" in html  # the broken math is named, not swallowed
+
+
+def test_the_preview_refuses_a_side_over_the_cap_without_rendering(owner_client: Client) -> None:
+    started = time.perf_counter()
+    response = owner_client.post(
+        reverse("card_preview"), {"front": "*a " * 300_000, "back": "fine"}, **HTMX
+    )
+    elapsed = time.perf_counter() - started
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert "Front: not previewed, it is longer than 20,000 characters (900,000)." in html
+    assert "<em>" not in html
+    assert "fine" not in html
+    assert elapsed < 1
+
+
+def test_a_card_side_over_the_cap_is_not_saved(owner_client: Client, owner: Any) -> None:
+    topic = TopicFactory(owner=owner)
+    response = owner_client.post(
+        reverse("card_new"), {"topic": topic.pk, "front": "x" * 20_001, "back": "b"}
+    )
+    assert response.status_code == 400
+    assert "at most 20000 characters" in response.content.decode()
+    assert not Card.objects.filter(owner=owner).exists()
 
 
 def test_a_card_is_created_in_a_new_topic(owner_client: Client, owner: Any) -> None:

@@ -17,6 +17,7 @@ from django.urls import reverse
 
 from cards.deckfile import read_deck
 from cards.exports import REVLOG_COLUMNS, sm2_to_rating
+from cards.imports.delimited import from_spreadsheet_safe, spreadsheet_safe
 from cards.models import Card
 from cards.rendering import render_markdown
 from cards.services import card_create, review_record, review_undo, topic_create
@@ -68,6 +69,43 @@ def test_the_cards_csv_round_trips_through_the_importer(
 
 def rows_from(body: bytes) -> list[list[str]]:
     return list(csv.reader(io.StringIO(body.decode("utf-8-sig"))))
+
+
+def test_cells_a_spreadsheet_would_run_as_formulas_get_an_apostrophe_and_round_trip(
+    owner_client: Client, owner: Any, other_client: Client, other_user: Any
+) -> None:
+    topic = topic_create(user=owner, title='=HYPERLINK("https://evil.example","x")')
+    originals = [
+        ("=1+1", "+cmd|' /C calc'!A0", "safe"),
+        ("-2 is negative", "@SUM(A1:A2)", ""),
+        ("'=already quoted", "=B1", ""),
+        ("Plain front", "- a list\n- item", ""),
+    ]
+    for front, back, tags in originals:
+        card_create(user=owner, topic=topic, front=front, back=back, tags=tags)
+    body = b"".join(owner_client.get(reverse("export_cards_csv")).streaming_content)
+    rows = rows_from(body)[1:]
+    assert [row[:2] for row in rows] == [
+        ["'=1+1", "'+cmd|' /C calc'!A0"],
+        ["'-2 is negative", "'@SUM(A1:A2)"],
+        ["''=already quoted", "'=B1"],
+        ["Plain front", "'- a list\n- item"],
+    ]
+    assert {row[3] for row in rows} == {"'" + topic.title}
+
+    import_all(other_client, "cards.csv", body)
+    got = Card.objects.filter(owner=other_user).select_related("topic").order_by("position")
+    assert [(c.front, c.back, c.topic.title) for c in got] == [
+        (f, b, topic.title) for f, b, _ in originals
+    ]
+
+
+@pytest.mark.parametrize("cell", ["=x", "+x", "-x", "@x", "\tx", "\rx", "'=x", "''+x"])
+def test_spreadsheet_safe_prefixes_formula_cells_and_the_import_undoes_it(cell: str) -> None:
+    assert spreadsheet_safe(cell) == "'" + cell
+    assert from_spreadsheet_safe(spreadsheet_safe(cell)) == cell
+    assert spreadsheet_safe("x=1") == "x=1"
+    assert from_spreadsheet_safe("'quoted") == "'quoted"
 
 
 def test_the_whole_built_in_deck_round_trips_through_an_apkg(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import sqlite3
 import tempfile
+import time
 import zipfile
 from pathlib import Path
 
@@ -93,6 +94,61 @@ def test_each_problem_row_is_reported_with_its_line_and_reason() -> None:
     assert problems[0] == "line 3: no front"
     assert problems[1] == "line 6: no back"
     assert problems[2].startswith("line 7: math on the front does not typeset")
+
+
+EXPENSIVE = "length(replace(hex(zeroblob(1000000)), '0', 'ab'))"
+
+
+@pytest.mark.parametrize(
+    ("extra_sql", "message"),
+    [
+        (f"ALTER TABLE notes ADD COLUMN x INTEGER AS ({EXPENSIVE});", "generated column"),
+        (f"ALTER TABLE cards ADD COLUMN x INTEGER AS ({EXPENSIVE}) VIRTUAL;", "cards.x"),
+        (f"CREATE VIEW v AS SELECT {EXPENSIVE} FROM notes;", r"holds a view \(v\)"),
+        (
+            "CREATE TRIGGER t AFTER INSERT ON notes BEGIN DELETE FROM cards; END;",
+            r"holds a trigger \(t\)",
+        ),
+    ],
+)
+def test_a_package_whose_schema_runs_sql_is_refused_before_any_table_is_read(
+    extra_sql: str, message: str
+) -> None:
+    data = zip_bytes({"collection.anki2": legacy_collection(2000, extra_sql), "media": b"{}"})
+    started = time.perf_counter()
+    with pytest.raises(ImportRejected, match=message):
+        parse("apkg", data, limits=LIMITS, media_url=media_url)
+    with pytest.raises(ImportRejected, match=message):
+        estimate("apkg", data, limits=LIMITS)
+    assert time.perf_counter() - started < 1
+
+
+def test_package_queries_are_stopped_at_the_time_budget(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("cards.imports.anki.QUERY_SECONDS", 0.0)
+    monkeypatch.setattr("cards.imports.anki.PROGRESS_STEPS", 1)
+    data = zip_bytes({"collection.anki2": legacy_collection(50), "media": b"{}"})
+    with pytest.raises(ImportRejected, match="took longer than 0 seconds"):
+        parse("apkg", data, limits=LIMITS, media_url=media_url)
+
+
+def test_a_package_is_read_with_its_schema_distrusted_and_nothing_written(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from cards.imports import anki
+
+    seen: dict[str, object] = {}
+    original = anki._distrust_schema
+
+    def spy(connection: sqlite3.Connection, name: str) -> None:
+        seen["trusted"] = connection.execute("PRAGMA trusted_schema").fetchone()[0]
+        with pytest.raises(sqlite3.OperationalError, match="readonly|read-only|query_only"):
+            connection.execute("DELETE FROM notes")
+        original(connection, name)
+
+    monkeypatch.setattr(anki, "_distrust_schema", spy)
+    data = zip_bytes({"collection.anki2": legacy_collection(1), "media": b"{}"})
+    assert parse("apkg", data, limits=LIMITS, media_url=media_url).cards
+    assert seen == {"trusted": 0}
 
 
 @pytest.mark.parametrize(
@@ -203,6 +259,38 @@ def test_a_markdown_file_without_a_title_is_refused() -> None:
         parse_markdown(b"---\nslug: x\n---\n\n## q\n\nf\n\n???\n\nb\n", limits=LIMITS)
 
 
+def alias_bomb(levels: int = 9) -> bytes:
+    lines = ["---", 'a0: &a0 ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
+    for level in range(1, levels):
+        refs = ",".join([f"*a{level - 1}"] * 9)
+        lines.append(f"a{level}: &a{level} [{refs}]")
+    lines += [f"title: *a{levels - 1}", "---", "", "## q", "", "f", "", "???", "", "b", ""]
+    return "\n".join(lines).encode()
+
+
+def test_a_yaml_alias_bomb_is_refused_before_it_is_expanded() -> None:
+    data = alias_bomb()
+    assert len(data) < 500
+    started = time.perf_counter()
+    with pytest.raises(ImportRejected, match=r"aliases \(\*name\) are not allowed"):
+        parse_markdown(data, limits=LIMITS)
+    assert time.perf_counter() - started < 0.5
+
+
+def test_even_a_single_alias_is_refused() -> None:
+    data = b"---\nname: &n My notes\ntitle: *n\n---\n\n## q\n\nf\n\n???\n\nb\n"
+    with pytest.raises(ImportRejected, match="aliases"):
+        parse_markdown(data, limits=LIMITS)
+
+
+@pytest.mark.parametrize("key", ["title", "summary", "slug"])
+def test_a_title_summary_or_slug_that_is_not_text_is_refused(key: str) -> None:
+    title = "" if key == "title" else "title: Notes\n"
+    data = f"---\n{title}{key}: [a, b]\n---\n\n## q\n\nf\n\n???\n\nb\n".encode()
+    with pytest.raises(ImportRejected, match=f"'{key}' must be text, not a list"):
+        parse_markdown(data, limits=LIMITS)
+
+
 def test_the_built_in_deck_files_import_as_user_files() -> None:
     path = sorted(Path("cards/deck").glob("*.md"))[0]
     result = parse_markdown(path.read_bytes(), limits=LIMITS)
@@ -267,7 +355,7 @@ def test_card_templates_render_fields_sections_and_filters() -> None:
 # --- Anki packages: refused before anything is unpacked -------------------------------
 
 
-def legacy_collection(rows: int = 1) -> bytes:
+def legacy_collection(rows: int = 1, extra_sql: str = "") -> bytes:
     """A tiny schema-11 collection, as the legacy .apkg layout holds it."""
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "c.db"
@@ -286,6 +374,7 @@ def legacy_collection(rows: int = 1) -> bytes:
         for i in range(rows):
             db.execute("INSERT INTO notes VALUES (?, 1, '', ?)", (i, f"Q{i}\x1fA{i}"))
             db.execute("INSERT INTO cards VALUES (?, 0, 1, 0)", (i,))
+        db.executescript(extra_sql)
         db.commit()
         db.close()
         return path.read_bytes()

@@ -1,10 +1,20 @@
 from __future__ import annotations
 
 import re
+import time
 
 import pytest
 
-from cards.rendering import MathError, code_blocks, math_to_mathml, render_markdown
+from cards.rendering import (
+    MAX_TEXT,
+    MathError,
+    code_blocks,
+    math_problems,
+    math_snippets,
+    math_to_mathml,
+    render_markdown,
+    sanitize,
+)
 
 
 def test_inline_and_display_math_become_mathml() -> None:
@@ -79,3 +89,68 @@ def test_a_math_error_quotes_the_latex_as_written() -> None:
         math_to_mathml("\\frac{1}{", display=False)
     assert str(caught.value) == "unbalanced '{' in “\\frac{1}{”"
     assert "\\\\" not in str(caught.value)
+
+
+# --- Size cap: hostile input is refused before it is parsed ---------------------------
+
+
+@pytest.mark.parametrize("unit", ["*a ", "[", "[a](", "$x^2$ "])
+def test_text_over_the_cap_is_refused_without_parsing(unit: str) -> None:
+    text = unit * (900_000 // len(unit))
+    started = time.perf_counter()
+    html = render_markdown(text)
+    assert math_problems(text) == [f"the text is longer than 20,000 characters ({len(text):,})"]
+    assert math_snippets(text) == []
+    assert time.perf_counter() - started < 0.1
+    assert html == (
+        f'<p class="render-refused">Not shown: this text is longer than 20,000 characters '
+        f"({len(text):,}).</p>"
+    )
+
+
+def test_text_at_the_cap_still_renders() -> None:
+    text = ("word " * 4000)[:MAX_TEXT]
+    assert len(text) == MAX_TEXT
+    assert render_markdown(text).startswith("<p>word word")
+
+
+# --- Text inside math, and no style from a card ---------------------------------------
+
+
+@pytest.mark.parametrize(
+    "latex",
+    [
+        r"\text{<b>x</b>}",
+        r"\textbf{<i>y</i>}",
+        r"\mbox{<a href=https://example.com>z</a>}",
+        r"x \tag{<s>1</s>}",
+        r"\unicode{<u>}",
+        r"\text{<table><tr><td style=position:fixed>x</td></tr></table>}",
+    ],
+)
+def test_text_inside_math_is_escaped_not_passed_as_markup(latex: str) -> None:
+    for mathml in (math_to_mathml(latex, display=False), render_markdown(f"$${latex}$$")):
+        inner = re.sub(r"</?(math|mrow|mtext|mi|mstyle|p|div)\b[^>]*>", "", mathml)
+        assert "<" not in inner, mathml
+    assert "&lt;" in render_markdown(f"${latex}$")
+
+
+def test_symbols_still_come_out_as_characters() -> None:
+    html = render_markdown(r"$a \leq b \neq c$ and $\text{a < b}$")
+    assert "<mo>≤</mo>" in html
+    assert "<mo>≠</mo>" in html
+    assert "a&nbsp;&lt;&nbsp;b" in html
+
+
+def test_no_style_attribute_survives_from_card_content() -> None:
+    html = render_markdown(
+        "| a | b |\n|--:|:-:|\n| [x](https://example.com) | 2 |\n\n"
+        r"$\text{<td style='position:fixed;width:100vw;height:100vh'>}$"
+    )
+    assert not re.search(r"<[^>]*\sstyle=", html)
+    assert "&lt;td&nbsp;style=" in html  # shown as the text it is
+    assert '<td class="align-right">' in html
+    assert '<th class="align-center">' in html
+    cleaned = sanitize('<table><tr><td style="position:fixed" class="modal">x</td></tr></table>')
+    assert "style" not in cleaned
+    assert "modal" not in cleaned

@@ -15,6 +15,7 @@ import email.policy
 import socket
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from typing import Any
@@ -39,6 +40,7 @@ class SinkHandler:
     stall_at: int | None = None  # never answer from the Nth DATA on
     data_seen: int = 0
     count_only: bool = False  # the benchmark: keep a count, not the bytes
+    on_data: Callable[[int], None] | None = None  # called with the DATA count, before answering
     received: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -54,6 +56,9 @@ class SinkHandler:
         with self.lock:
             self.data_seen += 1
             seen = self.data_seen
+        if self.on_data is not None:
+            self.on_data(seen)
+        with self.lock:
             if self.transient_failures > 0:
                 self.transient_failures -= 1
                 return "451 4.3.0 Try again later"

@@ -8,9 +8,12 @@ when its sender died (then it is recorded as unknown).
 from __future__ import annotations
 
 import datetime as dt
+import os
 import shutil
+import signal
 import subprocess
 import sys
+import time
 from collections import Counter
 from email import message_from_bytes
 from pathlib import Path
@@ -262,3 +265,107 @@ def test_the_no_services_default_sends_real_reminders_into_the_outbox(
     sent = [message_from_bytes(p.read_bytes()) for p in outbox.glob("*.eml")]
     assert sorted(m["To"] for m in sent) == sorted(emails)
     assert all(m.get_content_type() == "multipart/alternative" for m in sent)
+
+
+def test_after_an_outage_longer_than_a_day_every_owed_date_has_a_row(
+    processes: Processes, sink: SmtpSink
+) -> None:
+    """The sweep was down for 25 hours: yesterday's reminder is recorded expired, today's
+    (one hour late, within the delay) is sent, by a real worker."""
+    first_at = dt.datetime.now(dt.UTC).replace(microsecond=0) - dt.timedelta(hours=1)
+    today = first_at.date()
+    person("late", zone="UTC", at=first_at.time(), remind_when_empty=True)
+    Profile.objects.update(
+        next_reminder_at=first_at - dt.timedelta(days=1),
+        next_reminder_on=today - dt.timedelta(days=1),
+        last_reminder_on=None,
+    )
+    processes.worker("w1")
+    send_due_reminders.delay()
+    assert sink.wait_for(1, timeout=40), processes.log("w1")
+    rows = list(EmailDelivery.objects.order_by("local_date").values_list("local_date", "status"))
+    assert rows == [
+        (today - dt.timedelta(days=1), Status.EXPIRED),
+        (today, Status.SENT),
+    ]
+    assert "'expired': 1" in processes.log("w1")
+    assert Profile.objects.get().next_reminder_on == today + dt.timedelta(days=1)
+
+
+def test_a_slow_mail_server_costs_time_not_records(processes: Processes, sink: SmtpSink) -> None:
+    """At 0.3 s a message and a 1 s budget per batch, batches hand the rest to fresh
+    tasks: every e-mail is sent once and none is left unknown."""
+    emails = due_people(8)
+    sink.handler.on_data = lambda seen: time.sleep(0.3)
+    processes.worker("slow", env={"CADENCE_REMINDER_BATCH_SECONDS": "1"})
+    send_due_reminders.delay()
+    assert sink.wait_for(8, timeout=60), processes.log("slow")
+    assert not wait_for(lambda: sink.handler.received > 8, timeout=2)
+    assert sorted(sink.handler.recipients) == sorted(emails)
+    assert statuses() == {Status.SENT: 8}
+    assert "handing" in processes.log("slow")
+
+
+def test_a_worker_frozen_past_the_delay_expires_the_rest_and_sends_nothing_late(
+    processes: Processes, sink: SmtpSink
+) -> None:
+    """SIGSTOP on the only worker while the server holds its second message, for longer
+    than CADENCE_REMINDER_MAX_DELAY: after SIGCONT nothing late is recorded sent."""
+    due_people(8)
+    worker = processes.worker("frozen", env={"CADENCE_REMINDER_MAX_DELAY": "8"})
+
+    def freeze(seen: int) -> None:
+        if seen == 2:
+            os.killpg(worker.pid, signal.SIGSTOP)
+            time.sleep(12)
+            os.killpg(worker.pid, signal.SIGCONT)
+
+    sink.handler.on_data = freeze
+    due_at = dt.datetime.now(dt.UTC)
+    Profile.objects.update(next_reminder_at=due_at)
+    send_due_reminders.delay()
+    assert wait_for(
+        lambda: Counter(statuses()) == {Status.SENT: 2, Status.EXPIRED: 6}, timeout=60
+    ), processes.log("frozen") + str(statuses())
+    assert sink.handler.received == 2
+    for row in EmailDelivery.objects.filter(status=Status.SENT):
+        assert row.sending_at is not None
+        assert row.sending_at - row.due_at <= dt.timedelta(seconds=8)
+
+
+@pytest.mark.postgresql
+def test_worker_database_connections_terminated_mid_batch_lose_no_sent_record(
+    processes: Processes, sink: SmtpSink
+) -> None:
+    """pg_terminate_backend on every worker connection while the server takes messages:
+    every e-mail the sink accepted is recorded sent."""
+    import psycopg
+    from django.db import connection
+
+    emails = due_people(10)
+    processes.worker("w1")
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        (own,) = cursor.fetchone()
+    db = connection.settings_dict
+    dsn = f"postgresql://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"  # the test DB
+
+    def terminate(seen: int) -> None:
+        # In the sink's event loop: a plain psycopg connection, not Django's.
+        if seen in {3, 6, 9}:
+            with psycopg.connect(dsn, autocommit=True) as admin:
+                admin.execute(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND pid <> pg_backend_pid() "
+                    "AND pid <> %s",
+                    [own],
+                )
+
+    sink.handler.on_data = terminate
+    send_due_reminders.delay()
+    assert sink.wait_for(10, timeout=60), processes.log("w1")
+    assert wait_for(lambda: statuses() == {Status.SENT: 10}, timeout=30), str(
+        statuses()
+    ) + processes.log("w1")
+    assert sorted(sink.handler.recipients) == sorted(emails)
+    assert "reconnecting" in processes.log("w1")

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+import io
 import threading
+import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -634,3 +636,287 @@ def test_streaks_and_plans_reach_the_email(
     sweep(at(7))
     (message,) = mail.outbox
     assert "Streak: 3 days in a row." in message.body
+
+
+# --- An outage longer than a day --------------------------------------------------------
+
+
+def test_an_outage_longer_than_a_day_leaves_a_row_for_every_owed_date(
+    db: Any,
+    travel: Callable[[dt.datetime], None],
+    settings: Any,
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    settings.CADENCE_REMINDER_MAX_DELAY = 6 * 60 * 60
+    travel(dt.datetime(2026, 12, 3, 7, 0, tzinfo=UTC))
+    user = person("away", zone="UTC", at=dt.time(8), remind_when_empty=True)
+    assert Profile.objects.get(user=user).next_reminder_at == dt.datetime(
+        2026, 12, 3, 8, tzinfo=UTC
+    )
+    # No sweep ran from before 12-03 08:00 until 12-04 09:00: one hour late for the 4th.
+    out = io.StringIO()
+    travel(dt.datetime(2026, 12, 4, 9, 0, tzinfo=UTC))
+    with django_capture_on_commit_callbacks(execute=True):
+        call_command("send_due_reminders", "--now", "2026-12-04T09:00:00+00:00", stdout=out)
+    rows = EmailDelivery.objects.filter(user=user).order_by("local_date")
+    assert [(r.local_date.isoformat(), r.status) for r in rows] == [
+        ("2026-12-03", Status.EXPIRED),
+        ("2026-12-04", Status.SENT),
+    ]
+    assert "'expired': 1" in out.getvalue()
+    assert len(mail.outbox) == 1
+    profile = Profile.objects.get(user=user)
+    assert profile.next_reminder_on == dt.date(2026, 12, 5)
+    assert profile.last_reminder_on == dt.date(2026, 12, 4)
+    # Later the same day nothing more goes out.
+    with django_capture_on_commit_callbacks(execute=True):
+        call_command(
+            "send_due_reminders", "--now", "2026-12-04T13:00:00+00:00", stdout=io.StringIO()
+        )
+    assert len(mail.outbox) == 1
+
+
+def test_an_outage_of_days_records_each_day_and_counts_every_expiry(
+    db: Any,
+    travel: Callable[[dt.datetime], None],
+    sweep: Callable[..., list[int]],
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    travel(dt.datetime(2026, 12, 3, 6, 0, tzinfo=UTC))
+    user = person("gone", zone="Europe/Berlin", at=dt.time(8), remind_when_empty=True)
+    now = dt.datetime(2026, 12, 7, 12, 0, tzinfo=UTC)  # 13:00 in Berlin, 6 h after 07:00 UTC
+    travel(now)
+    with django_capture_on_commit_callbacks(execute=True):
+        result = reminders_sweep(now=now, send=lambda ids: None)
+    rows = EmailDelivery.objects.filter(user=user).order_by("local_date")
+    assert [(r.local_date.day, r.status) for r in rows] == [
+        (3, Status.EXPIRED),
+        (4, Status.EXPIRED),
+        (5, Status.EXPIRED),
+        (6, Status.EXPIRED),
+        (7, Status.QUEUED),  # 5 h late: within the delay, so sent
+    ]
+    assert result.expired == 4
+    assert result.deliveries == 1
+
+
+def test_a_sender_that_stalls_past_the_delay_expires_the_rest_instead_of_sending_late(
+    db: Any, travel: Callable[[dt.datetime], None], sink: SmtpSink, settings: Any
+) -> None:
+    settings.CADENCE_REMINDER_MAX_DELAY = 150
+    ids = claimed_berliners(travel, 6)  # due at 07:00 UTC
+    travel(at(7, 1))  # the batch starts 60 s late
+
+    def freeze_after_first_chunk(seen: int) -> None:
+        if seen == 2:
+            travel(at(7, 3))  # the worker stood still: now 180 s late
+
+    sink.handler.on_data = freeze_after_first_chunk
+    result = reminders_send_batch(delivery_ids=ids, now=at(7, 1), chunk_size=2)
+    assert (result.sent, result.expired) == (2, 4)
+    assert statuses() == {Status.SENT: 2, Status.EXPIRED: 4}
+    assert sink.handler.received == 2
+    max_delay = dt.timedelta(seconds=150)
+    for delivery in EmailDelivery.objects.filter(status=Status.SENT):
+        assert delivery.sent_at is not None
+        assert delivery.sending_at - delivery.due_at <= max_delay
+
+
+# --- The database connection breaks after the server accepted ---------------------------
+
+
+def test_a_broken_database_connection_on_the_final_write_still_records_sent(
+    transactional_db: Any,
+    travel: Callable[[dt.datetime], None],
+    sink: SmtpSink,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from django.db import OperationalError
+
+    from prep.scheduled import sending
+
+    monkeypatch.setattr(sending, "RECORD_RETRY_DELAYS", (0.01, 0.01, 0.01))
+    ids = claimed_berliners(travel, 4)
+    real_move = sending.deliveries_move
+    failures = {"left": 2}
+
+    def flaky_move(ids_: Any, **kwargs: Any) -> list[int]:
+        if kwargs.get("to_status") == Status.SENT and failures["left"]:
+            failures["left"] -= 1
+            raise OperationalError("server closed the connection unexpectedly")
+        return real_move(ids_, **kwargs)
+
+    monkeypatch.setattr(sending, "deliveries_move", flaky_move)
+    result = reminders_send_batch(delivery_ids=ids, now=at(7), chunk_size=10)
+    assert result.sent == 4
+    assert statuses() == {Status.SENT: 4}
+    assert sink.handler.received == 4
+
+
+@pytest.mark.postgresql  # it terminates a PostgreSQL backend
+def test_a_postgres_connection_terminated_mid_batch_loses_no_sent_record(
+    transactional_db: Any, travel: Callable[[dt.datetime], None], sink: SmtpSink
+) -> None:
+    """pg_terminate_backend on the sender's own connection while the server takes a
+    message: every e-mail the sink accepted ends ``sent``."""
+    import psycopg
+
+    ids = claimed_berliners(travel, 6)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        (pid,) = cursor.fetchone()
+    db = connection.settings_dict
+    dsn = f"postgresql://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"  # the test DB
+
+    def terminate(seen: int) -> None:
+        if seen == 3:
+            with psycopg.connect(dsn, autocommit=True) as admin:
+                admin.execute("SELECT pg_terminate_backend(%s)", [pid])
+
+    sink.handler.on_data = terminate
+    result = reminders_send_batch(delivery_ids=ids, now=at(7), chunk_size=10)
+    assert sink.handler.received == 6
+    assert result.sent == 6
+    assert statuses() == {Status.SENT: 6}
+
+
+# --- A slow mail server: batches sized by time -----------------------------------------
+
+
+def test_a_slow_server_makes_the_batch_hand_the_rest_back_instead_of_running_over(
+    db: Any, travel: Callable[[dt.datetime], None], sink: SmtpSink
+) -> None:
+    ids = claimed_berliners(travel, 10)
+    sink.handler.on_data = lambda seen: time.sleep(0.1)  # 0.1 s a message
+    started = time.monotonic()
+    result = reminders_send_batch(delivery_ids=ids, now=at(7), chunk_size=2, time_budget=0.3)
+    elapsed = time.monotonic() - started
+    # Chunks are claimed while the budget lasts (the first always): no more after it.
+    assert 2 <= result.sent < 10
+    assert elapsed < 5
+    assert len(result.handed_back) == 10 - result.sent
+    assert statuses() == {Status.SENT: result.sent, Status.QUEUED: 10 - result.sent}
+    # The rest goes out in the next batch; nothing was left unknown or sent twice.
+    rest = reminders_send_batch(delivery_ids=result.handed_back, now=at(7), time_budget=60)
+    assert rest.sent == 10 - result.sent
+    assert statuses() == {Status.SENT: 10}
+    assert sorted(sink.handler.recipients) == sorted(f"b{i}@example.com" for i in range(10))
+
+
+def test_the_batch_task_enqueues_what_it_handed_back(
+    db: Any, travel: Callable[[dt.datetime], None], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from prep import tasks
+    from prep.scheduled.sending import SendResult
+
+    enqueued: list[list[int]] = []
+    monkeypatch.setattr(
+        tasks, "reminders_send_batch", lambda **kw: SendResult(sent=1, handed_back=[7, 8])
+    )
+    monkeypatch.setattr(tasks, "enqueue_reminder_batch", enqueued.append)
+    assert send_reminder_batch.run(delivery_ids=[6, 7, 8])["sent"] == 1
+    assert enqueued == [[7, 8]]
+
+
+# --- Changes that would skip a day ------------------------------------------------------
+
+
+def test_moving_the_time_earlier_past_now_sends_that_days_reminder_at_once(
+    db: Any, travel: Callable[[dt.datetime], None], sweep: Callable[..., list[int]]
+) -> None:
+    user = berliner(travel)  # 08:00 Berlin = 07:00 UTC, due today
+    travel(at(6))  # 07:00 in Berlin, before the claim
+    profile = Profile.objects.get(user=user)
+    profile_update(profile=profile, fields={"reminder_time": dt.time(6)})
+    profile.refresh_from_db()
+    assert (profile.next_reminder_on, profile.next_reminder_at) == (dt.date(2026, 11, 23), at(5))
+    assert len(sweep(at(6, 1))) == 1
+    [row] = EmailDelivery.objects.filter(user=user)
+    assert (row.local_date, row.status) == (dt.date(2026, 11, 23), Status.SENT)
+    profile.refresh_from_db()
+    assert profile.next_reminder_on == dt.date(2026, 11, 24)
+
+
+def test_moving_the_time_past_now_beyond_the_delay_records_the_day_skipped(
+    db: Any,
+    travel: Callable[[dt.datetime], None],
+    sweep: Callable[..., list[int]],
+    settings: Any,
+) -> None:
+    settings.CADENCE_REMINDER_MAX_DELAY = 30 * 60
+    user = berliner(travel)
+    topics = deck(topics=1, cards_each=1)
+    week = ("Week one", topics, [("Read", 30)])
+    plan(user, starts_on=dt.date(2026, 11, 23), interview=dt.date(2026, 12, 20), weeks=[week])
+    travel(at(6))
+    profile = Profile.objects.get(user=user)
+    profile_update(profile=profile, fields={"reminder_time": dt.time(6)})  # 1 h ago
+    rows = EmailDelivery.objects.filter(user=user).order_by("kind")
+    assert [(r.kind, r.local_date, r.status) for r in rows] == [
+        (EmailDelivery.Kind.DAILY, dt.date(2026, 11, 23), Status.SKIPPED),
+        (EmailDelivery.Kind.WEEKLY, dt.date(2026, 11, 23), Status.SKIPPED),
+    ]
+    assert "changed after 06:00 on 2026-11-23 had passed" in rows[0].error
+    profile.refresh_from_db()
+    assert profile.next_reminder_on == dt.date(2026, 11, 24)
+    assert sweep(at(7, 30)) == []
+
+
+def test_moving_into_a_zone_where_todays_time_has_passed_does_not_skip_silently(
+    db: Any, travel: Callable[[dt.datetime], None]
+) -> None:
+    user = berliner(travel)  # due 11-23 07:00 UTC
+    travel(at(6, 30))
+    profile = Profile.objects.get(user=user)
+    # 08:00 in Tokyo on the 23rd was 23:00 UTC on the 22nd: 7.5 h ago, past the 6 h delay.
+    profile_update(profile=profile, fields={"time_zone": "Asia/Tokyo"})
+    [row] = EmailDelivery.objects.filter(user=user)
+    assert (row.local_date, row.status) == (dt.date(2026, 11, 23), Status.SKIPPED)
+    profile.refresh_from_db()
+    assert profile.next_reminder_on == dt.date(2026, 11, 24)
+
+
+def test_the_admin_shows_the_schedule_read_only_and_reschedules_on_save(
+    db: Any, travel: Callable[[dt.datetime], None], client: Any
+) -> None:
+    from django.contrib.auth import get_user_model
+
+    user = berliner(travel)
+    travel(at(6))
+    admin = get_user_model().objects.create_superuser("root", "root@example.com", "x" * 12)
+    client.force_login(admin)
+    profile = Profile.objects.get(user=user)
+    url = f"/admin/prep/profile/{profile.pk}/change/"
+    page = client.get(url).content.decode()
+    for name in ("next_reminder_at", "last_reminder_on", "next_rollover_at"):
+        assert f'name="{name}"' not in page
+    form = {
+        "user": user.pk,
+        "time_zone": "Europe/Berlin",
+        "reminder_time": "09:30",
+        "email_reminders": "on",
+        "weekly_summary": "on",
+        "new_cards_per_day": profile.new_cards_per_day,
+        "max_reviews_per_day": profile.max_reviews_per_day,
+        "hours_per_week": profile.hours_per_week,
+        "grading": profile.grading,
+        "scheduler": profile.scheduler,
+        "desired_retention": profile.desired_retention,
+    }
+    response = client.post(url, form)
+    assert response.status_code == 302, response.content.decode()[-2000:]
+    profile.refresh_from_db()
+    assert profile.reminder_time == dt.time(9, 30)
+    assert profile.next_reminder_at == at(8, 30)  # 09:30 in Berlin
+
+
+def test_the_batch_command_sends_what_a_batch_out_of_time_handed_back(
+    db: Any, travel: Callable[[dt.datetime], None], sink: SmtpSink, settings: Any
+) -> None:
+    ids = claimed_berliners(travel, 5)
+    settings.CADENCE_REMINDER_CHUNK = 2
+    settings.CADENCE_REMINDER_BATCH_SECONDS = 0  # one chunk per batch, then hand back
+    out = io.StringIO()
+    call_command("send_reminder_batch", *map(str, ids), now="2026-11-23T07:01:00+00:00", stdout=out)
+    assert statuses() == {Status.SENT: 5}
+    assert out.getvalue().count("batch of") == 3

@@ -36,13 +36,16 @@ class Command(BaseCommand):
         else:
 
             def send(delivery_ids: list[int]) -> None:
-                try:
-                    outcome = reminders_send_batch(delivery_ids=delivery_ids, now=now)
-                except TransientMailError as error:
-                    # The deliveries stay queued; the next run (or the sweep) sends them.
-                    self.stderr.write(f"mail server unavailable, will retry: {error}")
-                    return
-                self.stdout.write(f"batch of {len(delivery_ids)}: {asdict(outcome)}")
+                while delivery_ids:
+                    try:
+                        outcome = reminders_send_batch(delivery_ids=delivery_ids, now=now)
+                    except TransientMailError as error:
+                        # The deliveries stay queued; the next run (or the sweep) sends them.
+                        self.stderr.write(f"mail server unavailable, will retry: {error}")
+                        return
+                    self.stdout.write(f"batch of {len(delivery_ids)}: {asdict(outcome)}")
+                    # A batch out of time hands the rest back; send it as a new batch.
+                    delivery_ids = outcome.handed_back
 
         with StopFlag() as stop:
             result = reminders_sweep(now=now, send=send, stop=stop)

@@ -41,8 +41,11 @@ class Command(BaseCommand):
                 if stop():
                     break
                 batch = ids[start : start + size]
-                try:
-                    outcome = reminders_send_batch(delivery_ids=batch, now=now)
-                except TransientMailError as error:
-                    raise CommandError(f"mail server unavailable, try later: {error}") from None
-                self.stdout.write(f"batch of {len(batch)}: {asdict(outcome)}")
+                while batch and not stop():
+                    try:
+                        outcome = reminders_send_batch(delivery_ids=batch, now=now)
+                    except TransientMailError as error:
+                        raise CommandError(f"mail server unavailable, try later: {error}") from None
+                    self.stdout.write(f"batch of {len(batch)}: {asdict(outcome)}")
+                    # Out of time: the rest of the batch, still queued, goes next.
+                    batch = outcome.handed_back
