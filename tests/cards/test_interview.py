@@ -214,7 +214,12 @@ def test_switching_scheduler_keeps_history_and_state(owner: Any) -> None:
     assert after == before
     assert ReviewLog.objects.filter(user=owner).count() == logs
     run(owner, zone, 10, start + dt.timedelta(days=10))
-    # FSRS now sets the intervals, from the memory state the SM-2 days built.
-    last = ReviewLog.objects.filter(user=owner, is_repeat=False).order_by("-reviewed_at").first()
+    # FSRS now sets the intervals, from the memory state the SM-2 days built. A grade of 4
+    # or 5 is followed by no same-day repeat (which moves the memory but not the interval).
+    last = (
+        ReviewLog.objects.filter(user=owner, is_repeat=False, quality__gte=4)
+        .order_by("-reviewed_at", "-id")
+        .first()
+    )
     state = ReviewState.objects.get(user=owner, card_id=last.card_id)
     assert state.interval == MODEL.interval(state.memory, 0.9)
