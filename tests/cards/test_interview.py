@@ -214,12 +214,21 @@ def test_switching_scheduler_keeps_history_and_state(owner: Any) -> None:
     assert after == before
     assert ReviewLog.objects.filter(user=owner).count() == logs
     run(owner, zone, 10, start + dt.timedelta(days=10))
-    # FSRS now sets the intervals, from the memory state the SM-2 days built. A grade of 4
-    # or 5 is followed by no same-day repeat (which moves the memory but not the interval).
-    last = (
-        ReviewLog.objects.filter(user=owner, is_repeat=False, quality__gte=4)
-        .order_by("-reviewed_at", "-id")
-        .first()
-    )
-    state = ReviewState.objects.get(user=owner, card_id=last.card_id)
+    # FSRS now sets the intervals, from the memory state the SM-2 days built: one more
+    # grade of Good, on a day of its own, gets FSRS's interval for its new memory.
+    profile = Profile.objects.get(user=owner)
+    state = ReviewState.objects.filter(user=owner).order_by("card_id").first()
+    assert state is not None
+    moment = start + dt.timedelta(days=30)
+    with time_machine.travel(moment, tick=False):
+        review_record(
+            user=owner,
+            card=state.card,
+            quality=4,
+            now=moment,
+            shown_version=state.version,
+            zone=zone,
+            limits=profile.limits,
+        )
+    state.refresh_from_db()
     assert state.interval == MODEL.interval(state.memory, 0.9)
