@@ -884,8 +884,6 @@ def cards_bring_forward(*, user: Any, card_ids: Sequence[int], due_by: dt.date) 
     the way the nightly scheduling introduces one (not reviewed yet), so it waits among
     their new cards. Suspended cards stay suspended and keep their date.
     """
-    from django.db.models import F
-
     ids = _visible_ids(user=user, card_ids=card_ids)
     states = ReviewState.objects.filter(user=user, card_id__in=ids)
     later = list(states.filter(due__gt=due_by, suspended=False).values_list("card_id", flat=True))

@@ -24,6 +24,7 @@ from cards.models import Card, Topic
 from cards.services import cards_bring_forward
 from prep.mockfile import PromptSpec
 from prep.models import MockMark, MockNote, MockPrompt, MockSession, MockShare, PlanItem
+from prep.services import plan_item_set_done
 
 # A phase's notes are capped at 20,000 characters (about eight typed pages: more than an
 # hour of writing); a mark's note at 500. Larger input is refused whole, never cut.
@@ -260,8 +261,6 @@ def mock_pause(*, session: MockSession, paused: bool, now: dt.datetime) -> MockS
 @transaction.atomic
 def mock_finish(*, session: MockSession, now: dt.datetime) -> MockSession:
     """Stop the clock and open the rubric; the plan item it was started for is ticked."""
-    from prep.services import plan_item_set_done
-
     locked = MockSession.objects.select_for_update().get(pk=session.pk)
     if locked.finished_at is not None:
         return locked

@@ -13,6 +13,7 @@ from dataclasses import asdict
 from typing import Any
 from urllib.parse import urlsplit
 
+import redis
 from celery import Task, shared_task
 from celery.signals import worker_ready
 from django.conf import settings
@@ -121,8 +122,6 @@ def check_broker(**kwargs: Any) -> None:
     url = getattr(settings, "REDIS_URL", "")
     if not url or urlsplit(url).scheme not in {"redis", "rediss"}:
         return
-    import redis
-
     client = redis.Redis.from_url(url, socket_timeout=5)
     try:
         for problem in redis_broker_problems(client):

@@ -9,6 +9,7 @@ from django.core.management.base import BaseCommand, CommandParser
 from prep.management.commands._scheduled import StopFlag, add_now_argument, parse_now
 from prep.scheduled.reminders import reminders_sweep
 from prep.scheduled.sending import TransientMailError, reminders_send_batch
+from prep.tasks import enqueue_reminder_batch
 
 logger = logging.getLogger(__name__)
 
@@ -30,8 +31,6 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         now = parse_now(options["now"])
         if options["enqueue"]:
-            from prep.tasks import enqueue_reminder_batch
-
             send = enqueue_reminder_batch
         else:
 
