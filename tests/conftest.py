@@ -6,8 +6,8 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from axes.handlers.proxy import AxesProxyHandler
 from celery.contrib.testing.worker import start_worker
-from django.core.cache import caches
 from django.test import Client
 from django.urls import reverse
 
@@ -18,14 +18,20 @@ PASSWORD = "correct-horse-battery"  # noqa: S105
 
 
 @pytest.fixture(autouse=True)
-def fresh_login_throttle() -> Iterator[None]:
+def fresh_login_throttle(settings: Any) -> None:
     """Each test counts failed logins and account e-mails from zero: a fresh key prefix
-    on the throttle's cache, which works the same on local memory and on a shared Redis."""
-    cache = caches["axes"]
-    before = cache.key_prefix
-    cache.key_prefix = f"cadence-test-{uuid.uuid4().hex}"
-    yield
-    cache.key_prefix = before
+    on the throttle's cache, which works the same on local memory and on a shared Redis.
+
+    Set through the settings, not on this thread's cache object: changing CACHES drops
+    every thread's cache connections, so the live server's thread counts under the new
+    prefix too, and nothing counted in one run (or one test) is seen by the next.
+    django-axes keeps the cache it was first given, so its handler is made afresh.
+    """
+    settings.CACHES = {
+        **settings.CACHES,
+        "axes": {**settings.CACHES["axes"], "KEY_PREFIX": f"cadence-test-{uuid.uuid4().hex}"},
+    }
+    AxesProxyHandler.get_implementation(force=True)
 
 
 @pytest.fixture
