@@ -1,37 +1,26 @@
 from __future__ import annotations
 
 import datetime as dt
-import uuid
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from axes.handlers.proxy import AxesProxyHandler
 from celery.contrib.testing.worker import start_worker
 from django.test import Client
 from django.urls import reverse
 
 from config.celery import app
 from prep.services import user_create
+from tests import throttle_keys
 
 PASSWORD = "correct-horse-battery"  # noqa: S105
 
 
 @pytest.fixture(autouse=True)
-def fresh_login_throttle(settings: Any) -> None:
-    """Each test counts failed logins and account e-mails from zero: a fresh key prefix
-    on the throttle's cache, which works the same on local memory and on a shared Redis.
-
-    Set through the settings, not on this thread's cache object: changing CACHES drops
-    every thread's cache connections, so the live server's thread counts under the new
-    prefix too, and nothing counted in one run (or one test) is seen by the next.
-    django-axes keeps the cache it was first given, so its handler is made afresh.
-    """
-    settings.CACHES = {
-        **settings.CACHES,
-        "axes": {**settings.CACHES["axes"], "KEY_PREFIX": f"cadence-test-{uuid.uuid4().hex}"},
-    }
-    AxesProxyHandler.get_implementation(force=True)
+def fresh_login_throttle() -> None:
+    """Each test counts failed logins and account e-mails from zero, in every thread, on
+    local memory and on a shared Redis alike (tests/throttle_keys.py)."""
+    throttle_keys.namespace_renew()
 
 
 @pytest.fixture

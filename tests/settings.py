@@ -13,8 +13,15 @@ from config.settings import *  # noqa: E402,F403
 from config.settings import STORAGES  # noqa: E402
 
 # Login throttling counts in its own cache alias, the same backend as the default (Redis
-# when REDIS_URL is set); tests/conftest.py gives each test a fresh key prefix there.
-CACHES = {**CACHES, "axes": {**CACHES["default"], "KEY_PREFIX": "cadence-test-axes"}}  # noqa: F405
+# when REDIS_URL is set), with keys in a namespace tests/conftest.py renews for each test.
+CACHES = {  # noqa: F405
+    **CACHES,  # noqa: F405
+    "axes": {
+        **CACHES["default"],  # noqa: F405
+        "KEY_PREFIX": "cadence-test-axes",
+        "KEY_FUNCTION": "tests.throttle_keys.make_key",
+    },
+}
 AXES_CACHE = "axes"
 CADENCE_THROTTLE_CACHE = "axes"
 

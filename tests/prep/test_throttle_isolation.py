@@ -4,23 +4,21 @@ from __future__ import annotations
 
 import threading
 
-from axes.handlers.proxy import AxesProxyHandler
 from django.core.cache import caches
 
 from prep.throttle import throttle_allow
 
 
-def _prefix_in_another_thread() -> str:
+def _key_in_another_thread(key: str) -> str:
     seen: list[str] = []
-    thread = threading.Thread(target=lambda: seen.append(caches["axes"].key_prefix))
+    thread = threading.Thread(target=lambda: seen.append(caches["axes"].make_key(key)))
     thread.start()
     thread.join()
     return seen[0]
 
 
-def test_the_live_servers_thread_counts_under_this_tests_fresh_prefix() -> None:
-    assert _prefix_in_another_thread() == caches["axes"].key_prefix
-    assert caches["axes"].key_prefix != "cadence-test-axes"
+def test_the_live_servers_thread_counts_under_this_tests_keys() -> None:
+    assert _key_in_another_thread("attempts") == caches["axes"].make_key("attempts")
 
 
 def test_a_client_at_its_limit_in_one_test_is_fresh_in_the_next_first() -> None:
@@ -31,7 +29,3 @@ def test_a_client_at_its_limit_in_one_test_is_fresh_in_the_next_first() -> None:
 
 def test_a_client_at_its_limit_in_one_test_is_fresh_in_the_next_second() -> None:
     assert throttle_allow(scope="isolation", values=["127.0.0.1"])
-
-
-def test_login_failures_count_under_this_tests_fresh_prefix() -> None:
-    assert AxesProxyHandler.get_implementation().cache.key_prefix == caches["axes"].key_prefix
