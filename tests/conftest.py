@@ -94,7 +94,12 @@ def now() -> dt.datetime:
 
 @pytest.fixture
 def worker(transactional_db: Any) -> Iterator[Any]:
-    """A real Celery worker in this process, on the configured broker (filesystem or Redis)."""
+    """A real Celery worker in this process, on the configured broker (filesystem or Redis).
+
+    Messages earlier tests enqueued without a worker are purged first: their rows are
+    gone, and a solo worker working through them would only delay this test's tasks.
+    """
+    app.control.purge()
     with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=10) as running:
         yield running
 

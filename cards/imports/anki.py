@@ -195,14 +195,67 @@ def _open_package(data: bytes, limits: Limits) -> _Package:
     return package
 
 
-# Every statement Cadence runs on a package together gets this long; a real collection of
-# the largest import allowed reads in well under a second.
+# Every statement Cadence runs on a package together gets this long inside SQLite; a real
+# collection of the largest import allowed reads in well under a second.
 QUERY_SECONDS = 5.0
 # How many SQLite virtual-machine steps between looks at the clock.
 PROGRESS_STEPS = 10_000
+# Rows fetched from SQLite at a time while the clock runs.
+FETCH_ROWS = 500
 
 
-def _distrust_schema(connection: sqlite3.Connection, name: str) -> None:
+class _Reader:
+    """A package's database, read with a budget on the time SQLite itself spends.
+
+    The clock runs only while Cadence waits on SQLite (a statement's first step, each
+    batch of rows), not while it converts the rows it was given: a large honest
+    collection read on a busy machine is not cut off, while a schema that makes each row
+    cost seconds still is, however its rows are fetched.
+    """
+
+    def __init__(self, connection: sqlite3.Connection, budget: float) -> None:
+        self._connection = connection
+        self._budget = budget
+        self._spent = 0.0
+        self._entered: float | None = None
+        # A non-zero answer interrupts the running statement (sqlite3.OperationalError).
+        connection.set_progress_handler(self._over, PROGRESS_STEPS)
+
+    def _over(self) -> bool:
+        entered = self._entered
+        return entered is not None and self._spent + time.monotonic() - entered > self._budget
+
+    def _timed(self, call: Callable[[], Any]) -> Any:
+        self._entered = time.monotonic()
+        try:
+            return call()
+        finally:
+            self._spent += time.monotonic() - self._entered
+            self._entered = None
+
+    def execute(self, sql: str, params: tuple[object, ...] = ()) -> _Rows:
+        cursor = self._timed(lambda: self._connection.execute(sql, params))
+        return _Rows(self, cursor)
+
+
+class _Rows:
+    def __init__(self, reader: _Reader, cursor: sqlite3.Cursor) -> None:
+        self._reader = reader
+        self._cursor = cursor
+
+    def fetchone(self) -> Any:
+        return self._reader._timed(self._cursor.fetchone)
+
+    def fetchall(self) -> list[Any]:
+        rows: list[Any] = self._reader._timed(self._cursor.fetchall)
+        return rows
+
+    def __iter__(self) -> Iterator[Any]:
+        while batch := self._reader._timed(lambda: self._cursor.fetchmany(FETCH_ROWS)):
+            yield from batch
+
+
+def _distrust_schema(connection: _Reader, name: str) -> None:
     """Refuse a package whose schema would run code of its author's choosing on a read.
 
     A collection is data, but its schema is SQL: a generated column, a view or a trigger
@@ -236,7 +289,7 @@ def _distrust_schema(connection: sqlite3.Connection, name: str) -> None:
 
 
 @contextmanager
-def _collection(package: _Package) -> Iterator[sqlite3.Connection]:
+def _collection(package: _Package) -> Iterator[_Reader]:
     if "collection.anki21b" in package.members:
         name, db = "collection.anki21b", package.read("collection.anki21b", zstd=True)
     elif "collection.anki21" in package.members:
@@ -251,20 +304,16 @@ def _collection(package: _Package) -> Iterator[sqlite3.Connection]:
         # Functions a schema names run only if they are harmless; nothing is written.
         connection.execute("PRAGMA trusted_schema=OFF")
         connection.execute("PRAGMA query_only=ON")
-        deadline = time.monotonic() + QUERY_SECONDS
-        # A non-zero answer interrupts the running statement (sqlite3.OperationalError).
-        connection.set_progress_handler(lambda: time.monotonic() > deadline, PROGRESS_STEPS)
         # Anki's own collation; declared on some columns, so SQLite needs it by name.
         connection.create_collation("unicase", _unicase)
+        reader = _Reader(connection, QUERY_SECONDS)
         try:
             try:
-                _distrust_schema(connection, name)
-                check = connection.execute("PRAGMA quick_check").fetchone()
+                _distrust_schema(reader, name)
+                check = reader.execute("PRAGMA quick_check").fetchone()
                 tables = {
                     row[0]
-                    for row in connection.execute(
-                        "SELECT name FROM sqlite_master WHERE type='table'"
-                    )
+                    for row in reader.execute("SELECT name FROM sqlite_master WHERE type='table'")
                 }
             except sqlite3.DatabaseError as error:
                 _too_slow(error)
@@ -281,7 +330,7 @@ def _collection(package: _Package) -> Iterator[sqlite3.Connection]:
                     f"The Anki collection in this package ({name}) is damaged: "
                     "it has no notes or cards table."
                 )
-            yield connection
+            yield reader
         finally:
             connection.close()
 
@@ -318,7 +367,7 @@ def _text(value: Any) -> str:
     return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
 
 
-def _notetypes(connection: sqlite3.Connection) -> dict[int, _Notetype]:
+def _notetypes(connection: _Reader) -> dict[int, _Notetype]:
     tables = {
         row[0] for row in connection.execute("SELECT name FROM sqlite_master WHERE type='table'")
     }
@@ -362,7 +411,7 @@ def _notetypes(connection: sqlite3.Connection) -> dict[int, _Notetype]:
     return result
 
 
-def _decks(connection: sqlite3.Connection) -> dict[int, str]:
+def _decks(connection: _Reader) -> dict[int, str]:
     tables = {
         row[0] for row in connection.execute("SELECT name FROM sqlite_master WHERE type='table'")
     }
@@ -489,21 +538,21 @@ class _CardRow:
     schedule: AnkiSchedule | None
 
 
-def _columns(connection: sqlite3.Connection, table: str) -> set[str]:
+def _columns(connection: _Reader, table: str) -> set[str]:
     return {row[1] for row in connection.execute(f"PRAGMA table_info({table})")}
 
 
 SCHEDULE_COLUMNS = ("odid", "odue", "type", "queue", "due", "ivl", "factor", "reps", "lapses")
 
 
-def _created(connection: sqlite3.Connection) -> int:
+def _created(connection: _Reader) -> int:
     if "crt" not in _columns(connection, "col"):
         return 0
     row = connection.execute("SELECT crt FROM col").fetchone()
     return int(row[0] or 0) if row else 0
 
 
-def _card_rows(connection: sqlite3.Connection, created: int) -> dict[int, list[_CardRow]]:
+def _card_rows(connection: _Reader, created: int) -> dict[int, list[_CardRow]]:
     by_note: dict[int, list[_CardRow]] = {}
     have = _columns(connection, "cards")
     # A hand-made collection may lack the scheduling columns: its cards are new.
@@ -527,7 +576,7 @@ def _card_rows(connection: sqlite3.Connection, created: int) -> dict[int, list[_
     return by_note
 
 
-def _history(connection: sqlite3.Connection) -> dict[int, list[tuple[int, ...]]]:
+def _history(connection: _Reader) -> dict[int, list[tuple[int, ...]]]:
     """Each card's graded reviews, oldest first (ease 0 rows are reschedules, not grades)."""
     tables = {
         row[0] for row in connection.execute("SELECT name FROM sqlite_master WHERE type='table'")

@@ -8,6 +8,7 @@ import tempfile
 import time
 import zipfile
 from pathlib import Path
+from typing import Any
 
 import pytest
 import zstandard
@@ -129,6 +130,25 @@ def test_package_queries_are_stopped_at_the_time_budget(monkeypatch: pytest.Monk
     data = zip_bytes({"collection.anki2": legacy_collection(50), "media": b"{}"})
     with pytest.raises(ImportRejected, match="took longer than 0 seconds"):
         parse("apkg", data, limits=LIMITS, media_url=media_url)
+
+
+def test_the_budget_counts_sqlites_time_not_the_time_spent_converting_rows(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A large honest collection converted on a busy machine is read whole."""
+    from cards.imports import anki
+
+    monkeypatch.setattr(anki, "QUERY_SECONDS", 0.2)
+    monkeypatch.setattr(anki, "PROGRESS_STEPS", 1)
+    convert = anki._note_cards
+
+    def slow_convert(*args: Any, **kwargs: Any) -> None:
+        time.sleep(0.002)  # 300 notes: 0.6 s of conversion, three times the budget
+        convert(*args, **kwargs)
+
+    monkeypatch.setattr(anki, "_note_cards", slow_convert)
+    data = zip_bytes({"collection.anki2": legacy_collection(300), "media": b"{}"})
+    assert len(parse("apkg", data, limits=LIMITS, media_url=media_url).cards) == 300
 
 
 def test_a_package_is_read_with_its_schema_distrusted_and_nothing_written(
