@@ -40,6 +40,7 @@ from prep.services import (
     profile_save_and_replan,
 )
 from prep.stats import (
+    at_risk_many,
     calibration,
     due_forecast,
     interview_readiness,
@@ -186,6 +187,10 @@ def plan(request: AuthedHttpRequest) -> HttpResponse:
         "readiness": interview_readiness(
             user=request.user, profile=profile, standing=standing, today=today
         ),
+        "at_risk": [
+            risk.sentence(profile.horizon.target)
+            for risk in at_risk_many(profiles=[profile], today=today)[profile.user_id]
+        ],
         "new_cards_stopped": profile.limits.new_cards_stopped(today, reviews_due=counts.due),
         "leeches": ReviewState.objects.filter(user=request.user).leeches().count(),
         "calibration": calibration(user=request.user),
