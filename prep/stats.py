@@ -407,7 +407,8 @@ def at_risk_many(*, profiles: Sequence[Profile], today: dt.date) -> dict[int, li
     cards: dict[int, list[CardMemory]] = {uid: [] for uid in user_ids}
     titles: dict[int, dict[int, str]] = {uid: {} for uid in user_ids}
     for user_id, topic_id, title, stability, difficulty, memory_on, due in (
-        ReviewState.objects.filter(user_id__in=user_ids).reviewed()
+        ReviewState.objects.filter(user_id__in=user_ids)
+        .reviewed()
         .values_list(
             "user_id",
             "card__topic_id",
