@@ -33,8 +33,13 @@ around them is mirrored here.
 **Figures.** *true*: the learners' true expected share of the track's cards recalled on
 interview day (unseen cards count 0), mean over learners. *reviews*: all showings over
 the run. *busiest*: the most showings on one day (mean over learners). *pred err*: the
-dashboard's predicted readiness (``prep.readiness``) minus the truth, mean absolute in
-points, predicted 7 days before the interview and on the day.
+dashboard's predicted readiness (``prep.readiness``, with the inputs
+``prep.stats.interview_readiness`` gives it: the studied cards' memory states, and the new
+cards the daily limit still brings in before the day with the share the app saw known at
+first sight) minus the truth, mean absolute in points, predicted 7 days before the
+interview and on the day. The prediction does not count the final sweep's extra reviews
+in the room the last days leave, so in interview mode it falls short of the truth by
+about what they add.
 """
 
 from __future__ import annotations

@@ -16,7 +16,11 @@ scheduler they use:
 * **Predicted recall** of a card on the day (:func:`expected_recall`) assumes the
   schedule is kept: each review happens on its due date, and is remembered with the
   card's probability of recall then (Good) or forgotten (Again, then the same-day repeat
-  to Good); the later reviews follow this rule. A card never graded counts as not known.
+  to Good); the later reviews follow this rule. A card never graded counts as not known
+  here; one the schedule will still bring in is predicted from the day it is met
+  (:func:`new_card_recall`).
+* **Keeping a card** above the target costs the reviews the schedule gives it until the
+  day (:func:`reviews_to_keep`): what the "minutes a day keeps them" sentence is made of.
 
 On and after the interview date nothing here changes anything: scheduling is normal.
 """
