@@ -16,7 +16,11 @@ scheduler they use:
 * **Predicted recall** of a card on the day (:func:`expected_recall`) assumes the
   schedule is kept: each review happens on its due date, and is remembered with the
   card's probability of recall then (Good) or forgotten (Again, then the same-day repeat
-  to Good); the later reviews follow this rule. A card never graded counts as not known.
+  to Good); the later reviews follow this rule. A card never graded counts as not known
+  here; one the schedule will still bring in is predicted from the day it is met
+  (:func:`new_card_recall`).
+* **Keeping a card** above the target costs the reviews the schedule gives it until the
+  day (:func:`reviews_to_keep`): what the "minutes a day keeps them" sentence is made of.
 
 On and after the interview date nothing here changes anything: scheduling is normal.
 """
@@ -130,22 +134,81 @@ def expected_recall(
     return _recall(model, memory, last, max(due, today), horizon, BRANCHED_REVIEWS)
 
 
+def new_card_recall(
+    *, model: Model, met_on: dt.date, horizon: Horizon, known_at_first: float = 0.0
+) -> float:
+    """The probability that a card first met on ``met_on`` is remembered on the interview
+    day if the schedule is kept: known at first sight with probability ``known_at_first``
+    (graded Good), otherwise answered wrong and repeated to Good the same day; then on
+    schedule (:func:`expected_recall`). 0 for a card met on or after the interview."""
+    if horizon.interview is None or met_on >= horizon.interview:
+        return 0.0
+    total = 0.0
+    paths = ((known_at_first, (GOOD_QUALITY,)), (1 - known_at_first, (AGAIN_QUALITY, GOOD_QUALITY)))
+    for weight, grades in paths:
+        if weight <= 0:
+            continue
+        memory: Memory | None = None
+        for quality in grades:
+            memory = model.after(memory, quality, 0)
+        assert memory is not None
+        due = met_on + dt.timedelta(
+            days=capped_interval(
+                model=model,
+                memory=memory,
+                today=met_on,
+                interval=model.interval(memory, horizon.target),
+                horizon=horizon,
+            )
+        )
+        total += weight * expected_recall(
+            model=model, memory=memory, last=met_on, due=due, today=met_on, horizon=horizon
+        )
+    return total
+
+
 def new_cards_open(*, model: Model, today: dt.date, horizon: Horizon) -> bool:
     """Whether a card met for the first time today can still be learned to the target by
     the interview: answered wrong, repeated to Good the same day, then on schedule."""
     if not horizon.active(today):
         return True
-    first = model.after(model.after(None, AGAIN_QUALITY, 0), GOOD_QUALITY, 0)
-    due = today + dt.timedelta(
-        days=capped_interval(
-            model=model,
-            memory=first,
-            today=today,
-            interval=model.interval(first, horizon.target),
-            horizon=horizon,
+    return new_card_recall(model=model, met_on=today, horizon=horizon) >= horizon.target
+
+
+# A card needs at most this many reviews to the interview in :func:`reviews_to_keep`.
+MAX_KEEP_REVIEWS = 30
+
+
+def reviews_to_keep(
+    *,
+    model: Model,
+    memory: Memory,
+    last: dt.date,
+    due: dt.date,
+    today: dt.date,
+    horizon: Horizon,
+) -> int:
+    """The reviews a studied card gets before the interview if the schedule is kept and
+    each is remembered (Good): what keeping it above the target costs. A card due after
+    the interview but below the target then comes back once in the final sweep."""
+    if not horizon.active(today):
+        return 0
+    assert horizon.interview is not None
+    day = max(due, today)
+    if day >= horizon.interview:
+        below = model.recall_on(memory, last, horizon.interview) < horizon.target
+        return int(below)
+    reviews = 0
+    while day < horizon.interview and reviews < MAX_KEEP_REVIEWS:
+        memory = model.after(memory, GOOD_QUALITY, (day - last).days)
+        last, reviews = day, reviews + 1
+        day += dt.timedelta(
+            days=capped_interval(
+                model=model,
+                memory=memory,
+                today=day,
+                interval=model.interval(memory, horizon.target),
+                horizon=horizon,
+            )
         )
-    )
-    recall = expected_recall(
-        model=model, memory=first, last=today, due=due, today=today, horizon=horizon
-    )
-    return recall >= horizon.target
+    return reviews

@@ -59,6 +59,16 @@ class DailyLimits:
     # The drill's daily time in interview mode: the nightly rollover sizes the day's
     # reviews to it at the user's measured seconds per review (None: no time budget).
     minutes_per_day: float | None = None
+    # Custom study's "extra new cards today": more new cards on that one local date.
+    extra_new_cards: int = 0
+    extra_new_on: dt.date | None = None
+    # Suspend a card at the grade that makes it a leech (cards.services.review_record).
+    suspend_leeches: bool = False
+
+    def new_cards_limit(self, day: dt.date) -> int:
+        """The day's new-card limit: the daily one, plus the extra asked for that day."""
+        extra = self.extra_new_cards if day == self.extra_new_on else 0
+        return self.new_cards_per_day + extra
 
     def review_cap(self, *, day: dt.date, seconds_per_review: float) -> int:
         """The reviews local date ``day`` holds: the cap, and in interview mode the time."""
@@ -82,13 +92,16 @@ class DailyLimits:
         first answer and a same-day repeat), and none when they fill it. A card met late
         is still better known on the day than one never met.
         """
+        limit = self.new_cards_limit(day)
         if new_cards_open(model=Model(), today=day, horizon=self.horizon):
-            return self.new_cards_per_day
+            return limit
         cap = self.review_cap(day=day, seconds_per_review=seconds_per_review)
-        return max(0, min(self.new_cards_per_day, (cap - reviews_due) // NEW_CARD_SHOWINGS))
+        return max(0, min(limit, (cap - reviews_due) // NEW_CARD_SHOWINGS))
 
     def new_cards_stopped(self, day: dt.date, *, reviews_due: int) -> bool:
-        return self.new_cards_per_day > 0 and self.new_cards_on(day, reviews_due=reviews_due) == 0
+        return (
+            self.new_cards_limit(day) > 0 and self.new_cards_on(day, reviews_due=reviews_due) == 0
+        )
 
 
 @dataclass(frozen=True)
@@ -337,4 +350,4 @@ def card_queued(*, user: User | int, card: Card, limits: DailyLimits, today: dt.
     if state is not None and state.last_reviewed_at is not None:
         return state.due <= today
     done = done_on(user_ids=[user_id], day=today).get(user_id, Done())
-    return done.new < limits.new_cards_per_day
+    return done.new < limits.new_cards_limit(today)

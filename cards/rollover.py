@@ -26,10 +26,14 @@ twice on one date changes nothing the second time):
    drill's daily minutes at the user's measured seconds per review
    (:meth:`cards.queue.DailyLimits.review_cap`), and the cards kept today are the most at
    risk (lowest probability of recall today), the rest spread as above, never dropped.
-   Then the **final sweep**: every studied card that would be below the target on
-   interview day and is not due again before it comes back once more in the last days,
-   weakest first, into the room each day's budget leaves (:func:`sweep`). The sweep's
-   length is the days those cards take at the daily budget (at least one, at most
+   Then the **final sweep** over the last days: every studied card not due again before
+   the interview comes back once more, weakest on the day first (:func:`sweep`). Those
+   that would be below the target on interview day come back whatever the budget (over
+   it if need be, never dropped); the others fill the room the daily budget leaves in
+   those days and no more. (The interval cap alone never leaves a card below the target
+   past the interview, so a sweep of those only would be empty: the time the person
+   gives the last days goes to the cards that have gone longest unseen.) The sweep's
+   length is the days all those cards take at the daily budget (at least one, at most
    ``MAX_SWEEP_DAYS``): it grows with the cards and shrinks with the time the user has.
 
 The drill never depends on this having run: ``cards.queue`` caps the reviews and finds new
@@ -43,14 +47,22 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from django.db.models import Count
 
 from cards.memory import Memory, Model
 from cards.models import ReviewState, ReviewStateQuerySet
-from cards.queue import DailyLimits, Done, DueCard, done_on, overdue_order, unseen_cards
+from cards.queue import (
+    NEW_CARD_SHOWINGS,
+    DailyLimits,
+    Done,
+    DueCard,
+    done_on,
+    overdue_order,
+    unseen_cards,
+)
 from cards.selectors import memory_model, seconds_per_review
 
 MAX_SWEEP_DAYS = 7
@@ -101,10 +113,17 @@ def sweep(
     days: Sequence[dt.date],
     cap: int,
     already_due: Mapping[dt.date, int],
+    fill: Mapping[int, float] | None = None,
+    reserve: int = 0,
 ) -> dict[int, dt.date]:
     """Where the sweep's cards go (``{state_id: recall on the day}``): weakest first, each
     to the earliest of ``days`` with room under ``cap``; with no room left, round the
-    days again over the cap (never dropped)."""
+    days again over the cap (never dropped). Then the cards of ``fill`` (above the target
+    on the day), weakest first, into the room the first day (today) still has less
+    ``reserve`` (kept for the day's new cards: a card never met is worth more than one
+    more look at a known one); none over the cap. Only today's room is filled: the cards
+    each day brings back are known on its own night (a card graded in the last days comes
+    back the next), so each night of the sweep fills its own day."""
     ordered = sorted(recalls, key=lambda state_id: (recalls[state_id], state_id))
     taken: dict[dt.date, int] = defaultdict(int)
     moves: dict[int, dt.date] = {}
@@ -115,6 +134,11 @@ def sweep(
         )
         taken[target] += 1
         moves[state_id] = target
+    fill = fill or {}
+    today = days[0]
+    room = cap - reserve - already_due.get(today, 0) - taken[today]
+    for state_id in sorted(fill, key=lambda state_id: (fill[state_id], state_id))[: max(room, 0)]:
+        moves[state_id] = today
     return moves
 
 
@@ -170,7 +194,22 @@ def rollover_prepare(
     )
     swept = 0
     if interview_mode:
-        swept = _final_sweep(states=states, day=day, limits=limits, day_cap=day_cap, model=model)
+        # The new cards today still holds (the sweep leaves them their room), while any
+        # card is left to meet.
+        unmet = states.waiting_new().exists() or unseen_cards(user_id).exists()
+        allowed = limits.new_cards_on(
+            day, reviews_due=states.due_on(day).count(), seconds_per_review=pace
+        )
+        new_today = max(allowed - done.new, 0) if unmet else 0
+        swept = _final_sweep(
+            user_id=user_id,
+            states=states,
+            day=day,
+            limits=limits,
+            day_cap=day_cap,
+            model=model,
+            new_today=new_today,
+        )
     return Prepared(introduced=introduced, moved=moved, swept=swept)
 
 
@@ -240,28 +279,59 @@ def _memory(stability: float | None, difficulty: float | None) -> Memory | None:
     return Memory(stability=stability, difficulty=difficulty)
 
 
+def new_card_reserve(*, new_cards: int) -> int:
+    """The showings the final sweep leaves today's ``new_cards``: each one's first answer
+    and its same-day repeat."""
+    return NEW_CARD_SHOWINGS * new_cards
+
+
 def _final_sweep(
-    *, states: ReviewStateQuerySet, day: dt.date, limits: DailyLimits, day_cap: int, model: Model
+    *,
+    user_id: int,
+    states: ReviewStateQuerySet,
+    day: dt.date,
+    limits: DailyLimits,
+    day_cap: int,
+    model: Model,
+    new_today: int,
 ) -> int:
     interview = limits.horizon.interview
     assert interview is not None
-    recalls = {}
-    for state_id, stability, difficulty, memory_on in (
-        states.reviewed()
-        .filter(due__gte=interview, stability__isnull=False)
-        .values_list("id", "stability", "difficulty", "memory_on")
-    ):
-        recall = model.recall_on(_memory(stability, difficulty), memory_on, interview)
-        if recall < limits.horizon.target:
-            recalls[state_id] = recall
+    below, above = final_sweep_cards(
+        recalls=(
+            (state_id, model.recall_on(_memory(stability, difficulty), memory_on, interview))
+            for state_id, stability, difficulty, memory_on in (
+                states.reviewed()
+                .filter(due__gte=interview, stability__isnull=False)
+                .values_list("id", "stability", "difficulty", "memory_on")
+            )
+        ),
+        target=limits.horizon.target,
+    )
     days_left = (interview - day).days
-    if not recalls or days_left > sweep_days(cards=len(recalls), cap=day_cap):
+    if not (below or above) or days_left > sweep_days(cards=len(below) + len(above), cap=day_cap):
         return 0
+    due_today = states.due_on(day).count()
     moves = sweep(
-        recalls=recalls,
+        recalls=below,
         days=[day + dt.timedelta(days=n) for n in range(days_left)],
         cap=day_cap,
-        already_due={day: states.due_on(day).count(), **_later_due(states, day)},
+        already_due={day: due_today, **_later_due(states, day)},
+        fill=above,
+        reserve=new_card_reserve(new_cards=new_today),
     )
     _move(moves)
     return len(moves)
+
+
+def final_sweep_cards(
+    *, recalls: Iterable[tuple[int, float]], target: float
+) -> tuple[dict[int, float], dict[int, float]]:
+    """The final sweep's cards (studied, not due again before the interview) by their
+    recall on the day: below the target (each shown once more, whatever the budget) and
+    the rest (shown in the room the budget leaves)."""
+    below: dict[int, float] = {}
+    above: dict[int, float] = {}
+    for state_id, recall in recalls:
+        (below if recall < target else above)[state_id] = recall
+    return below, above

@@ -41,6 +41,21 @@ def memory_model(*, user_id: int) -> Model:
     return Model()
 
 
+def memory_models(*, user_ids: Sequence[int]) -> dict[int, Model]:
+    """:func:`memory_model` of many users, in one query."""
+    fitted = dict(
+        MemoryParameters.objects.filter(user_id__in=list(user_ids)).values_list(
+            "user_id", "parameters"
+        )
+    )
+    return {
+        user_id: Model(parameters=tuple(fitted[user_id]))
+        if fitted.get(user_id) and parameters_valid(fitted[user_id])
+        else Model()
+        for user_id in user_ids
+    }
+
+
 def seconds_per_review(*, user_id: int, last: int = 200) -> float:
     """The median answer time of the user's last ``last`` timed grades, in seconds
     (clamped to 2..60: a walk away from the screen is not a review)."""

@@ -16,7 +16,15 @@ from django.utils.text import slugify
 from cards.deckfile import TopicSpec, normalize_tags
 from cards.interview import next_interval
 from cards.memory import DEFAULT_PARAMETERS, MIN_FIT_REVIEWS, Grade, Memory, Model, fit
-from cards.models import Card, MemoryParameters, ReviewLog, ReviewState, StudyDay, Topic
+from cards.models import (
+    LEECH_LAPSES,
+    Card,
+    MemoryParameters,
+    ReviewLog,
+    ReviewState,
+    StudyDay,
+    Topic,
+)
 from cards.queue import DailyLimits
 from cards.rendering import RENDER_VERSION, render_markdown
 from cards.scheduling import (
@@ -186,6 +194,8 @@ class NothingToUndo(Exception):
 class ReviewOutcome:
     log: ReviewLog
     state: ReviewState
+    # This grade made the card a leech and the profile asks to suspend leeches: it is.
+    leech_suspended: bool = False
 
 
 def _snapshot(state: ReviewState) -> dict[str, Any]:
@@ -288,6 +298,8 @@ def review_record(
     ``limits`` (the profile's) choose the scheduler and carry the interview date
     (:func:`cards.interview.next_interval`); without them, SM-2 with no interview.
     The SM-2 fields move whichever scheduler is chosen, so a switch keeps all history.
+    With ``limits.suspend_leeches``, the grade that makes the card a leech (its
+    LEECH_LAPSES-th lapse) suspends it too; undoing the grade takes both back.
     """
     validate_quality(quality)
     limits = limits or DailyLimits(new_cards_per_day=0, max_reviews_per_day=1)
@@ -314,6 +326,7 @@ def review_record(
         old = state.sm2
         due_before = state.due if before is not None and state.last_reviewed_at else None
         is_repeat = state.repeat_on == today
+        leech_suspended = False
         # The memory state moves on every grade, same-day repeats included (FSRS-6's
         # short-term rule); the schedule only on the first grade of the day.
         elapsed = (today - state.memory_on).days if state.memory_on else 0
@@ -343,7 +356,11 @@ def review_record(
             state.due = today + dt.timedelta(days=new.interval)
             if quality < PASSING_QUALITY and old.repetitions > 0:
                 state.lapses += 1
-            state.repeat_on = today if quality < SAME_DAY_REPEAT_BELOW else None
+                if limits.suspend_leeches and state.lapses == LEECH_LAPSES:
+                    state.suspended = leech_suspended = True
+            # A suspended card owes no same-day repeat.
+            repeat = quality < SAME_DAY_REPEAT_BELOW and not leech_suspended
+            state.repeat_on = today if repeat else None
         state.stability, state.difficulty, state.memory_on = (
             memory.stability,
             memory.difficulty,
@@ -359,7 +376,9 @@ def review_record(
                 # Another request created this card's state first: that showing is graded.
                 raise StaleGrade from None
         else:
-            state.save(update_fields=GRADED_FIELDS)
+            state.save(
+                update_fields=[*GRADED_FIELDS, "suspended"] if leech_suspended else GRADED_FIELDS
+            )
         log = ReviewLog.objects.create(
             user=user,
             card=card,
@@ -379,7 +398,7 @@ def review_record(
             state_before=before,
             predicted_recall=predicted,
         )
-    return ReviewOutcome(log=log, state=state)
+    return ReviewOutcome(log=log, state=state, leech_suspended=leech_suspended)
 
 
 def custom_record(

@@ -48,6 +48,12 @@ class ProfileAdmin(admin.ModelAdmin[Profile]):
         "next_rollover_at",
         "next_rollover_on",
         "last_rollover_on",
+        # The person's own answers (custom study's extra new cards for one day, "keep
+        # going?" after an interview): shown, theirs to give.
+        "extra_new_cards",
+        "extra_new_on",
+        "after_interview",
+        "past_interview_date",
     ]
 
     def save_model(self, request: HttpRequest, obj: Profile, form: Any, change: bool) -> None:

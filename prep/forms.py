@@ -125,6 +125,7 @@ class ProfileForm(forms.ModelForm[Profile]):
             "track",
             "scheduler",
             "desired_retention",
+            "suspend_leeches",
         )
         widgets = {
             "reminder_time": forms.TimeInput(attrs={"type": "time"}, format="%H:%M"),
@@ -135,6 +136,7 @@ class ProfileForm(forms.ModelForm[Profile]):
             "weekly_summary": "Weekly summary e-mail",
             "remind_when_empty": "Send the daily e-mail even when nothing is due",
             "grading": "Grade buttons in the drill",
+            "suspend_leeches": "Suspend leeches automatically",
         }
         help_texts = {"remind_when_empty": ""}
 
@@ -239,3 +241,33 @@ class OnboardingForm(forms.ModelForm[Profile]):
         day: dt.date = self.cleaned_data["interview_date"]
         interview_date_check(day, self.today)
         return day
+
+
+class KeepGoingForm(forms.Form):
+    """After the interview: a new date, or keep practising without one."""
+
+    choice = forms.ChoiceField(
+        choices=[("new-date", "Set a new interview date"), ("keep", "Keep practising")]
+    )
+    interview_date = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
+
+    def __init__(self, *args: Any, today: dt.date, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.today = today
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if data.get("choice") == "new-date":
+            day = data.get("interview_date")
+            if day is None:
+                self.add_error("interview_date", "Pick the new interview date.")
+            else:
+                try:
+                    interview_date_check(day, self.today)
+                except forms.ValidationError as error:
+                    self.add_error("interview_date", error)
+        return data
+
+
+class ExtraNewCardsForm(forms.Form):
+    extra = forms.IntegerField(min_value=0, max_value=200, label="Extra new cards today")

@@ -83,6 +83,9 @@ LIMIT_FIELDS = (
     "scheduler",
     "desired_retention",
     "hours_per_week",
+    "extra_new_cards",
+    "extra_new_on",
+    "suspend_leeches",
 )
 
 
@@ -142,6 +145,27 @@ class Profile(models.Model):
         default=6,
         validators=[MinValueValidator(1), MaxValueValidator(80)],
     )
+
+    # After the interview date has passed, the profile and the plan ask whether to keep
+    # going; the answer is kept here, with the date that passed.
+    class AfterInterview(models.TextChoices):
+        UNANSWERED = "", "Not asked yet"
+        NEW_DATE = "new-date", "A new interview date"
+        KEEP = "keep", "Keep practising without a date"
+
+    after_interview = models.CharField(
+        max_length=8, choices=AfterInterview.choices, default="", blank=True
+    )
+    past_interview_date = models.DateField(null=True, blank=True)
+    # Custom study's "extra new cards today": that many more new cards on that local date.
+    extra_new_cards = models.PositiveSmallIntegerField(
+        default=0, validators=[MaxValueValidator(200)]
+    )
+    extra_new_on = models.DateField(null=True, blank=True)
+    suspend_leeches = models.BooleanField(
+        default=False,
+        help_text="Suspend a card when you fail it for the 8th time (undo takes it back).",
+    )
     track = models.ForeignKey(
         Track, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -181,7 +205,14 @@ class Profile(models.Model):
             scheduler=self.scheduler,
             desired_retention=self.desired_retention,
             minutes_per_day=float(self.hours_per_week) * 60 / 7 * DRILL_SHARE,
+            extra_new_cards=self.extra_new_cards,
+            extra_new_on=self.extra_new_on,
+            suspend_leeches=self.suspend_leeches,
         )
+
+    def interview_passed(self, today: dt.date) -> bool:
+        """The interview date is behind: time to ask whether to keep going."""
+        return self.interview_date is not None and self.interview_date < today
 
     @property
     def horizon(self) -> Horizon:

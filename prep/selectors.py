@@ -5,10 +5,12 @@ from __future__ import annotations
 import datetime as dt
 import math
 import statistics
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from django.contrib.auth.models import User
-from django.db.models import Prefetch, Sum
+from django.db.models import F, Prefetch, Sum, Window
+from django.db.models.functions import RowNumber
 
 from cards.models import ReviewLog
 from prep.models import PlanItem, PlanWeek
@@ -57,9 +59,35 @@ def seconds_per_card(*, user: User | int) -> int:
         .values_list("answer_ms", flat=True)[:MEASURED_ANSWERS]
         if ms is not None
     ]
+    return _pace(times)
+
+
+def _pace(times: list[int]) -> int:
     if len(times) < MIN_MEASURED:
         return DEFAULT_SECONDS_PER_CARD
     return max(2, round(statistics.median(times) / 1000))
+
+
+def seconds_per_card_many(*, user_ids: Sequence[int]) -> dict[int, int]:
+    """:func:`seconds_per_card` of many users in one query (each user's recent grades
+    numbered by a window function)."""
+    rows = (
+        ReviewLog.objects.filter(
+            user_id__in=list(user_ids), answer_ms__isnull=False, is_repeat=False
+        )
+        .annotate(
+            recent=Window(
+                RowNumber(), partition_by=[F("user_id")], order_by=F("reviewed_at").desc()
+            )
+        )
+        .filter(recent__lte=MEASURED_ANSWERS)
+        .values_list("user_id", "answer_ms")
+    )
+    times: dict[int, list[int]] = {user_id: [] for user_id in user_ids}
+    for user_id, ms in rows:
+        if ms is not None:
+            times[user_id].append(ms)
+    return {user_id: _pace(found) for user_id, found in times.items()}
 
 
 def drill_minutes(*, user: User | int, week: PlanWeek) -> dict[int, float]:

@@ -339,13 +339,61 @@ PLAN_FIELDS = ("interview_date", "hours_per_week", "track")
 def profile_save_and_replan(
     *, profile: Profile, fields: dict[str, object], today: dt.date
 ) -> Plan | None:
-    """Save profile settings; a change to the date, hours or track re-plans from today."""
+    """Save profile settings; a change to the date, hours or track re-plans from today.
+    A new date (or none) in place of one that has passed answers "keep going?" too."""
     changed = any(getattr(profile, name) != fields[name] for name in PLAN_FIELDS if name in fields)
+    if (
+        profile.interview_passed(today)
+        and "interview_date" in fields
+        and fields["interview_date"] != profile.interview_date
+    ):
+        fields = {**fields, **_after_interview(profile, new_date=fields["interview_date"])}
     profile_update(profile=profile, fields=fields)
     plannable = bool(profile.onboarded_at and profile.track and profile.interview_date)
     if changed and plannable and profile.interview_date > today:  # type: ignore[operator]
         return plan_generate(user=profile.user, today=today)
     return None
+
+
+def _after_interview(profile: Profile, *, new_date: object) -> dict[str, object]:
+    Choice = Profile.AfterInterview
+    return {
+        "past_interview_date": profile.interview_date,
+        "after_interview": Choice.NEW_DATE if new_date else Choice.KEEP,
+    }
+
+
+class InterviewNotPassed(Exception):
+    """The profile's interview date is still ahead (or there is none): nothing to answer."""
+
+
+@transaction.atomic
+def interview_after_choose(
+    *, profile: Profile, keep_going_without_date: bool, new_date: dt.date | None, today: dt.date
+) -> Plan | None:
+    """Answer "keep going?" once the interview date has passed: a new date (the plan is
+    rebuilt to it from today, everything done kept), or practice with no date (interview
+    mode off, the daily limits as they are). The answer and the date that passed are kept.
+    Returns the new plan, if any."""
+    if not profile.interview_passed(today):
+        raise InterviewNotPassed
+    if keep_going_without_date == (new_date is not None):
+        raise ValueError("either a new date or keep going without one")
+    fields = {"interview_date": new_date, **_after_interview(profile, new_date=new_date)}
+    profile_update(profile=profile, fields=fields)
+    if new_date is not None and profile.onboarded_at and profile.track_id:
+        return plan_generate(user=profile.user, today=today)
+    return None
+
+
+def profile_extra_new_cards_set(*, profile: Profile, extra: int, now: dt.datetime) -> Profile:
+    """Custom study's "extra new cards today": ``extra`` more new cards than the daily limit
+    on the person's current local date only (asked again, it replaces the day's extra)."""
+    profile.extra_new_cards = extra
+    profile.extra_new_on = local_date(now, profile.zone)
+    profile.full_clean()
+    profile.save(update_fields=["extra_new_cards", "extra_new_on"])
+    return profile
 
 
 @transaction.atomic

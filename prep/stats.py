@@ -4,7 +4,7 @@ date or the topic), a fixed handful of queries whatever the length of the histor
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -13,10 +13,21 @@ from django.db.models import Count, Q
 
 from cards.memory import Memory
 from cards.models import LEARNING, MATURE, Card, ReviewLog, ReviewState, Topic
+from cards.queue import Done, done_on
 from cards.scheduling import PASSING_QUALITY
-from cards.selectors import memory_model
+from cards.selectors import memory_model, memory_models, seconds_per_review
 from prep.models import Profile, TrackTopic
-from prep.readiness import CardMemory, Readiness, TopicCards, readiness
+from prep.readiness import (
+    CardMemory,
+    Readiness,
+    TopicCards,
+    TopicRisk,
+    at_risk,
+    known_at_first,
+    new_card_days,
+    readiness,
+)
+from prep.selectors import seconds_per_card_many
 
 HEATMAP_WEEKS = 26
 FORECAST_DAYS = 30
@@ -315,16 +326,18 @@ def interview_readiness(
     *, user: User, profile: Profile, standing: list[TopicStanding], today: dt.date
 ) -> Readiness | None:
     """Predicted and measured recall of the track's topics (every topic without a track);
-    None without an interview date ahead. Two queries whatever the deck size."""
+    None without an interview date ahead. A handful of queries whatever the deck size."""
     horizon = profile.horizon
     if not horizon.active(today):
         return None
-    track_topics = set(
-        TrackTopic.objects.filter(track=profile.track).values_list("topic_id", flat=True)
+    track_order = (
+        dict(TrackTopic.objects.filter(track=profile.track).values_list("topic_id", "order"))
         if profile.track_id
-        else ()
+        else {}
     )
-    chosen = [s for s in standing if not track_topics or s.topic.pk in track_topics]
+    chosen = [s for s in standing if not track_order or s.topic.pk in track_order]
+    # New cards come in the plan's order: the track's topics in turn, then deck order.
+    chosen.sort(key=lambda s: (track_order.get(s.topic.pk, 0), s.topic.order, s.topic.pk))
     cards = [
         CardMemory(
             topic_id=topic_id,
@@ -342,19 +355,97 @@ def interview_readiness(
         .reviewed()
         .values_list("card__topic_id", "stability", "difficulty", "memory_on", "due")
     ]
+    due_on: dict[dt.date, int] = {}
+    for card in cards:
+        day = max(card.due, today)
+        due_on[day] = due_on.get(day, 0) + 1
+    limits = profile.limits
+    met_today = done_on(user_ids=[user.pk], day=today).get(user.pk, Done()).new
+    pace = seconds_per_review(user_id=user.pk)
+    firsts = ReviewLog.objects.filter(user=user, is_repeat=False, repetitions_before=0).aggregate(
+        met=Count("id"), known=Count("id", filter=Q(quality__gte=PASSING_QUALITY))
+    )
+    topics = [
+        TopicCards(
+            topic_id=s.topic.pk,
+            title=s.topic.title,
+            total=s.total,
+            graded_30d=s.graded_30d,
+            passed_30d=s.passed_30d,
+            unseen=s.new,
+        )
+        for s in chosen
+    ]
     return readiness(
-        topics=[
-            TopicCards(
-                topic_id=s.topic.pk,
-                title=s.topic.title,
-                total=s.total,
-                graded_30d=s.graded_30d,
-                passed_30d=s.passed_30d,
-            )
-            for s in chosen
-        ],
+        topics=topics,
         cards=cards,
         today=today,
         horizon=horizon,
         model=memory_model(user_id=user.pk),
+        upcoming=new_card_days(
+            today=today,
+            horizon=horizon,
+            unseen=sum(t.unseen for t in topics),
+            allowance=lambda day: (
+                limits.new_cards_on(day, reviews_due=due_on.get(day, 0), seconds_per_review=pace)
+                - (met_today if day == today else 0)
+            ),
+        ),
+        known_at_first=known_at_first(met=firsts["met"], known=firsts["known"]),
     )
+
+
+def at_risk_many(*, profiles: Sequence[Profile], today: dt.date) -> dict[int, list[TopicRisk]]:
+    """The at-risk topics (prep.readiness.at_risk) of every profile with an interview
+    ahead, for the plan page and the daily e-mail: four queries however many users and
+    cards (states, track topics, fitted parameters, paces)."""
+    active = [p for p in profiles if p.horizon.active(today)]
+    result: dict[int, list[TopicRisk]] = {p.user_id: [] for p in profiles}
+    if not active:
+        return result
+    user_ids = [p.user_id for p in active]
+    cards: dict[int, list[CardMemory]] = {uid: [] for uid in user_ids}
+    titles: dict[int, dict[int, str]] = {uid: {} for uid in user_ids}
+    for user_id, topic_id, title, stability, difficulty, memory_on, due in (
+        ReviewState.objects.filter(user_id__in=user_ids)
+        .reviewed()
+        .values_list(
+            "user_id",
+            "card__topic_id",
+            "card__topic__title",
+            "stability",
+            "difficulty",
+            "memory_on",
+            "due",
+        )
+    ):
+        if stability is None or difficulty is None:
+            continue
+        titles[user_id][topic_id] = title
+        cards[user_id].append(
+            CardMemory(
+                topic_id=topic_id,
+                memory=Memory(stability, difficulty),
+                last=memory_on,
+                due=due,
+            )
+        )
+    track_topics: dict[int, set[int]] = {}
+    for track_id, topic_id in TrackTopic.objects.filter(
+        track_id__in={p.track_id for p in active if p.track_id}
+    ).values_list("track_id", "topic_id"):
+        track_topics.setdefault(track_id, set()).add(topic_id)
+    models = memory_models(user_ids=user_ids)
+    paces = seconds_per_card_many(user_ids=user_ids)
+    for profile in active:
+        uid = profile.user_id
+        wanted = track_topics.get(profile.track_id or 0)
+        result[uid] = at_risk(
+            titles={t: title for t, title in titles[uid].items() if not wanted or t in wanted},
+            cards=cards[uid],
+            today=today,
+            horizon=profile.horizon,
+            model=models[uid],
+            seconds_per_card=paces[uid],
+        )
+    return result

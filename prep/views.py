@@ -25,21 +25,32 @@ from core.localtime import local_date
 from prep.accounts import signup_activate, signup_request
 from prep.client_ip import client_ip
 from prep.feed import plan_calendar
-from prep.forms import OnboardingForm, ProfileForm, QueuedPasswordResetForm, SignUpForm
+from prep.forms import (
+    ExtraNewCardsForm,
+    KeepGoingForm,
+    OnboardingForm,
+    ProfileForm,
+    QueuedPasswordResetForm,
+    SignUpForm,
+)
 from prep.middleware import AuthedHttpRequest
 from prep.models import EmailDelivery, Plan, PlanItem, PlanWeek, Profile
 from prep.selectors import current_week, today_load
 from prep.services import (
+    InterviewNotPassed,
     PlanNotPossible,
     feed_token_revoke,
     feed_token_rotate,
+    interview_after_choose,
     onboarding_complete,
     plan_drills_tick,
     plan_generate,
     plan_item_set_done,
+    profile_extra_new_cards_set,
     profile_save_and_replan,
 )
 from prep.stats import (
+    at_risk_many,
     calibration,
     due_forecast,
     interview_readiness,
@@ -178,6 +189,7 @@ def plan(request: AuthedHttpRequest) -> HttpResponse:
         "done_minutes": sum(i.minutes for i in items if i.done_at),
         "later_weeks": later_weeks,
         "days_left": (profile.interview_date - today).days if profile.interview_date else None,
+        "interview_passed": profile.interview_passed(today),
         "counts": counts,
         "standing": standing,
         "heatmap": review_heatmap(user=request.user, today=today),
@@ -186,6 +198,10 @@ def plan(request: AuthedHttpRequest) -> HttpResponse:
         "readiness": interview_readiness(
             user=request.user, profile=profile, standing=standing, today=today
         ),
+        "at_risk": [
+            risk.sentence(profile.horizon.target)
+            for risk in at_risk_many(profiles=[profile], today=today)[profile.user_id]
+        ],
         "new_cards_stopped": profile.limits.new_cards_stopped(today, reviews_due=counts.due),
         "leeches": ReviewState.objects.filter(user=request.user).leeches().count(),
         "calibration": calibration(user=request.user),
@@ -270,8 +286,65 @@ def profile(request: AuthedHttpRequest) -> HttpResponse:
         "fit_reviews": ReviewLog.objects.filter(user=request.user, is_repeat=False).count(),
         "fit_minimum": MIN_FIT_REVIEWS,
         "next_reminder_at": current.next_reminder_at,
+        "interview_passed": current.interview_passed(today),
     }
     return render(request, "prep/profile.html", context)
+
+
+@require_POST
+def keep_going(request: AuthedHttpRequest) -> HttpResponse:
+    """The answer to "keep going?" once the interview date has passed (plan or profile)."""
+    profile = request.profile
+    today = local_date(timezone.now(), profile.zone)
+    form = KeepGoingForm(request.POST, today=today)
+    back = reverse("profile") if request.POST.get("next") == "profile" else reverse("plan")
+    if not form.is_valid():
+        for errors in form.errors.values():
+            for error in errors:
+                messages.error(request, str(error))
+        return redirect(back)
+    new_date = (
+        form.cleaned_data["interview_date"] if form.cleaned_data["choice"] == "new-date" else None
+    )
+    try:
+        interview_after_choose(
+            profile=profile,
+            keep_going_without_date=new_date is None,
+            new_date=new_date,
+            today=today,
+        )
+    except InterviewNotPassed:
+        return redirect(back)
+    except PlanNotPossible as error:
+        messages.error(request, f"Saved, but the plan could not be rebuilt: {error}")
+        return redirect("profile")
+    messages.success(
+        request,
+        f"New interview date: {new_date:%A %-d %B %Y}. Your plan runs to it from today."
+        if new_date
+        else "Keep practising: no interview date, so your cards follow their normal schedule. "
+        "Set a date on your profile any time.",
+    )
+    return redirect(back)
+
+
+@require_POST
+def extra_new_cards(request: AuthedHttpRequest) -> HttpResponse:
+    """Custom study's "extra new cards today" (the form is on the custom study page)."""
+    form = ExtraNewCardsForm(request.POST)
+    if form.is_valid():
+        extra = form.cleaned_data["extra"]
+        profile_extra_new_cards_set(profile=request.profile, extra=extra, now=timezone.now())
+        messages.success(
+            request,
+            f"{extra} extra new card{'s' if extra != 1 else ''} today, on top of your "
+            f"{request.profile.new_cards_per_day} a day; tomorrow the daily limit is back."
+            if extra
+            else "No extra new cards today.",
+        )
+    else:
+        messages.error(request, "Extra new cards: a number from 0 to 200.")
+    return redirect(reverse("custom_study") + "#extra-new")
 
 
 @require_POST

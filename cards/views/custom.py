@@ -1,5 +1,6 @@
 """Custom study: drill a topic now, the weakest cards, or tomorrow's reviews, without
-moving the schedule (cards.services.custom_record). Plain pages and forms."""
+moving the schedule (cards.services.custom_record). Plain pages and forms. The page's
+"extra new cards today" form posts to the profile's own view (prep.views.extra_new_cards)."""
 
 from __future__ import annotations
 
@@ -38,6 +39,7 @@ def custom_study(request: AuthedHttpRequest) -> HttpResponse:
     topic_id = _int(request.GET.get("topic"))
     today = local_date(timezone.now(), request.profile.zone)
     queue = custom_queue(user=request.user, mode=mode, today=today, topic_id=topic_id)
+    limits = request.profile.limits
     context = {
         "modes": CUSTOM_MODES,
         "mode": mode if mode in CUSTOM_MODES else "",
@@ -52,6 +54,8 @@ def custom_study(request: AuthedHttpRequest) -> HttpResponse:
         "left": len(queue),
         "reveal": request.GET.get("show") == "1",
         "grades": GRADES,
+        # The extra new cards asked for today (the profile keeps the day they are for).
+        "extra_new_today": limits.new_cards_limit(today) - limits.new_cards_per_day,
     }
     return render(request, "cards/custom.html", context)
 

@@ -15,7 +15,7 @@ from django.utils import timezone
 from django.utils.text import Truncator
 from django.views.decorators.http import require_GET, require_POST
 
-from cards.models import Card, ReviewLog, ReviewState
+from cards.models import LEECH_LAPSES, Card, ReviewLog, ReviewState
 from cards.queue import NextCard, card_queued, next_card, queue_counts
 from cards.scheduling import SAME_DAY_REPEAT_BELOW, format_interval
 from cards.selectors import day_summary, streaks
@@ -216,7 +216,7 @@ def grade(request: AuthedHttpRequest) -> HttpResponse:
     # A StaleGrade means another click, tab or retry graded this showing already: show
     # what is next and record nothing.
     with contextlib.suppress(StaleGrade):
-        review_record(
+        outcome = review_record(
             user=request.user,
             card=card,
             quality=quality,
@@ -227,6 +227,12 @@ def grade(request: AuthedHttpRequest) -> HttpResponse:
             limits=profile.limits,
         )
         drill_action_push(request, kind="grade", card=card)
+        if outcome.leech_suspended:
+            messages.warning(
+                request,
+                f"{_named(card)} is a leech: failed {LEECH_LAPSES} times, so it is suspended "
+                "(your profile's choice). Rewrite it, or undo (U) to keep drilling it.",
+            )
     context = drill_context(request, exclude_card_id=card.pk, finished_check=True)
     if not request.htmx:
         return redirect("drill")

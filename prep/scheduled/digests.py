@@ -15,6 +15,7 @@ from cards.queue import queue_counts_many
 from cards.scheduling import PASSING_QUALITY
 from cards.selectors import streaks
 from prep.models import PlanItem, PlanWeek, Profile
+from prep.stats import at_risk_many
 
 
 @dataclass
@@ -28,6 +29,8 @@ class DailyDigest:
     week: PlanWeek | None = None
     items_left: list[PlanItem] = field(default_factory=list)
     days_to_go: int | None = None
+    # What is at risk on the interview day, a sentence a topic (prep.readiness.at_risk).
+    at_risk: list[str] = field(default_factory=list)
 
     @property
     def cards(self) -> int:
@@ -57,11 +60,13 @@ def _current_weeks(user_ids: Sequence[int], today: dt.date) -> dict[int, PlanWee
 
 def daily_digests(*, profiles: Sequence[Profile], today: dt.date) -> dict[int, DailyDigest]:
     """The daily reminder's numbers for many users on one local date, in a fixed number
-    of queries: the drill's own counts (cards.queue), streaks and plan weeks."""
+    of queries: the drill's own counts (cards.queue), streaks, plan weeks and what is at
+    risk on the interview day (prep.stats.at_risk_many)."""
     user_ids = [p.user_id for p in profiles]
     counts = queue_counts_many(limits={p.user_id: p.limits for p in profiles}, today=today)
     weeks = _current_weeks(user_ids, today)
     streak = streaks(user_ids=user_ids, today=today)
+    risks = at_risk_many(profiles=profiles, today=today)
     digests = {}
     for profile in profiles:
         uid = profile.user_id
@@ -76,6 +81,7 @@ def daily_digests(*, profiles: Sequence[Profile], today: dt.date) -> dict[int, D
             week=week,
             items_left=[i for i in week.items.all() if i.done_at is None] if week else [],
             days_to_go=days_to_go if days_to_go is not None and days_to_go >= 0 else None,
+            at_risk=[r.sentence(profile.horizon.target) for r in risks.get(uid, [])],
         )
     return digests
 

@@ -59,6 +59,7 @@ def daily_email(
         "repeat": digest.repeat,
         "streak": digest.streak,
         "days_to_go": digest.days_to_go,
+        "at_risk": digest.at_risk,
         "has_week": digest.week is not None,
         "week_label": label,
         "week_title": (digest.week.title if digest.week else "") or label,

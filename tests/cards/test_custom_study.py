@@ -16,6 +16,8 @@ from cards.models import ReviewLog, ReviewState
 from cards.queue import DailyLimits, queue_counts
 from cards.selectors import custom_queue
 from cards.services import custom_record, review_record, review_undo
+from core.localtime import local_date
+from prep.models import Profile
 from tests.factories import CardFactory, TopicFactory
 
 ZONE = ZoneInfo("Europe/Berlin")
@@ -138,3 +140,61 @@ def test_nobody_studies_or_sees_another_persons_cards(
 
 def test_custom_study_needs_a_login(client: Client, db: Any) -> None:
     assert reverse("login") in client.get(reverse("custom_study"))["Location"]
+
+
+# --- Extra new cards today --------------------------------------------------------------
+
+# Kiritimati is UTC+14: its day begins at 10:00 UTC the day before.
+KIRITIMATI = "Pacific/Kiritimati"
+
+
+def _new_today(user: Any, now: dt.datetime) -> int:
+    profile = Profile.objects.get(user=user)
+    return queue_counts(user=user, limits=profile.limits, today=local_date(now, profile.zone)).new
+
+
+def test_extra_new_cards_raise_todays_allowance_once_for_the_local_day_only(
+    owner: Any, owner_client: Client
+) -> None:
+    CardFactory.create_batch(40, topic=TopicFactory(title="Serving"))
+    Profile.objects.filter(user=owner).update(time_zone=KIRITIMATI, new_cards_per_day=10)
+    # 09:30 UTC on the 23rd is 23:30 on the 23rd in Kiritimati: the last half hour of its day.
+    late = dt.datetime(2026, 11, 23, 9, 30, tzinfo=dt.UTC)
+    with time_machine.travel(late, tick=False):
+        assert _new_today(owner, late) == 10
+        response = owner_client.post(reverse("extra_new_cards"), {"extra": 15})
+        assert response["Location"] == reverse("custom_study") + "#extra-new"
+        assert _new_today(owner, late) == 25
+        page = owner_client.get(reverse("custom_study")).content.decode()
+        assert "Today: 15 more than your 10 a day." in page
+        # Asked again the same day: the day's extra is replaced, not added.
+        owner_client.post(reverse("extra_new_cards"), {"extra": 5})
+        assert _new_today(owner, late) == 15
+    # 10:30 UTC, still the 23rd in UTC, is already the 24th in Kiritimati: back to ten.
+    next_day = dt.datetime(2026, 11, 23, 10, 30, tzinfo=dt.UTC)
+    with time_machine.travel(next_day, tick=False):
+        assert _new_today(owner, next_day) == 10
+        assert "Today:" not in owner_client.get(reverse("custom_study")).content.decode()
+
+
+def test_the_extra_new_cards_can_be_drilled_and_graded(owner: Any, owner_client: Client) -> None:
+    CardFactory.create_batch(4, topic=TopicFactory(title="Serving"))
+    Profile.objects.filter(user=owner).update(new_cards_per_day=1)
+    owner_client.post(reverse("extra_new_cards"), {"extra": 2})
+    zone = Profile.objects.get(user=owner).zone
+    for _ in range(3):
+        page = owner_client.get(reverse("drill")).content.decode()
+        card_id = int(page.split('name="card" value="')[1].split('"')[0])
+        owner_client.post(reverse("grade"), {"card": card_id, "quality": 5, "version": 0})
+    assert ReviewLog.objects.filter(user=owner, local_date=local_date(NOW, zone)).count() == 3
+    assert _new_today(owner, NOW) == 0
+
+
+def test_extra_new_cards_are_ones_own_and_need_a_login(
+    owner: Any, other_client: Client, stranger_client: Client
+) -> None:
+    response = stranger_client.post(reverse("extra_new_cards"), {"extra": 50})
+    assert reverse("login") in response["Location"]
+    other_client.post(reverse("extra_new_cards"), {"extra": 50})
+    assert Profile.objects.get(user=owner).extra_new_cards == 0
+    assert other_client.post(reverse("extra_new_cards"), {"extra": 999}).status_code == 302

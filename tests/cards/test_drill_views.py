@@ -15,6 +15,7 @@ from django.urls import reverse
 
 from cards.models import Card, ReviewLog, ReviewState, Topic
 from cards.queue import most_overdue_first
+from prep.models import Profile
 from tests.factories import CardFactory, deck_with_history
 
 HTMX = {"HTTP_HX_REQUEST": "true"}
@@ -479,3 +480,79 @@ def test_undo_names_the_grade_it_took_back(owner_client: Client) -> None:
     html = owner_client.post(reverse("undo"), **HTMX).content.decode()
     assert "Undone: your grade of “Front one”" in html
     assert not ReviewLog.objects.exists()
+
+
+# --- Leeches suspended at the grade that makes them one ---------------------------------
+
+
+def _almost_a_leech(user: Any) -> Card:
+    """A learned card failed 7 times, due today."""
+    card = CardFactory(front="Why does ZeRO-3 gather parameters?", back="To compute a layer.")
+    ReviewState.objects.create(
+        user=user,
+        card=card,
+        repetitions=3,
+        interval=4,
+        due=dt.date(2026, 11, 23),
+        introduced_on=dt.date(2026, 10, 1),
+        lapses=7,
+        last_reviewed_at=NOON_BERLIN - dt.timedelta(days=4),
+    )
+    return card
+
+
+def _fail(client: Client) -> Any:
+    current = shown(client.get(reverse("drill")).content.decode())
+    return client.post(reverse("grade"), {**current, "quality": 1}, follow=True)
+
+
+def test_the_eighth_failure_suspends_the_card_when_the_profile_asks_and_says_so(
+    owner_client: Client, owner: Any
+) -> None:
+    card = _almost_a_leech(owner)
+    Profile.objects.filter(user=owner).update(suspend_leeches=True)
+    html = _fail(owner_client).content.decode()
+    assert "is a leech: failed 8 times, so it is suspended" in html
+    state = ReviewState.objects.get(user=owner, card=card)
+    assert (state.lapses, state.suspended, state.repeat_on) == (8, True, None)
+    # It is not asked again today, and the leech list shows it, suspended.
+    assert "Why does ZeRO-3" not in owner_client.get(reverse("drill")).content.decode()
+    listed = owner_client.get(reverse("card_browser") + "?state=leech").content.decode()
+    assert "Why does ZeRO-3" in listed
+    assert "state-suspended" in listed
+    assert "state-leech" in listed
+
+
+def test_undo_takes_back_the_grade_and_the_leechs_suspension(
+    owner_client: Client, owner: Any
+) -> None:
+    card = _almost_a_leech(owner)
+    Profile.objects.filter(user=owner).update(suspend_leeches=True)
+    _fail(owner_client)
+    owner_client.post(reverse("undo"))
+    state = ReviewState.objects.get(user=owner, card=card)
+    assert (state.lapses, state.suspended) == (7, False)
+
+
+def test_by_default_a_leech_is_flagged_not_suspended(owner_client: Client, owner: Any) -> None:
+    card = _almost_a_leech(owner)
+    html = _fail(owner_client).content.decode()
+    assert "is a leech" not in html
+    state = ReviewState.objects.get(user=owner, card=card)
+    assert (state.lapses, state.suspended) == (8, False)
+    assert state.repeat_on == dt.date(2026, 11, 23)
+
+
+def test_only_the_grade_that_makes_the_leech_suspends_it(owner_client: Client, owner: Any) -> None:
+    card = _almost_a_leech(owner)
+    ReviewState.objects.filter(user=owner, card=card).update(lapses=9)
+    Profile.objects.filter(user=owner).update(suspend_leeches=True)
+    _fail(owner_client)
+    # Already a leech the person chose to keep drilling: left as it is.
+    assert not ReviewState.objects.get(user=owner, card=card).suspended
+
+
+def test_the_profile_offers_the_choice_off_by_default(owner_client: Client, owner: Any) -> None:
+    html = owner_client.get(reverse("profile")).content.decode()
+    assert "Suspend leeches automatically" in html
+    assert not Profile.objects.get(user=owner).suspend_leeches

@@ -11,7 +11,15 @@ import pytest
 import time_machine
 from django.utils import timezone
 
-from cards.interview import FSRS, SM2, Horizon, capped_interval, new_cards_open
+from cards.interview import (
+    FSRS,
+    SM2,
+    Horizon,
+    capped_interval,
+    new_card_recall,
+    new_cards_open,
+    reviews_to_keep,
+)
 from cards.memory import Memory, Model
 from cards.models import ReviewLog, ReviewState
 from cards.queue import DailyLimits, next_card, queue_counts
@@ -232,3 +240,43 @@ def test_switching_scheduler_keeps_history_and_state(owner: Any) -> None:
         )
     state.refresh_from_db()
     assert state.interval == MODEL.interval(state.memory, 0.9)
+
+
+def test_a_new_card_met_earlier_or_known_at_first_sight_is_better_known_on_the_day() -> None:
+    interview = TODAY + dt.timedelta(days=20)
+    horizon = Horizon(interview)
+
+    def recall(days_before: int, known: float = 0.0) -> float:
+        return new_card_recall(
+            model=MODEL,
+            met_on=interview - dt.timedelta(days=days_before),
+            horizon=horizon,
+            known_at_first=known,
+        )
+
+    assert recall(20) >= 0.9 > recall(1) > 0.3
+    assert recall(2, known=1.0) > recall(2, known=0.5) > recall(2)
+    assert recall(0) == 0.0  # met on the day itself: too late
+    for days in (20, 1):
+        opened = new_cards_open(
+            model=MODEL, today=interview - dt.timedelta(days=days), horizon=horizon
+        )
+        assert opened == (recall(days) >= 0.9)
+
+
+def test_keeping_a_card_costs_the_reviews_the_schedule_gives_it_before_the_day() -> None:
+    interview = TODAY + dt.timedelta(days=30)
+    horizon = Horizon(interview)
+    strong = Memory(stability=900.0, difficulty=3.0)
+    weak = Memory(stability=1.0, difficulty=7.0)
+    far = interview + dt.timedelta(days=100)
+
+    def keep(memory: Memory, due: dt.date, today: dt.date = TODAY) -> int:
+        return reviews_to_keep(
+            model=MODEL, memory=memory, last=TODAY, due=due, today=today, horizon=horizon
+        )
+
+    assert keep(strong, far) == 0  # still above the target on the day, unseen till then
+    assert keep(weak, far) == 1  # the final sweep's one look
+    assert 3 <= keep(weak, TODAY) <= 10  # back again and again, intervals growing
+    assert keep(weak, TODAY, today=interview) == 0  # after the interview: nothing to keep

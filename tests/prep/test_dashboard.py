@@ -17,7 +17,14 @@ from cards.memory import Memory, Model
 from cards.models import Card, ReviewLog, ReviewState, StudyDay
 from cards.services import review_record
 from prep.models import Plan, Profile, Track
-from prep.readiness import CardMemory, TopicCards, readiness
+from prep.readiness import (
+    CardMemory,
+    TopicCards,
+    at_risk,
+    known_at_first,
+    new_card_days,
+    readiness,
+)
 from prep.services import plan_generate
 from prep.stats import calibration, due_forecast, review_heatmap, topic_standing
 
@@ -147,6 +154,96 @@ def test_readiness_of_topics_nobody_studied_is_zero_not_a_hundred() -> None:
     assert result.overall.measured is None
 
 
+def test_the_new_cards_still_to_come_are_met_at_the_daily_limit_until_the_day_before() -> None:
+    interview = TODAY + dt.timedelta(days=3)
+    days = new_card_days(
+        today=TODAY,
+        horizon=Horizon(interview=interview),
+        unseen=25,
+        allowance=lambda day: 4 if day == TODAY else 10,  # 6 already met today
+    )
+    assert (
+        days
+        == [TODAY] * 4 + [TODAY + dt.timedelta(days=1)] * 10 + [TODAY + dt.timedelta(days=2)] * 10
+    )
+    assert new_card_days(today=TODAY, horizon=Horizon(), unseen=25, allowance=lambda d: 10) == []
+
+
+def test_the_share_known_at_first_sight_is_measured_once_there_are_enough_answers() -> None:
+    assert known_at_first(met=10, known=9) == 0.0
+    assert known_at_first(met=40, known=10) == 0.25
+
+
+def test_cards_the_schedule_will_still_bring_in_count_with_their_expected_recall() -> None:
+    """A week before the day, cards the plan brings in during that week will be known on
+    the day: predicting them as 0 would be far from what the day brings."""
+    interview = TODAY + dt.timedelta(days=7)
+    horizon = Horizon(interview=interview)
+    topics = [
+        TopicCards(topic_id=1, title="Attention", total=10, unseen=10),
+        TopicCards(topic_id=2, title="RLHF", total=10, unseen=10),
+    ]
+    upcoming = [TODAY] * 5 + [interview - dt.timedelta(days=1)] * 10
+    result = readiness(
+        topics=topics, cards=[], today=TODAY, horizon=horizon, model=Model(), upcoming=upcoming
+    )
+    by_title = {r.title: r for r in result.topics}
+    # Attention's ten come first (five today, five the last day); RLHF gets the last five.
+    assert 5 < by_title["Attention"].expected < 10
+    # Met the day before, answered wrong at first: about half known on the day, not 0.
+    assert 2 < by_title["RLHF"].expected < 5
+    assert by_title["RLHF"].below_target == 10  # five met too late, five never met
+    known = readiness(
+        topics=topics,
+        cards=[],
+        today=TODAY,
+        horizon=horizon,
+        model=Model(),
+        upcoming=upcoming,
+        known_at_first=0.5,
+    )
+    assert known.overall.expected > result.overall.expected
+
+
+def test_at_risk_counts_the_cards_below_target_on_the_day_and_the_minutes_that_keep_them() -> None:
+    interview = TODAY + dt.timedelta(days=20)
+    horizon = Horizon(interview=interview)
+    weak = Memory(stability=2.0, difficulty=6.0)
+    strong = Memory(stability=900.0, difficulty=3.0)
+    cards = [
+        *[CardMemory(topic_id=1, memory=weak, last=TODAY, due=TODAY) for _ in range(12)],
+        *[CardMemory(topic_id=2, memory=weak, last=TODAY, due=TODAY) for _ in range(3)],
+        CardMemory(topic_id=3, memory=strong, last=TODAY, due=TODAY + dt.timedelta(days=400)),
+    ]
+    risks = at_risk(
+        titles={1: "RLHF", 2: "Attention", 3: "Serving"},
+        cards=cards,
+        today=TODAY,
+        horizon=horizon,
+        model=Model(),
+        seconds_per_card=20,
+    )
+    assert [(r.title, r.cards) for r in risks] == [("RLHF", 12), ("Attention", 3)]
+    rlhf = risks[0]
+    # Several reviews each over 20 days at 20 s: a few minutes a day, never 0.
+    assert 1 <= rlhf.minutes_a_day <= 10
+    assert rlhf.sentence(0.9) == (
+        f"12 cards of RLHF will be below 90% on the day; {rlhf.minutes_a_day} minute"
+        f"{'s' if rlhf.minutes_a_day != 1 else ''} a day keeps them"
+    )
+    assert (
+        at_risk(
+            titles={1: "RLHF"},
+            cards=cards,
+            today=interview,
+            horizon=horizon,
+            model=Model(),
+            seconds_per_card=20,
+        )
+        == []
+    )
+
+
 def test_readiness_is_each_cards_expected_recall_with_unseen_cards_not_known() -> None:
     model = Model()
     interview = TODAY + dt.timedelta(days=10)
@@ -208,7 +305,9 @@ def test_the_dashboard_runs_a_fixed_number_of_queries_over_two_years_of_history(
         StudyDay(user=owner, local_date=TODAY - dt.timedelta(days=d), finished_at=NOW)
         for d in range(1, 400)
     )
-    with django_assert_max_num_queries(30):
+    # The readiness (its forecast of new cards) and the at-risk topics take a fixed
+    # handful of their own.
+    with django_assert_max_num_queries(36):
         response = owner_client.get(reverse("plan"))
     html = response.content.decode()
     assert response.status_code == 200
@@ -293,7 +392,8 @@ def test_the_dashboard_shows_zero_readiness_before_any_review(
     part = html[html.index('id="ready-title"') : html.index('id="standing-title"')]
     assert "100%" not in part
     assert 'data-topic="all"' in part
-    assert "0 percent predicted" in part
+    # Nothing earned yet; what the schedule still brings in is shown apart, and is no 100%.
+    assert "0 percent from cards studied so far" in part
     assert "count as not known" in part
 
 
@@ -314,7 +414,7 @@ def test_readiness_moves_with_ones_own_grades_only(
     def overall(client: Client) -> str:
         html = client.get(reverse("plan")).content.decode()
         row = html[html.index('data-topic="all"') :]
-        return row[row.index('aria-label="') : row.index(" percent predicted")]
+        return row[row.index('aria-label="') : row.index(" percent from cards studied so far")]
 
     assert overall(owner_client) == 'aria-label="0'
     assert overall(other_client) != 'aria-label="0'

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import re
 import threading
 import time
 from collections import Counter
@@ -25,7 +26,9 @@ from prep.scheduled.reminders import deliveries_recover, reminders_claim_due, re
 from prep.scheduled.rollover import rollovers_run_due
 from prep.scheduled.sending import TransientMailError, reminders_send_batch
 from prep.services import profile_update
+from prep.stats import at_risk_many
 from prep.tasks import redis_broker_problems, retry_countdown, send_reminder_batch
+from tests.factories import CardFactory, TopicFactory
 from tests.integration.builders import deck, person, plan, reviewed
 from tests.integration.smtp_sink import SinkHandler, SmtpSink
 
@@ -920,3 +923,92 @@ def test_the_batch_command_sends_what_a_batch_out_of_time_handed_back(
     call_command("send_reminder_batch", *map(str, ids), now="2026-11-23T07:01:00+00:00", stdout=out)
     assert statuses() == {Status.SENT: 5}
     assert out.getvalue().count("batch of") == 3
+
+
+# --- What is at risk on the interview day -----------------------------------------------
+
+
+def at_risk_person(name: str, *, cards: int = 12, title: str = "RLHF") -> Any:
+    """A Berlin user, interview in 20 days, with ``cards`` weakly known cards of a topic
+    and answers of 30 s measured."""
+    user = person(name, zone="Europe/Berlin", interview_date=dt.date(2026, 12, 13))
+    topic = TopicFactory(title=title)
+    made = CardFactory.create_batch(cards, topic=topic)
+    reviewed(user, made, due=dt.date(2026, 11, 23))
+    ReviewState.objects.filter(user=user).update(
+        stability=2.0, difficulty=6.0, memory_on=dt.date(2026, 11, 22)
+    )
+    ReviewLog.objects.bulk_create(
+        ReviewLog(
+            user=user,
+            card=card,
+            quality=4,
+            reviewed_at=at(7, day=22),
+            local_date=dt.date(2026, 11, 22),
+            answer_ms=30_000,
+            repetitions_before=1,
+            interval_before=1,
+            easiness_before=2.5,
+            repetitions_after=2,
+            interval_after=2,
+            easiness_after=2.5,
+            due_after=dt.date(2026, 11, 24),
+        )
+        for card in made
+    )
+    return user
+
+
+def test_the_daily_email_says_what_is_at_risk_on_the_day_in_both_parts(
+    db: Any, travel: Callable[[dt.datetime], None], sweep: Callable[..., list[int]]
+) -> None:
+    travel(MONDAY)
+    at_risk_person("rhea")
+    sweep(at(7))
+    (message,) = mail.outbox
+    (html, _), *_ = message.alternatives
+    sentence = re.search(
+        r"12 cards of RLHF will be below 90% on the day; (\d+) minutes? a day keeps them\.",
+        message.body,
+    )
+    assert sentence is not None, message.body
+    assert "At risk on the day:" in message.body
+    assert sentence.group(0) in html
+    assert "At risk on the day</h2>" in html
+    # 12 cards, each reviewed a few times in 20 days at 30 s: a few minutes a day.
+    assert 1 <= int(sentence.group(1)) <= 5
+
+
+def test_no_risk_is_told_without_an_interview_ahead(
+    db: Any, travel: Callable[[dt.datetime], None], sweep: Callable[..., list[int]]
+) -> None:
+    travel(MONDAY)
+    user = at_risk_person("rhea")
+    Profile.objects.filter(user=user).update(interview_date=dt.date(2026, 11, 20))
+    sweep(at(7))
+    (message,) = mail.outbox
+    assert "At risk" not in message.body
+    assert "to your interview" not in message.body
+
+
+def test_the_at_risk_sentences_take_a_fixed_number_of_queries_for_any_users_and_cards(
+    db: Any, travel: Callable[[dt.datetime], None], django_assert_max_num_queries: Any
+) -> None:
+    travel(MONDAY)
+    few = [at_risk_person(f"few{i}", cards=3, title=f"Few {i}") for i in range(2)]
+    many = [at_risk_person(f"many{i}", cards=25, title=f"Many {i}") for i in range(12)]
+    day = dt.date(2026, 11, 23)
+
+    def digest_queries(users: list[Any]) -> int:
+        profiles = list(Profile.objects.filter(user__in=users))
+        with CaptureQueriesContext(connection) as queries:
+            digests = daily_digests(profiles=profiles, today=day)
+        assert all(digests[u.pk].at_risk for u in users)
+        return len(queries)
+
+    assert digest_queries(few) == digest_queries(many)
+    profiles = list(Profile.objects.filter(user__in=many))
+    with django_assert_max_num_queries(12):
+        daily_digests(profiles=profiles, today=day)
+    with django_assert_max_num_queries(4):
+        at_risk_many(profiles=profiles, today=day)
