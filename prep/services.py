@@ -234,7 +234,20 @@ def plan_generate(*, user: User, today: dt.date) -> Plan:
         else None
     )
     replaced = PlanWeek.objects.filter(plan=plan, ends_on__gte=today)
-    PlanItem.objects.filter(week__in=replaced, done_at__isnull=True).delete()
+    open_items = PlanItem.objects.filter(week__in=replaced, done_at__isnull=True)
+    # A rebuild on the same terms keeps every open item's minutes: only what was ticked
+    # moves the plan, never the durations the person has been reading.
+    kept: dict[tuple[str, str, int | None], int] | None = (
+        {
+            (kind, title, topic_id): minutes
+            for kind, title, topic_id, minutes in open_items.values_list(
+                "kind", "title", "topic_id", "minutes"
+            )
+        }
+        if same_terms
+        else None
+    )
+    open_items.delete()
     # Out of the way of the new weeks' numbers until their done items have moved.
     replaced.update(number=F("number") + 10_000)
     last_past = PlanWeek.objects.filter(plan=plan, ends_on__lt=today).order_by("-number").first()
@@ -248,6 +261,7 @@ def plan_generate(*, user: User, today: dt.date) -> Plan:
         done=[DoneItem(i.kind, i.title, i.topic_id, i.minutes) for i in done_items],
         spent=sum(i.minutes for i in kept_done),
         topic_ids=topic_ids,
+        kept=kept,
     )
     weeks = PlanWeek.objects.bulk_create(
         PlanWeek(
