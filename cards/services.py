@@ -594,6 +594,24 @@ def review_suspend(
     return state
 
 
+def review_bury(
+    *, user: User, card: Card, buried: bool, now: dt.datetime, zone: ZoneInfo
+) -> ReviewState:
+    """Hide a card for the rest of the user's local day (or bring it back): tomorrow it is
+    in the queue as it was, its schedule untouched."""
+    today = local_date(now, zone)
+    with transaction.atomic():
+        state, _ = ReviewState.objects.select_for_update().get_or_create(
+            user=user,
+            card=card,
+            defaults={"due": today, "introduced_on": today},
+        )
+        state.buried_on = today if buried else None
+        state.version += 1
+        state.save(update_fields=["buried_on", "version"])
+    return state
+
+
 def card_update(*, card: Card, front: str, back: str, tags: str) -> Card:
     card.front, card.back, card.tags = front.strip(), back.strip(), " ".join(normalize_tags(tags))
     for name, value in card_html(card.front, card.back).items():

@@ -8,6 +8,7 @@ import datetime as dt
 from typing import Any
 
 from django.contrib import messages
+from django.db import transaction
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -15,14 +16,17 @@ from django.utils import timezone
 from django.utils.text import Truncator
 from django.views.decorators.http import require_GET, require_POST
 
-from cards.models import Card, ReviewLog, ReviewState
+from cards.models import Card, ReviewLog, ReviewState, Topic
 from cards.queue import NextCard, card_queued, next_card, queue_counts
 from cards.scheduling import SAME_DAY_REPEAT_BELOW, format_interval
 from cards.selectors import day_summary, streaks
 from cards.services import (
     NothingToUndo,
     StaleGrade,
+    card_move,
+    card_update,
     interval_preview,
+    review_bury,
     review_record,
     review_suspend,
     review_undo,
@@ -233,15 +237,40 @@ def grade(request: AuthedHttpRequest) -> HttpResponse:
     return drill_response(request, context)
 
 
+@require_POST
+def bury(request: AuthedHttpRequest, card_id: int) -> HttpResponse:
+    """Hide the card until tomorrow, as Anki's "bury" does; U undoes it."""
+    card = _visible_card(request, card_id)
+    review_bury(
+        user=request.user, card=card, buried=True, now=timezone.now(), zone=request.profile.zone
+    )
+    drill_action_push(request, kind="bury", card=card)
+    messages.success(request, "Card buried: it comes back tomorrow (U undoes).")
+    if not request.htmx:
+        return redirect("drill")
+    return drill_response(request, drill_context(request, finished_check=True))
+
+
 # The drill's own actions, newest last, in the session: undo takes back the last one,
-# a grade or a suspension. (A grade made elsewhere is still undone from the review log.)
+# a grade, a suspension, a burial or an edit (whose text before it rides along). A grade
+# made elsewhere is still undone from the review log.
 ACTIONS_KEY = "drill_actions"
 ACTIONS_KEPT = 20
 
 
-def drill_action_push(request: AuthedHttpRequest, *, kind: str, card: Card) -> None:
-    actions = [*request.session.get(ACTIONS_KEY, []), {"kind": kind, "card": card.pk}]
+def drill_action_push(
+    request: AuthedHttpRequest, *, kind: str, card: Card, before: dict[str, Any] | None = None
+) -> None:
+    action: dict[str, Any] = {"kind": kind, "card": card.pk}
+    if before is not None:
+        action["before"] = before
+    actions = [*request.session.get(ACTIONS_KEY, []), action]
     request.session[ACTIONS_KEY] = actions[-ACTIONS_KEPT:]
+
+
+def card_text(card: Card) -> dict[str, Any]:
+    """What an edit changes, kept so that undo can put it back."""
+    return {"front": card.front, "back": card.back, "tags": card.tags, "topic": card.topic_id}
 
 
 def _drill_action_pop(request: AuthedHttpRequest) -> dict[str, Any] | None:
@@ -262,13 +291,16 @@ def undo(request: AuthedHttpRequest) -> HttpResponse:
     profile = request.profile
     now = timezone.now()
     action = _drill_action_pop(request)
-    if action is not None and action["kind"] == "suspend":
-        card = Card.objects.visible_to(request.user).filter(pk=action["card"]).first()
+    if action is not None and action["kind"] != "grade":
+        card = (
+            Card.objects.visible_to(request.user)
+            .select_related("topic")
+            .filter(pk=action["card"])
+            .first()
+        )
         if card is not None:
-            review_suspend(
-                user=request.user, card=card, suspended=False, now=now, zone=profile.zone
-            )
-            messages.success(request, f"Undone: the suspension of {_named(card)}.")
+            undone = _undo_action(request, action=action, card=card, now=now)
+            messages.success(request, f"Undone: {undone}.")
             return _undone(request, card)
     try:
         card = review_undo(user=request.user, now=now, zone=profile.zone)
@@ -279,6 +311,28 @@ def undo(request: AuthedHttpRequest) -> HttpResponse:
         return drill_response(request, drill_context(request))
     messages.success(request, f"Undone: your grade of {_named(card)}.")
     return _undone(request, card)
+
+
+def _undo_action(
+    request: AuthedHttpRequest, *, action: dict[str, Any], card: Card, now: dt.datetime
+) -> str:
+    """Take back one of the drill's own actions on ``card``; say what was undone."""
+    zone = request.profile.zone
+    if action["kind"] == "suspend":
+        review_suspend(user=request.user, card=card, suspended=False, now=now, zone=zone)
+        return f"the suspension of {_named(card)}"
+    if action["kind"] == "bury":
+        review_bury(user=request.user, card=card, buried=False, now=now, zone=zone)
+        return f"burying {_named(card)}, back in today's queue"
+    # An edit: the text (and so the rendered HTML) and the topic it had before.
+    before = action["before"]
+    edited = _named(card)
+    with transaction.atomic():
+        card_update(card=card, front=before["front"], back=before["back"], tags=before["tags"])
+        topic = Topic.objects.visible_to(request.user).filter(pk=before["topic"]).first()
+        if topic is not None and topic.pk != card.topic_id:
+            card_move(card=card, topic=topic)
+    return f"your edit of {edited}"
 
 
 def _undone(request: AuthedHttpRequest, card: Card) -> HttpResponse:
