@@ -170,7 +170,6 @@ def plan(request: AuthedHttpRequest) -> HttpResponse:
             today=today,
             reviews=counts.due + counts.repeat,
             new=counts.new,
-            url_for=step_urls(),
         ),
         "week": week,
         "items": items,
@@ -191,12 +190,6 @@ def plan(request: AuthedHttpRequest) -> HttpResponse:
         "calibration": calibration(user=request.user),
     }
     return render(request, "prep/plan.html", context)
-
-
-def step_urls() -> dict[str, str]:
-    """Where each kind of plan item is done: drills in the drill, the rest on the plan."""
-    drill = reverse("drill")
-    return {"drill": drill, "review": drill, "default": reverse("plan") + "#week-title"}
 
 
 @require_POST

@@ -128,7 +128,6 @@ def drill_context(
                 week=week,
                 today=today,
                 spent=drill_minutes(user=request.user, week=week),
-                url_for={"default": reverse("plan") + "#week-title"},
             )
         return context
     state = current.state
