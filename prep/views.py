@@ -28,13 +28,13 @@ from prep.feed import plan_calendar
 from prep.forms import OnboardingForm, ProfileForm, QueuedPasswordResetForm, SignUpForm
 from prep.middleware import AuthedHttpRequest
 from prep.models import EmailDelivery, Plan, PlanItem, PlanWeek, Profile
+from prep.plan_drills import plan_drills_tick
 from prep.selectors import current_week, today_load
 from prep.services import (
     PlanNotPossible,
     feed_token_revoke,
     feed_token_rotate,
     onboarding_complete,
-    plan_drills_tick,
     plan_generate,
     plan_item_set_done,
     profile_save_and_replan,
@@ -151,7 +151,7 @@ def plan(request: AuthedHttpRequest) -> HttpResponse:
     now = timezone.now()
     today = local_date(now, profile.zone)
     active = Plan.objects.filter(user=request.user, is_active=True).select_related("track").first()
-    plan_drills_tick(user=request.user, today=today, now=now)
+    plan_drills_tick(user_ids=[request.user.pk], on=today, now=now)
     week = current_week(user=request.user, today=today)
     later_weeks = (
         PlanWeek.objects.filter(plan=active, starts_on__gt=today).prefetch_related("items")

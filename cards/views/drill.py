@@ -34,6 +34,7 @@ from cards.services import (
 )
 from cards.views.common import AuthedHttpRequest
 from core.localtime import local_date
+from prep.plan_drills import plan_drills_tick
 from prep.selectors import current_week, current_week_topic_ids, drill_minutes, plan_step
 
 # SM-2's six qualities, each with a word of its own.
@@ -230,6 +231,8 @@ def grade(request: AuthedHttpRequest) -> HttpResponse:
             limits=profile.limits,
         )
         drill_action_push(request, kind="grade", card=card)
+        # The grade's minutes count toward this week's drill items at once.
+        plan_drills_tick(user_ids=[request.user.pk], on=local_date(now, profile.zone), now=now)
     context = drill_context(request, exclude_card_id=card.pk, finished_check=True)
     if not request.htmx:
         return redirect("drill")

@@ -178,3 +178,25 @@ def test_done_for_today_leads_to_where_the_next_step_is_done(
     response = owner_client.get(reverse("drill"))
     assert response.context["next_step"].item == first
     assert response.context["next_step"].url == f"{reverse('card_browser')}?topic={first.topic_id}"
+
+
+def test_the_grade_that_completes_a_drill_item_ticks_it_without_the_plan_page(
+    owner_client: Client, owner: Any, planned: Any
+) -> None:
+    week = planned.weeks.get(number=1)
+    topic = Card.objects.order_by("pk").first().topic  # type: ignore[union-attr]
+    drill = PlanItem.objects.create(
+        week=week, topic=topic, kind="drill", title=f"Drill {topic.title} cards", minutes=5
+    )
+    _log(owner, Card.objects.filter(topic=topic).last(), ms=4 * 60_000 + 30_000)  # type: ignore[arg-type]
+    body = owner_client.get(reverse("drill")).content.decode()
+    card = int(re.search(r'name="card" value="(\d+)"', body).group(1))  # type: ignore[union-attr]
+    assert Card.objects.get(pk=card).topic_id == topic.pk
+    shown_at = int(NOW.timestamp() * 1000)
+    with time_machine.travel(NOW + dt.timedelta(seconds=40), tick=False):
+        owner_client.post(
+            reverse("grade"),
+            {"card": card, "version": 0, "quality": 4, "shown_at": shown_at},
+            HTTP_HX_REQUEST="true",
+        )
+    assert PlanItem.objects.get(pk=drill.pk).done_at is not None
