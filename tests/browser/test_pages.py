@@ -230,6 +230,13 @@ def test_no_page_scrolls_sideways_at_360_pixels(
         width = page.evaluate("document.documentElement.scrollWidth")
         if width > 360:
             wide[path] = width
+        # Nothing scrolls sideways inside its own strip either: every sub-navigation
+        # link is whole on screen.
+        for link in page.locator("nav.subnav a").all():
+            box = link.bounding_box()
+            assert box is not None
+            if box["x"] < 0 or box["x"] + box["width"] > 360:
+                wide[f"{path} {link.inner_text()}"] = round(box["x"] + box["width"])
         if not dark and path in {"/plan/", "/cards/"}:
             name = path.strip("/").replace("/", "-")
             page.screenshot(path=str(artifacts / f"phone-360-{name}.png"), full_page=True)
