@@ -620,6 +620,19 @@ def card_update(*, card: Card, front: str, back: str, tags: str) -> Card:
     return card
 
 
+def card_restore(
+    *, user: User, card: Card, front: str, back: str, tags: str, topic_id: int
+) -> Card:
+    """Put back an own card's text, rendered again, and its topic if that is still the
+    user's to use: what undoing an edit does."""
+    with transaction.atomic():
+        card_update(card=card, front=front, back=back, tags=tags)
+        topic = Topic.objects.visible_to(user).filter(pk=topic_id).first()
+        if topic is not None and topic.pk != card.topic_id:
+            card_move(card=card, topic=topic)
+    return card
+
+
 def card_copy_to_own(*, user: User, card: Card, now: dt.datetime, zone: ZoneInfo) -> Card:
     """Copy a built-in card into the user's own deck (to change it), keeping its schedule.
 

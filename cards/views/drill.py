@@ -8,7 +8,6 @@ import datetime as dt
 from typing import Any
 
 from django.contrib import messages
-from django.db import transaction
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -16,15 +15,14 @@ from django.utils import timezone
 from django.utils.text import Truncator
 from django.views.decorators.http import require_GET, require_POST
 
-from cards.models import Card, ReviewLog, ReviewState, Topic
+from cards.models import Card, ReviewLog, ReviewState
 from cards.queue import NextCard, card_queued, next_card, queue_counts
 from cards.scheduling import SAME_DAY_REPEAT_BELOW, format_interval
 from cards.selectors import day_summary, streaks
 from cards.services import (
     NothingToUndo,
     StaleGrade,
-    card_move,
-    card_update,
+    card_restore,
     interval_preview,
     review_bury,
     review_record,
@@ -297,7 +295,10 @@ def undo(request: AuthedHttpRequest) -> HttpResponse:
         card = (
             Card.objects.visible_to(request.user)
             .select_related("topic")
-            .filter(pk=action["card"])
+            # Only one's own cards are edited; an edit's undo touches nothing else.
+            .filter(
+                pk=action["card"], **({"owner": request.user} if action["kind"] == "edit" else {})
+            )
             .first()
         )
         if card is not None:
@@ -329,11 +330,14 @@ def _undo_action(
     # An edit: the text (and so the rendered HTML) and the topic it had before.
     before = action["before"]
     edited = _named(card)
-    with transaction.atomic():
-        card_update(card=card, front=before["front"], back=before["back"], tags=before["tags"])
-        topic = Topic.objects.visible_to(request.user).filter(pk=before["topic"]).first()
-        if topic is not None and topic.pk != card.topic_id:
-            card_move(card=card, topic=topic)
+    card_restore(
+        user=request.user,
+        card=card,
+        front=before["front"],
+        back=before["back"],
+        tags=before["tags"],
+        topic_id=before["topic"],
+    )
     return f"your edit of {edited}"
 
 
