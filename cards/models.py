@@ -147,12 +147,17 @@ LEECH = Q(lapses__gte=LEECH_LAPSES, card__retired_at__isnull=True)
 
 def due_on_q(day: dt.date) -> Q:
     """Reviews owed on ``day``: due then or earlier, and not already a same-day repeat."""
-    return REVIEWED & Q(due__lte=day) & ~Q(repeat_on=day)
+    return REVIEWED & Q(due__lte=day) & ~Q(repeat_on=day) & ~Q(buried_on=day)
+
+
+def waiting_new_on_q(day: dt.date) -> Q:
+    """New cards waiting on ``day``: brought in, not seen yet, not buried that day."""
+    return WAITING_NEW & ~Q(buried_on=day)
 
 
 def repeats_on_q(day: dt.date) -> Q:
     """SM-2 step 7: cards graded below 4 on ``day`` that still owe a repeat."""
-    return Q(repeat_on=day, suspended=False)
+    return Q(repeat_on=day, suspended=False) & ~Q(buried_on=day)
 
 
 class ReviewStateQuerySet(models.QuerySet["ReviewState"]):
@@ -201,6 +206,8 @@ class ReviewState(models.Model):
     # (graded below 4 and not yet brought to 4 or 5).
     repeat_on = models.DateField(null=True, blank=True)
     suspended = models.BooleanField(default=False)
+    # Buried: out of the queue for the rest of this local day, back tomorrow as it was.
+    buried_on = models.DateField(null=True, blank=True)
     # Moves on every change; a grade names the version it was shown at, so a double
     # submit or a second tab cannot grade the same showing twice.
     version = models.PositiveIntegerField(default=0)

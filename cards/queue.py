@@ -37,7 +37,14 @@ from django.db.models import (
 
 from cards.interview import SM2, Horizon, new_cards_open
 from cards.memory import DEFAULT_RETENTION, Model
-from cards.models import WAITING_NEW, Card, ReviewLog, ReviewState, due_on_q, repeats_on_q
+from cards.models import (
+    Card,
+    ReviewLog,
+    ReviewState,
+    due_on_q,
+    repeats_on_q,
+    waiting_new_on_q,
+)
 
 # The time a review takes when a person has no measured answers yet (the benchmark's too).
 DEFAULT_SECONDS_PER_REVIEW = 8.0
@@ -203,14 +210,14 @@ def queue_counts_many(
     done = done_on(user_ids=user_ids, day=today)
     states = ReviewState.objects.filter(user_id__in=user_ids)
     # The three kinds of state the queue holds, counted in one pass over their indexes.
-    due_q, repeat_q = due_on_q(today), repeats_on_q(today)
+    due_q, repeat_q, waiting_q = due_on_q(today), repeats_on_q(today), waiting_new_on_q(today)
     due, waiting, repeat = {}, {}, {}
     for row in (
-        states.filter(due_q | WAITING_NEW | repeat_q)
+        states.filter(due_q | waiting_q | repeat_q)
         .values("user_id")
         .annotate(
             due=Count("id", filter=due_q),
-            waiting=Count("id", filter=WAITING_NEW),
+            waiting=Count("id", filter=waiting_q),
             repeat=Count("id", filter=repeat_q),
         )
         .order_by()
@@ -303,7 +310,7 @@ def next_card(
             return NextCard(card=state.card, state=state, section="due")
     if counts.new:
         introduced = (
-            states.waiting_new()
+            states.filter(waiting_new_on_q(today))
             .order_by(
                 _topic_first("card__topic_id", priority_topic_ids),
                 "card__topic__order",
@@ -343,7 +350,7 @@ def card_queued(*, user: User | int, card: Card, limits: DailyLimits, today: dt.
         return False
     user_id = user if isinstance(user, int) else user.pk
     state = ReviewState.objects.filter(user_id=user_id, card=card).first()
-    if state is not None and state.suspended:
+    if state is not None and (state.suspended or state.buried_on == today):
         return False
     if state is not None and state.repeat_on == today:
         return True

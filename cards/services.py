@@ -613,11 +613,42 @@ def review_suspend(
     return state
 
 
+def review_bury(
+    *, user: User, card: Card, buried: bool, now: dt.datetime, zone: ZoneInfo
+) -> ReviewState:
+    """Hide a card for the rest of the user's local day (or bring it back): tomorrow it is
+    in the queue as it was, its schedule untouched."""
+    today = local_date(now, zone)
+    with transaction.atomic():
+        state, _ = ReviewState.objects.select_for_update().get_or_create(
+            user=user,
+            card=card,
+            defaults={"due": today, "introduced_on": today},
+        )
+        state.buried_on = today if buried else None
+        state.version += 1
+        state.save(update_fields=["buried_on", "version"])
+    return state
+
+
 def card_update(*, card: Card, front: str, back: str, tags: str) -> Card:
     card.front, card.back, card.tags = front.strip(), back.strip(), " ".join(normalize_tags(tags))
     for name, value in card_html(card.front, card.back).items():
         setattr(card, name, value)
     card.save(update_fields=["front", "back", "tags", *HTML_FIELDS, "updated_at"])
+    return card
+
+
+def card_restore(
+    *, user: User, card: Card, front: str, back: str, tags: str, topic_id: int
+) -> Card:
+    """Put back an own card's text, rendered again, and its topic if that is still the
+    user's to use: what undoing an edit does."""
+    with transaction.atomic():
+        card_update(card=card, front=front, back=back, tags=tags)
+        topic = Topic.objects.visible_to(user).filter(pk=topic_id).first()
+        if topic is not None and topic.pk != card.topic_id:
+            card_move(card=card, topic=topic)
     return card
 
 

@@ -12,6 +12,7 @@ urlpatterns = [
     path("review/custom/", custom.custom_study, name="custom_study"),
     path("review/custom/grade/", custom.custom_grade, name="custom_grade"),
     path("review/cards/<int:card_id>/history/", drill.history, name="card_history"),
+    path("review/cards/<int:card_id>/bury/", drill.bury, name="card_bury"),
     # The drill's editor of old; links to it open the one editor.
     path(
         "review/cards/<int:card_id>/edit/",

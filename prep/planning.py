@@ -60,7 +60,10 @@ what this function returns. ``generate_plan`` returns only the remaining work: a
 already done (same kind, title and topic; counted, so two done copies skip two) is not
 scheduled again. Done items the caller keeps in the new first week are passed as
 ``spent`` minutes and come off that week's budget, so done and planned together never
-exceed the hours; ``topic_ids`` keeps a rebuild to the topics its plan already had. A topic with
+exceed the hours; ``topic_ids`` keeps a rebuild to the topics its plan already had, and
+``kept`` holds the minutes its not-done items had: such an item is planned at exactly those
+minutes (never rescaled, never trimmed), or, when no week has room for it whole, not at
+all (its topic is then left out). A topic with
 every activity done is neither planned nor left out, and its weight no longer claims
 time. Week numbers count from 1 at ``start``; a caller that keeps earlier weeks offsets
 them. The one exception to "never again" is the mock/review item kept in the final days:
@@ -74,7 +77,7 @@ from __future__ import annotations
 import math
 from bisect import bisect_right
 from collections import Counter
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -216,12 +219,14 @@ def generate_plan(
     done: Sequence[DoneItem] = (),
     spent: int = 0,
     topic_ids: Collection[int] | None = None,
+    kept: Mapping[tuple[str, str, int | None], int] | None = None,
 ) -> PlanDraft:
     """Plan the work still to do from ``start`` to the day before ``interview``.
 
     ``spent`` is the minutes of done items the caller keeps in the first week; they take
     that much of its budget. ``topic_ids``, when given, are the only topics that may be
     planned (a rebuild keeps the topics its plan had; the others stay left out).
+    ``kept`` maps (kind, title, topic id) to the minutes a rebuild keeps for that item.
     See the module docstring for the algorithm and the re-planning contract.
     """
     hours = _check(template, start, interview, hours_per_week)
@@ -231,13 +236,14 @@ def generate_plan(
     per_day = hours * 60 / 7
 
     still_done = Counter((d.kind, d.title, d.topic_id) for d in done)
-    work = _remaining_work(template, still_done)
+    pinned: Mapping[_Key, int] = kept or {}
+    work = _remaining_work(template, still_done, pinned)
 
     finale_days = min(FINALE_MAX_DAYS, max(1, math.ceil(days * FINALE_SHARE)))
     budgets, topic_caps, finale_caps = _layout(days, finale_days, per_day, spent)
     topic_weeks = [w for w in range(len(budgets)) if 7 * w < days - finale_days]
     plannable = [w for w in work if topic_ids is None or w.topic.topic_id in topic_ids]
-    topics = _plan_topics(plannable, [topic_caps[w] for w in topic_weeks])
+    topics = _plan_topics(plannable, [topic_caps[w] for w in topic_weeks], pinned)
     if plannable and not topics.chosen:
         # Not one topic fits: the days are better spent rehearsing than left empty.
         finale_days = days
@@ -247,9 +253,10 @@ def generate_plan(
     studied = [*topics.chosen, *(_fully_done(template, work))]
     finale = _plan_finale(
         _finale_activities(template, still_done),
-        _drills(studied, still_done),
+        _drills(studied, still_done, pinned),
         [finale_caps[w] for w in finale_weeks],
         [i for i, w in enumerate(finale_weeks) if min(7 * w + 7, days) > days - 7],
+        pinned,
     )
 
     chosen_ids = {w.topic.topic_id for w in topics.chosen}
@@ -319,7 +326,9 @@ def _scaled(minutes: int, factor: float) -> int:
     return max(MIN_ITEM, _round_step(minutes * factor))
 
 
-def _remaining_work(template: TrackTemplate, still_done: Counter[_Key]) -> list[_Work]:
+def _remaining_work(
+    template: TrackTemplate, still_done: Counter[_Key], pinned: Mapping[_Key, int]
+) -> list[_Work]:
     work = []
     for position, topic in enumerate(template.topics):
         remaining = []
@@ -340,7 +349,10 @@ def _remaining_work(template: TrackTemplate, still_done: Counter[_Key]) -> list[
                 activities=tuple(remaining),
                 base=base,
                 share=topic.weight * base / total,
-                least=sum(_scaled(a.minutes, MIN_SCALE) for a in remaining),
+                least=sum(
+                    pinned.get((a.kind, a.title, topic.topic_id)) or _scaled(a.minutes, MIN_SCALE)
+                    for a in remaining
+                ),
             )
         )
     return work
@@ -377,10 +389,14 @@ def _layout(
     return budgets, topic_caps, finale_caps
 
 
-def _fit(minutes: int, room: int) -> int:
-    """What of an item a slot with ``room`` minutes takes: all, a trimmed part, or 0."""
+def _fit(minutes: int, room: int, *, whole: bool = False) -> int:
+    """What of an item a slot with ``room`` minutes takes: all, a trimmed part, or 0.
+
+    A ``whole`` item (its minutes kept by a rebuild) is never trimmed."""
     if minutes <= room:
         return minutes
+    if whole:
+        return 0
     trimmed = _floor_step(room)
     if trimmed >= MIN_ITEM and trimmed >= minutes * TRIM_KEEP:
         return trimmed
@@ -388,7 +404,10 @@ def _fit(minutes: int, room: int) -> int:
 
 
 def _pack(
-    minutes: Sequence[int], earliest: Sequence[int], caps: Sequence[int]
+    minutes: Sequence[int],
+    earliest: Sequence[int],
+    caps: Sequence[int],
+    whole: Sequence[bool] | None = None,
 ) -> list[tuple[int, int]] | None:
     """Place items in order, each in a slot no earlier than its own nor the previous one's.
 
@@ -397,13 +416,14 @@ def _pack(
     room = list(caps)
     placed = []
     slot = 0
-    for wanted, first in zip(minutes, earliest, strict=True):
+    fixed = whole if whole is not None else [False] * len(minutes)
+    for wanted, first, keep in zip(minutes, earliest, fixed, strict=True):
         slot = max(slot, first)
-        while slot < len(room) and not _fit(wanted, room[slot]):
+        while slot < len(room) and not _fit(wanted, room[slot], whole=keep):
             slot += 1
         if slot == len(room):
             return None
-        taken = _fit(wanted, room[slot])
+        taken = _fit(wanted, room[slot], whole=keep)
         room[slot] -= taken
         placed.append((slot, taken))
     return placed
@@ -429,7 +449,9 @@ def _allocate(chosen: Sequence[_Work], budget: float) -> list[float]:
     return clamped(low)
 
 
-def _plan_topics(work: Sequence[_Work], caps: Sequence[int]) -> _TopicPhase:
+def _plan_topics(
+    work: Sequence[_Work], caps: Sequence[int], pinned: Mapping[_Key, int]
+) -> _TopicPhase:
     room = sum(caps)
     starts = [sum(caps[:i]) for i in range(len(caps))]
     for attempt in range(MAX_ATTEMPTS):
@@ -445,7 +467,15 @@ def _plan_topics(work: Sequence[_Work], caps: Sequence[int]) -> _TopicPhase:
 
         items: list[tuple[_Work, Activity, int]] = []
         for w, target in zip(chosen, _allocate(chosen, budget), strict=True):
-            items.extend((w, a, _scaled(a.minutes, target / w.base)) for a in w.activities)
+            items.extend(
+                (
+                    w,
+                    a,
+                    pinned.get((a.kind, a.title, w.topic.topic_id))
+                    or _scaled(a.minutes, target / w.base),
+                )
+                for a in w.activities
+            )
         total = sum(m for _, _, m in items)
 
         # Stretch the planned minutes over the whole phase: an item may not start before
@@ -461,7 +491,8 @@ def _plan_topics(work: Sequence[_Work], caps: Sequence[int]) -> _TopicPhase:
                 previous = w
             earliest.append(max(0, bisect_right(starts, point) - 1))
             before += m
-        placed = _pack([m for _, _, m in items], earliest, caps)
+        whole = [(a.kind, a.title, w.topic.topic_id) in pinned for w, a, _ in items]
+        placed = _pack([m for _, _, m in items], earliest, caps, whole)
         if placed is None:
             continue
         return _TopicPhase(
@@ -488,7 +519,9 @@ def _finale_activities(template: TrackTemplate, still_done: Counter[_Key]) -> li
     return remaining
 
 
-def _drills(studied: Sequence[_Work], still_done: Counter[_Key]) -> list[_Placed]:
+def _drills(
+    studied: Sequence[_Work], still_done: Counter[_Key], pinned: Mapping[_Key, int]
+) -> list[_Placed]:
     """One drill per studied topic, heaviest first: what interviewers ask most."""
     drills = []
     for w in sorted(studied, key=lambda w: (-w.topic.weight, w.position)):
@@ -497,7 +530,9 @@ def _drills(studied: Sequence[_Work], still_done: Counter[_Key]) -> list[_Placed
         if still_done[key] > 0:
             still_done[key] -= 1
             continue
-        drills.append(_Placed(-1, "drill", title, w.topic.topic_id, DRILL_MINUTES))
+        drills.append(
+            _Placed(-1, "drill", title, w.topic.topic_id, pinned.get(key) or DRILL_MINUTES)
+        )
     return drills
 
 
@@ -506,6 +541,7 @@ def _plan_finale(
     drills: Sequence[_Placed],
     caps: Sequence[int],
     last_days: Sequence[int],
+    pinned: Mapping[_Key, int],
 ) -> list[_Placed]:
     """Place the finale from the end backwards, then the weak-topic drills where room is left.
 
@@ -516,19 +552,23 @@ def _plan_finale(
     # after, so the final days end on the real thing.
     items = sorted(activities, key=lambda a: a.kind in FINALE_KINDS)
     room = sum(caps)
-    placed = _finale_fit(items, caps, room, last_days)
+    placed = _finale_fit(items, caps, room, last_days, pinned)
     while placed is None and len(items) > 1:
         # Fewer, real mock interviews beat many token ones: below MIN_SCALE an item goes,
         # drills first, then reviews, then the later mocks. Mocks and reviews outrank the
         # drills in front of them, so the last item left is still a mock or a review.
         drop = min(range(len(items)), key=lambda i: (FINALE_RANK.get(items[i].kind, 0), -i))
         del items[drop]
-        placed = _finale_fit(items, caps, room, last_days)
+        placed = _finale_fit(items, caps, room, last_days, pinned)
     if placed is None:
         # The last mock/review alone does not fit at MIN_ITEM: it gets the roomiest day.
         kept = items[-1]
         slot = max(last_days, key=lambda i: (caps[i], i))
         minutes = min(kept.minutes, _floor_step(caps[slot]))
+        was = pinned.get((kept.kind, kept.title, None))
+        if was is not None:
+            # A rebuild keeps its minutes or leaves it out; it never shrinks it.
+            minutes = was if was <= caps[slot] else 0
         if minutes < MIN_KEPT_ITEM:
             return []
         return [_Placed(slot, kept.kind, kept.title, None, minutes)]
@@ -538,10 +578,13 @@ def _plan_finale(
         left[item.slot] -= item.minutes
     extra = []
     for drill in drills:
-        room_for = next((i for i in range(len(left)) if _fit(drill.minutes, left[i])), None)
+        keep = (drill.kind, drill.title, drill.topic_id) in pinned
+        room_for = next(
+            (i for i in range(len(left)) if _fit(drill.minutes, left[i], whole=keep)), None
+        )
         if room_for is None:
             break
-        minutes = _fit(drill.minutes, left[room_for])
+        minutes = _fit(drill.minutes, left[room_for], whole=keep)
         left[room_for] -= minutes
         extra.append(_Placed(room_for, drill.kind, drill.title, drill.topic_id, minutes))
     # Drill the weak spots before the mocks that will find them.
@@ -549,16 +592,21 @@ def _plan_finale(
 
 
 def _finale_fit(
-    items: Sequence[Activity], caps: Sequence[int], room: int, last_days: Sequence[int]
+    items: Sequence[Activity],
+    caps: Sequence[int],
+    room: int,
+    last_days: Sequence[int],
+    pinned: Mapping[_Key, int],
 ) -> list[_Placed] | None:
     factor = min(MAX_SCALE, room / sum(a.minutes for a in items))
     # A lone item may shrink to MIN_ITEM; several give way to fewer before going below pace.
     floor = MIN_SCALE if len(items) > 1 else 0.0
     count = len(caps)
+    whole = [(a.kind, a.title, None) in pinned for a in items]
     while factor >= floor:
-        minutes = [_scaled(a.minutes, factor) for a in items]
+        minutes = [pinned.get((a.kind, a.title, None)) or _scaled(a.minutes, factor) for a in items]
         # Packed backwards: the latest days fill first and keep the finale's order.
-        backwards = _pack(minutes[::-1], [0] * len(items), caps[::-1])
+        backwards = _pack(minutes[::-1], [0] * len(items), caps[::-1], whole[::-1])
         if backwards is not None:
             placed = [
                 _Placed(count - 1 - slot, a.kind, a.title, None, m)
@@ -566,7 +614,7 @@ def _finale_fit(
             ]
             if placed[-1].slot in last_days:
                 return placed
-        if all(m <= MIN_ITEM for m in minutes):
+        if all(m <= MIN_ITEM or keep for m, keep in zip(minutes, whole, strict=True)):
             return None
         factor *= SHRINK
     return None

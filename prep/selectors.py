@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from django.contrib.auth.models import User
 from django.db.models import F, Prefetch, Sum, Window
 from django.db.models.functions import RowNumber
+from django.urls import reverse
 
 from cards.models import ReviewLog
 from prep.models import PlanItem, PlanWeek
@@ -127,9 +128,22 @@ class Today:
         return self.card_minutes + (self.step.minutes if self.step else 0)
 
 
-def plan_step(
-    *, week: PlanWeek, today: dt.date, spent: dict[int, float], url_for: dict[str, str]
-) -> PlanStep | None:
+def plan_item_url(item: PlanItem) -> str:
+    """Where a plan item is done: a drill in the drill; a mock interview on the mocks page
+    with the prompts that match it; a topic's study, derivation, sketch or review beside
+    the topic's cards; the finale's review of every topic in custom study's weakest cards."""
+    if item.kind == PlanItem.Kind.DRILL:
+        return reverse("drill")
+    if item.kind == PlanItem.Kind.MOCK:
+        return f"{reverse('mock_index')}?item={item.pk}"
+    if item.topic_id is not None:
+        return f"{reverse('card_browser')}?topic={item.topic_id}"
+    if item.kind == PlanItem.Kind.REVIEW:
+        return f"{reverse('custom_study')}?mode=weakest"
+    return reverse("plan") + "#week-title"
+
+
+def plan_step(*, week: PlanWeek, today: dt.date, spent: dict[int, float]) -> PlanStep | None:
     """The first item of ``week`` not done yet, with today's share of the week's time."""
     items = list(week.items.all())
     # A drill item the drill has already filled is done, ticked or not yet.
@@ -147,7 +161,7 @@ def plan_step(
     return PlanStep(
         item=item,
         minutes=min(item.minutes, max(share, 5)),
-        url=url_for.get(item.kind, url_for["default"]),
+        url=plan_item_url(item),
     )
 
 
@@ -158,15 +172,12 @@ def today_load(
     today: dt.date,
     reviews: int,
     new: int,
-    url_for: dict[str, str],
 ) -> Today:
     """The "Today" box: the queue in minutes at the person's pace, and one plan step."""
     pace = seconds_per_card(user=user)
     left = [i for i in week.items.all() if i.done_at is None] if week else []
     step = (
-        plan_step(
-            week=week, today=today, spent=drill_minutes(user=user, week=week), url_for=url_for
-        )
+        plan_step(week=week, today=today, spent=drill_minutes(user=user, week=week))
         if week
         else None
     )

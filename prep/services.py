@@ -21,7 +21,6 @@ from prep.models import Plan, PlanItem, PlanWeek, Profile, Track, TrackTopic
 from prep.planning import Activity, DoneItem, TrackTemplate, generate_plan
 from prep.planning import TrackTopic as PlanTrackTopic
 from prep.scheduled.reminders import reminder_schedule_next
-from prep.selectors import drill_minutes
 from prep.trackfile import TrackSpec
 
 
@@ -234,7 +233,20 @@ def plan_generate(*, user: User, today: dt.date) -> Plan:
         else None
     )
     replaced = PlanWeek.objects.filter(plan=plan, ends_on__gte=today)
-    PlanItem.objects.filter(week__in=replaced, done_at__isnull=True).delete()
+    open_items = PlanItem.objects.filter(week__in=replaced, done_at__isnull=True)
+    # A rebuild on the same terms keeps every open item's minutes: only what was ticked
+    # moves the plan, never the durations the person has been reading.
+    kept: dict[tuple[str, str, int | None], int] | None = (
+        {
+            (kind, title, topic_id): minutes
+            for kind, title, topic_id, minutes in open_items.values_list(
+                "kind", "title", "topic_id", "minutes"
+            )
+        }
+        if same_terms
+        else None
+    )
+    open_items.delete()
     # Out of the way of the new weeks' numbers until their done items have moved.
     replaced.update(number=F("number") + 10_000)
     last_past = PlanWeek.objects.filter(plan=plan, ends_on__lt=today).order_by("-number").first()
@@ -248,6 +260,7 @@ def plan_generate(*, user: User, today: dt.date) -> Plan:
         done=[DoneItem(i.kind, i.title, i.topic_id, i.minutes) for i in done_items],
         spent=sum(i.minutes for i in kept_done),
         topic_ids=topic_ids,
+        kept=kept,
     )
     weeks = PlanWeek.objects.bulk_create(
         PlanWeek(
@@ -285,29 +298,6 @@ def plan_generate(*, user: User, today: dt.date) -> Plan:
     plan.notes = draft.notes
     plan.save(update_fields=["interview_date", "hours_per_week", "notes", "updated_at"])
     return plan
-
-
-def plan_drills_tick(*, user: User, today: dt.date, now: dt.datetime) -> int:
-    """Tick this week's "Drill ⟨topic⟩ cards" items whose minutes the drill has reached:
-    the time spent grading the topic's cards this week counts toward them."""
-    open_drills = list(
-        PlanItem.objects.filter(
-            week__plan__user=user,
-            week__plan__is_active=True,
-            week__starts_on__lte=today,
-            week__ends_on__gte=today,
-            kind=PlanItem.Kind.DRILL,
-            done_at__isnull=True,
-            topic__isnull=False,
-        ).select_related("week")
-    )
-    if not open_drills:
-        return 0
-    spent = drill_minutes(user=user, week=open_drills[0].week)
-    ticked = [i.pk for i in open_drills if spent.get(i.topic_id or 0, 0) >= i.minutes]
-    if not ticked:
-        return 0
-    return PlanItem.objects.filter(pk__in=ticked, done_at__isnull=True).update(done_at=now)
 
 
 def plan_item_set_done(*, user: User, item_id: int, done: bool, now: dt.datetime) -> PlanItem:

@@ -35,6 +35,7 @@ from prep.forms import (
 )
 from prep.middleware import AuthedHttpRequest
 from prep.models import EmailDelivery, Plan, PlanItem, PlanWeek, Profile
+from prep.plan_drills import plan_drills_tick
 from prep.selectors import current_week, today_load
 from prep.services import (
     InterviewNotPassed,
@@ -43,7 +44,6 @@ from prep.services import (
     feed_token_rotate,
     interview_after_choose,
     onboarding_complete,
-    plan_drills_tick,
     plan_generate,
     plan_item_set_done,
     profile_extra_new_cards_set,
@@ -162,7 +162,7 @@ def plan(request: AuthedHttpRequest) -> HttpResponse:
     now = timezone.now()
     today = local_date(now, profile.zone)
     active = Plan.objects.filter(user=request.user, is_active=True).select_related("track").first()
-    plan_drills_tick(user=request.user, today=today, now=now)
+    plan_drills_tick(user_ids=[request.user.pk], on=today, now=now)
     week = current_week(user=request.user, today=today)
     later_weeks = (
         PlanWeek.objects.filter(plan=active, starts_on__gt=today).prefetch_related("items")
@@ -181,7 +181,6 @@ def plan(request: AuthedHttpRequest) -> HttpResponse:
             today=today,
             reviews=counts.due + counts.repeat,
             new=counts.new,
-            url_for=step_urls(),
         ),
         "week": week,
         "items": items,
@@ -207,12 +206,6 @@ def plan(request: AuthedHttpRequest) -> HttpResponse:
         "calibration": calibration(user=request.user),
     }
     return render(request, "prep/plan.html", context)
-
-
-def step_urls() -> dict[str, str]:
-    """Where each kind of plan item is done: drills in the drill, the rest on the plan."""
-    drill = reverse("drill")
-    return {"drill": drill, "review": drill, "default": reverse("plan") + "#week-title"}
 
 
 @require_POST

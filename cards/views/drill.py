@@ -22,7 +22,9 @@ from cards.selectors import day_summary, streaks
 from cards.services import (
     NothingToUndo,
     StaleGrade,
+    card_restore,
     interval_preview,
+    review_bury,
     review_record,
     review_suspend,
     review_undo,
@@ -30,6 +32,7 @@ from cards.services import (
 )
 from cards.views.common import AuthedHttpRequest
 from core.localtime import local_date
+from prep.plan_drills import plan_drills_tick
 from prep.selectors import current_week, current_week_topic_ids, drill_minutes, plan_step
 
 # SM-2's six qualities, each with a word of its own.
@@ -124,7 +127,6 @@ def drill_context(
                 week=week,
                 today=today,
                 spent=drill_minutes(user=request.user, week=week),
-                url_for={"default": reverse("plan") + "#week-title"},
             )
         return context
     state = current.state
@@ -233,21 +235,48 @@ def grade(request: AuthedHttpRequest) -> HttpResponse:
                 f"{_named(card)} is a leech: failed {LEECH_LAPSES} times, so it is suspended "
                 "(your profile's choice). Rewrite it, or undo (U) to keep drilling it.",
             )
+        # The grade's minutes count toward this week's drill items at once.
+        plan_drills_tick(user_ids=[request.user.pk], on=local_date(now, profile.zone), now=now)
     context = drill_context(request, exclude_card_id=card.pk, finished_check=True)
     if not request.htmx:
         return redirect("drill")
     return drill_response(request, context)
 
 
+@require_POST
+def bury(request: AuthedHttpRequest, card_id: int) -> HttpResponse:
+    """Hide the card until tomorrow, as Anki's "bury" does; U undoes it."""
+    card = _visible_card(request, card_id)
+    review_bury(
+        user=request.user, card=card, buried=True, now=timezone.now(), zone=request.profile.zone
+    )
+    drill_action_push(request, kind="bury", card=card)
+    messages.success(request, "Card buried: it comes back tomorrow (U undoes).")
+    if not request.htmx:
+        return redirect("drill")
+    return drill_response(request, drill_context(request, finished_check=True))
+
+
 # The drill's own actions, newest last, in the session: undo takes back the last one,
-# a grade or a suspension. (A grade made elsewhere is still undone from the review log.)
+# a grade, a suspension, a burial or an edit (whose text before it rides along). A grade
+# made elsewhere is still undone from the review log.
 ACTIONS_KEY = "drill_actions"
 ACTIONS_KEPT = 20
 
 
-def drill_action_push(request: AuthedHttpRequest, *, kind: str, card: Card) -> None:
-    actions = [*request.session.get(ACTIONS_KEY, []), {"kind": kind, "card": card.pk}]
+def drill_action_push(
+    request: AuthedHttpRequest, *, kind: str, card: Card, before: dict[str, Any] | None = None
+) -> None:
+    action: dict[str, Any] = {"kind": kind, "card": card.pk}
+    if before is not None:
+        action["before"] = before
+    actions = [*request.session.get(ACTIONS_KEY, []), action]
     request.session[ACTIONS_KEY] = actions[-ACTIONS_KEPT:]
+
+
+def card_text(card: Card) -> dict[str, Any]:
+    """What an edit changes, kept so that undo can put it back."""
+    return {"front": card.front, "back": card.back, "tags": card.tags, "topic": card.topic_id}
 
 
 def _drill_action_pop(request: AuthedHttpRequest) -> dict[str, Any] | None:
@@ -268,13 +297,19 @@ def undo(request: AuthedHttpRequest) -> HttpResponse:
     profile = request.profile
     now = timezone.now()
     action = _drill_action_pop(request)
-    if action is not None and action["kind"] == "suspend":
-        card = Card.objects.visible_to(request.user).filter(pk=action["card"]).first()
-        if card is not None:
-            review_suspend(
-                user=request.user, card=card, suspended=False, now=now, zone=profile.zone
+    if action is not None and action["kind"] != "grade":
+        card = (
+            Card.objects.visible_to(request.user)
+            .select_related("topic")
+            # Only one's own cards are edited; an edit's undo touches nothing else.
+            .filter(
+                pk=action["card"], **({"owner": request.user} if action["kind"] == "edit" else {})
             )
-            messages.success(request, f"Undone: the suspension of {_named(card)}.")
+            .first()
+        )
+        if card is not None:
+            undone = _undo_action(request, action=action, card=card, now=now)
+            messages.success(request, f"Undone: {undone}.")
             return _undone(request, card)
     try:
         card = review_undo(user=request.user, now=now, zone=profile.zone)
@@ -285,6 +320,31 @@ def undo(request: AuthedHttpRequest) -> HttpResponse:
         return drill_response(request, drill_context(request))
     messages.success(request, f"Undone: your grade of {_named(card)}.")
     return _undone(request, card)
+
+
+def _undo_action(
+    request: AuthedHttpRequest, *, action: dict[str, Any], card: Card, now: dt.datetime
+) -> str:
+    """Take back one of the drill's own actions on ``card``; say what was undone."""
+    zone = request.profile.zone
+    if action["kind"] == "suspend":
+        review_suspend(user=request.user, card=card, suspended=False, now=now, zone=zone)
+        return f"the suspension of {_named(card)}"
+    if action["kind"] == "bury":
+        review_bury(user=request.user, card=card, buried=False, now=now, zone=zone)
+        return f"burying {_named(card)}, back in today's queue"
+    # An edit: the text (and so the rendered HTML) and the topic it had before.
+    before = action["before"]
+    edited = _named(card)
+    card_restore(
+        user=request.user,
+        card=card,
+        front=before["front"],
+        back=before["back"],
+        tags=before["tags"],
+        topic_id=before["topic"],
+    )
+    return f"your edit of {edited}"
 
 
 def _undone(request: AuthedHttpRequest, card: Card) -> HttpResponse:

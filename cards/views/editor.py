@@ -34,7 +34,7 @@ from cards.services import (
     topics_for_titles,
 )
 from cards.views.common import AuthedHttpRequest
-from cards.views.drill import drill_action_push, drill_context, drill_response
+from cards.views.drill import card_text, drill_action_push, drill_context, drill_response
 
 
 def _from_drill(request: AuthedHttpRequest) -> bool:
@@ -138,6 +138,7 @@ def card_change(request: AuthedHttpRequest, card_id: int) -> HttpResponse:
         initial={"topic": card.topic_id, "front": card.front, "back": card.back, "tags": card.tags},
     )
     if request.method == "POST" and "preview" not in request.POST and form.is_valid():
+        before = card_text(card)
         with transaction.atomic():
             topic = _topic_from(request, form)
             card_update(
@@ -148,9 +149,12 @@ def card_change(request: AuthedHttpRequest, card_id: int) -> HttpResponse:
             )
             if topic.pk != card.topic_id:
                 card_move(card=card, topic=topic)
-        messages.success(request, "Card saved.")
         if from_drill:
+            if card_text(card) != before:
+                drill_action_push(request, kind="edit", card=card, before=before)
+            messages.success(request, "Card saved (U in the drill undoes the edit).")
             return redirect(_back_to_drill(card))
+        messages.success(request, "Card saved.")
         return redirect("card_change", card_id=card.pk)
     status = 400 if request.method == "POST" and form.errors else 200
     context: dict[str, Any] = {

@@ -21,6 +21,7 @@ from django.db import InterfaceError, OperationalError, connection
 from django.utils import timezone
 
 from prep.models import EmailDelivery
+from prep.plan_drills import plan_drills_tick
 from prep.scheduled.claims import deliveries_move
 from prep.scheduled.digests import daily_digests, weekly_digests
 from prep.scheduled.messages import daily_email, site_links, weekly_email
@@ -142,6 +143,12 @@ def reminders_send_batch(
     due_at = {d.pk: d.due_at for d in deliveries}
     outgoing: list[tuple[int, EmailMultiAlternatives]] = []
     for (kind, day), group in groups.items():
+        # What the drill has done counts before anything is said about it: today's week,
+        # and for a summary (sent on a week's first day) the week that ended yesterday.
+        user_ids = [d.user_id for d in group]
+        plan_drills_tick(user_ids=user_ids, on=day, now=now)
+        if kind == Kind.WEEKLY:
+            plan_drills_tick(user_ids=user_ids, on=day - dt.timedelta(days=1), now=now)
         if kind == Kind.DAILY:
             digests = daily_digests(profiles=[d.user.profile for d in group], today=day)
             for d in group:

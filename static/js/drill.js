@@ -1,6 +1,6 @@
 // The drill's keyboard: Space/Enter reveal, 0-5 grade (1-4 and Space for Good with four
 // buttons), U undo, E edit, S suspend,
-// H history, ? shortcuts. Everything it does is also a plain link or form, so the page
+// B bury, H history, ? shortcuts. Everything it does is also a plain link or form, so the page
 // works without this file; htmx swaps #drill and these handlers are delegated.
 (function () {
   "use strict";
@@ -77,6 +77,8 @@
       handled = click('[data-action="edit"]');
     } else if ((key === "s" || key === "S") && card) {
       handled = click('[data-action="suspend"]');
+    } else if ((key === "b" || key === "B") && card) {
+      handled = click('[data-action="bury"]');
     } else if ((key === "h" || key === "H") && card) {
       handled = click('[data-action="history"]');
     }

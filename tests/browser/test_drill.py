@@ -175,3 +175,30 @@ def test_four_buttons_by_keyboard_and_by_tap(
     tap.wait_for_function("() => document.querySelector('[data-count=new]').textContent == '3'")
     assert [log.quality for log in ReviewLog.objects.order_by("id")] == [1, 4, 5]
     phone.close()
+
+
+def test_b_buries_the_card_and_u_brings_it_back_saying_so(
+    page: Any, live_server: Any, owner: Any, deck: list[Card]
+) -> None:
+    log_in(page, live_server, "olivia", PASSWORD)
+    page.goto(f"{live_server.url}/review/")
+    page.evaluate("window.__cadenceMarker = 'still here'")
+    buried = page.locator("#card").get_attribute("data-card")
+    page.keyboard.press("b")
+    page.wait_for_function(
+        "id => !document.documentElement.dataset.busy && "
+        "document.querySelector('#card')?.dataset.card != id",
+        arg=buried,
+    )
+    assert "Card buried: it comes back tomorrow" in page.locator("#drill .messages").inner_text()
+    assert page.locator("[data-count=new]").inner_text() == str(len(deck) - 1)
+    assert ReviewState.objects.get(user=owner, card_id=buried).buried_on is not None
+    page.keyboard.press("u")
+    page.wait_for_function(
+        "id => !document.documentElement.dataset.busy && "
+        "document.querySelector('#card')?.dataset.card == id",
+        arg=buried,
+    )
+    assert "Undone: burying" in page.locator("#drill .messages").inner_text()
+    assert ReviewState.objects.get(user=owner, card_id=buried).buried_on is None
+    assert page.evaluate("window.__cadenceMarker") == "still here"

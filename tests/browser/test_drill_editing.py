@@ -46,3 +46,28 @@ def test_the_old_drill_editor_address_opens_the_one_editor_for_the_drill(
     page.goto(f"{live_server.url}/review/cards/{card.pk}/edit/?next=drill")
     assert page.url.endswith(f"/cards/{card.pk}/?next=drill")
     assert page.locator("text=Back to the drill").count() == 1
+
+
+def test_an_edit_made_from_the_drill_is_undone_with_u(
+    page: Any, live_server: Any, owner: Any
+) -> None:
+    topic = TopicFactory(title="Transformer fundamentals")
+    card = CardFactory(topic=topic, owner=owner, key="", front="My front", back="My **old** back")
+    CardFactory(topic=topic)
+    log_in(page, live_server, "olivia", PASSWORD)
+    page.goto(f"{live_server.url}/review/?card={card.pk}")
+    page.keyboard.press("Space")
+    page.keyboard.press("e")
+    page.wait_for_url(f"**/cards/{card.pk}/?next=drill")
+    page.fill("textarea[name=back]", "A worse back")
+    page.click("button[data-save]")
+    page.wait_for_url("**/review/?card=*")
+    assert "A worse back" in page.locator("#card .back").inner_text()
+    page.keyboard.press("u")
+    page.wait_for_selector("#drill .messages")
+    assert "Undone: your edit of “My front”" in page.locator("#drill .messages").inner_text()
+    card.refresh_from_db()
+    assert card.back == "My **old** back"
+    assert "<strong>old</strong>" in card.back_html
+    page.keyboard.press("Space")
+    assert "My old back" in page.locator("#card .back").inner_text()

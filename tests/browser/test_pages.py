@@ -89,6 +89,72 @@ def test_the_browsers_zone_comes_first_and_is_chosen_on_sign_up(
     context.close()
 
 
+def test_the_zone_search_narrows_the_list_and_picks_a_zone_on_sign_up(
+    browser: Any, live_server: Any, db: Any, artifacts: Path
+) -> None:
+    context = browser.new_context(timezone_id="Asia/Kolkata")
+    page = context.new_page()
+    page.goto(f"{live_server.url}/accounts/signup/")
+    search = page.get_by_role("searchbox", name="Search time zones")
+    # The browser's zone is still first, and preselected.
+    assert page.locator("select[name=time_zone] option").first.get_attribute("value") in {
+        "Asia/Kolkata",
+        "Asia/Calcutta",
+    }
+    search.fill("los ang")
+    assert page.input_value("select[name=time_zone]") == "America/Los_Angeles"
+    visible = page.evaluate(
+        "[...document.querySelectorAll('select[name=time_zone] option')]"
+        ".filter(o => !o.hidden).map(o => o.value)"
+    )
+    assert visible == ["America/Los_Angeles"]
+    assert "1 zone match" in page.locator(".zone-search-status").inner_text()
+    search.fill("europe")  # a region's name finds its zones
+    count = page.evaluate(
+        "[...document.querySelectorAll('select[name=time_zone] option')].filter(o => !o.hidden)"
+        ".length"
+    )
+    assert count > 30
+    assert page.input_value("select[name=time_zone]").startswith("Europe/")
+    search.fill("berlin")
+    search.press("Enter")  # picks the list, does not send the form
+    assert page.url.endswith("/accounts/signup/")
+    assert page.evaluate("document.activeElement.name") == "time_zone"
+    assert page.input_value("select[name=time_zone]") == "Europe/Berlin"
+    search.fill("")  # cleared: the whole list again, the choice kept
+    assert page.locator("select[name=time_zone] option:not([hidden])").count() > 300
+    assert page.input_value("select[name=time_zone]") == "Europe/Berlin"
+    search.fill("zzzz")
+    assert "No zone matches" in page.locator(".zone-search-status").inner_text()
+    assert page.input_value("select[name=time_zone]") == "Europe/Berlin"
+    page.screenshot(path=str(artifacts / "signup-zone-search.png"))
+    context.close()
+
+
+def test_the_profile_saves_the_zone_found_by_search(
+    page: Any, live_server: Any, planned: Any
+) -> None:
+    log_in(page, live_server, "olivia", PASSWORD)
+    page.goto(f"{live_server.url}/accounts/profile/")
+    page.get_by_role("searchbox", name="Search time zones").fill("tokyo")
+    page.get_by_role("button", name="Save").click()
+    page.wait_for_url("**/accounts/profile/")
+    assert Profile.objects.get(user=planned).time_zone == "Asia/Tokyo"
+
+
+def test_without_javascript_the_zone_list_is_a_plain_grouped_select(
+    browser: Any, live_server: Any, db: Any
+) -> None:
+    context = browser.new_context(java_script_enabled=False)
+    page = context.new_page()
+    page.goto(f"{live_server.url}/accounts/signup/")
+    assert page.locator("input.zone-search").count() == 0
+    assert page.locator("select[name=time_zone] optgroup[label=Europe] option").count() > 30
+    page.select_option("select[name=time_zone]", "Europe/Berlin")
+    assert page.input_value("select[name=time_zone]") == "Europe/Berlin"
+    context.close()
+
+
 def _phone(browser: Any, width: int = 390, height: int = 844, dark: bool = False) -> Any:
     return browser.new_context(
         viewport={"width": width, "height": height},
@@ -164,6 +230,13 @@ def test_no_page_scrolls_sideways_at_360_pixels(
         width = page.evaluate("document.documentElement.scrollWidth")
         if width > 360:
             wide[path] = width
+        # Nothing scrolls sideways inside its own strip either: every sub-navigation
+        # link is whole on screen.
+        for link in page.locator("nav.subnav a").all():
+            box = link.bounding_box()
+            assert box is not None
+            if box["x"] < 0 or box["x"] + box["width"] > 360:
+                wide[f"{path} {link.inner_text()}"] = round(box["x"] + box["width"])
         if not dark and path in {"/plan/", "/cards/"}:
             name = path.strip("/").replace("/", "-")
             page.screenshot(path=str(artifacts / f"phone-360-{name}.png"), full_page=True)

@@ -15,6 +15,7 @@ from django.urls import reverse
 
 from cards.models import Card, ReviewLog, ReviewState, Topic
 from cards.queue import most_overdue_first
+from cards.services import card_html
 from prep.models import Profile
 from tests.factories import CardFactory, deck_with_history
 
@@ -556,3 +557,109 @@ def test_the_profile_offers_the_choice_off_by_default(owner_client: Client, owne
     html = owner_client.get(reverse("profile")).content.decode()
     assert "Suspend leeches automatically" in html
     assert not Profile.objects.get(user=owner).suspend_leeches
+
+
+def test_undo_takes_back_an_edit_made_from_the_drill_text_html_and_topic(
+    owner_client: Client, owner: Any
+) -> None:
+    front, back = "Why $\\sqrt{d_k}$?", "Old **back**"
+    card = CardFactory(
+        owner=owner, key="", front=front, back=back, tags="a", **card_html(front, back)
+    )
+    old_html = (card.front_html, card.back_html)
+    assert "<msqrt>" in old_html[0]
+    elsewhere = Topic.objects.create(slug="elsewhere", title="Elsewhere", owner=owner, order=9)
+    owner_client.post(
+        reverse("card_change", args=[card.pk]),
+        {
+            "topic": elsewhere.pk,
+            "front": "A rewrite",
+            "back": "New back",
+            "tags": "b",
+            "next": "drill",
+        },
+    )
+    card.refresh_from_db()
+    assert (card.front, card.topic_id) == ("A rewrite", elsewhere.pk)
+
+    html = owner_client.post(reverse("undo"), **HTMX).content.decode()
+
+    card.refresh_from_db()
+    assert (card.front, card.back, card.tags) == ("Why $\\sqrt{d_k}$?", "Old **back**", "a")
+    assert (card.front_html, card.back_html) == old_html
+    assert card.topic_id != elsewhere.pk
+    assert "Undone: your edit of “A rewrite”" in html
+    assert shown(html)["card"] == card.pk
+
+
+def test_an_edit_from_the_drill_that_changes_nothing_leaves_nothing_to_undo(
+    owner_client: Client, owner: Any
+) -> None:
+    card = CardFactory(owner=owner, key="", front="Same", back="Same back")
+    owner_client.post(
+        reverse("card_change", args=[card.pk]),
+        {"topic": card.topic_id, "front": "Same", "back": "Same back", "next": "drill"},
+    )
+    html = owner_client.post(reverse("undo"), **HTMX).content.decode()
+    assert "Nothing to undo today." in html
+
+
+def test_bury_hides_the_card_until_tomorrow_and_keeps_its_schedule(
+    owner_client: Client, owner: Any
+) -> None:
+    card, other = CardFactory(), CardFactory()
+    html = owner_client.post(reverse("card_bury", args=[card.pk]), **HTMX).content.decode()
+    assert shown(html)["card"] == other.pk
+    assert "Card buried: it comes back tomorrow" in html
+    state = ReviewState.objects.get(user=owner, card=card)
+    assert state.last_reviewed_at is None
+    # Not by its id either, today.
+    assert (
+        shown(owner_client.get(f"{reverse('drill')}?card={card.pk}").content.decode())["card"]
+        == other.pk
+    )
+    with time_machine.travel(NOON_BERLIN + dt.timedelta(days=1), tick=False):
+        html = owner_client.get(f"{reverse('drill')}?card={card.pk}").content.decode()
+    assert shown(html)["card"] == card.pk
+
+
+def test_a_buried_review_is_not_due_today_but_is_tomorrow(owner_client: Client, owner: Any) -> None:
+    card = CardFactory()
+    ReviewState.objects.create(
+        user=owner,
+        card=card,
+        repetitions=2,
+        interval=6,
+        due=dt.date(2026, 11, 23),
+        last_reviewed_at=NOON_BERLIN - dt.timedelta(days=6),
+        introduced_on=dt.date(2026, 11, 1),
+    )
+    owner_client.post(reverse("card_bury", args=[card.pk]), **HTMX)
+    html = owner_client.get(reverse("drill")).content.decode()
+    assert 'data-count="due">0<' in html
+    state = ReviewState.objects.get(user=owner, card=card)
+    assert (state.due, state.interval) == (dt.date(2026, 11, 23), 6)
+    with time_machine.travel(NOON_BERLIN + dt.timedelta(days=1), tick=False):
+        html = owner_client.get(reverse("drill")).content.decode()
+    assert 'data-count="due">1<' in html
+
+
+def test_undo_takes_back_a_burial_and_says_so(owner_client: Client, owner: Any) -> None:
+    card = CardFactory(front="What does a KV cache store?")
+    CardFactory()
+    owner_client.post(reverse("card_bury", args=[card.pk]), **HTMX)
+    html = owner_client.post(reverse("undo"), **HTMX).content.decode()
+    assert ReviewState.objects.get(user=owner, card=card).buried_on is None
+    assert shown(html)["card"] == card.pk
+    assert "Undone: burying “What does a KV cache store?”" in html
+
+
+def test_a_stranger_cannot_bury_and_another_users_card_is_not_found(
+    stranger_client: Client, other_client: Client, owner: Any
+) -> None:
+    card = CardFactory(owner=owner, key="")
+    response = stranger_client.post(reverse("card_bury", args=[card.pk]))
+    assert response.status_code == 302
+    assert "login" in response["Location"]
+    assert other_client.post(reverse("card_bury", args=[card.pk])).status_code == 404
+    assert not ReviewState.objects.exists()

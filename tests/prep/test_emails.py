@@ -331,3 +331,78 @@ def test_a_daily_reminder_with_no_cards_points_to_the_plan_not_a_review(
     assert "Start today's review" not in html
     assert "Open your plan: https://cadence.example.org/plan/" in text
     assert 'href="https://cadence.example.org/plan/"' in html
+
+
+def _graded(user: Any, topic: Topic, *, minutes: int, day: dt.date) -> None:
+    """Grades of ``topic``'s cards on ``day`` taking ``minutes`` in all, as the drill logs them."""
+    cards = list(Card.objects.filter(topic=topic)[:2])
+    for card in cards:
+        ReviewLog.objects.create(
+            user=user,
+            card=card,
+            quality=4,
+            reviewed_at=NOW,
+            local_date=day,
+            answer_ms=minutes * 60_000 // len(cards),
+            repetitions_before=1,
+            interval_before=1,
+            easiness_before=2.5,
+            repetitions_after=2,
+            interval_after=6,
+            easiness_after=2.5,
+            due_after=day + dt.timedelta(days=6),
+        )
+
+
+def test_the_weekly_summary_counts_the_drill_items_the_drill_completed_as_done(
+    learner: Any,
+) -> None:
+    rlhf = Topic.objects.get(title__startswith="RLHF")
+    attention = Topic.objects.exclude(pk=rlhf.pk).get()
+    # Last week's drill, done by grading on its last day; nobody opened the plan page since.
+    PlanItem.objects.filter(title="Drill attention").update(kind="drill", topic=attention)
+    _graded(learner, attention, minutes=20, day=TODAY - dt.timedelta(days=1))
+    # This week's drill, done this morning before the summary goes out.
+    this_week = PlanItem.objects.get(title="Mock: RLHF").week
+    drill = PlanItem.objects.create(
+        week=this_week, topic=rlhf, kind="drill", title="Drill RLHF cards", minutes=15, order=9
+    )
+    _graded(learner, rlhf, minutes=15, day=TODAY)
+
+    weekly = by_subject(send_today(), "Week 2")
+
+    text, html = parts(weekly)
+    assert "1 of 2 items done (20 of 65 min)" in text
+    left = text.split("THIS WEEK", 1)[1]
+    assert "Drill RLHF cards" not in left
+    assert "Drill RLHF cards" not in html.split("This week", 1)[1]
+    assert "1 item already done" in left
+    assert PlanItem.objects.get(pk=drill.pk).done_at is not None
+
+
+def test_the_daily_reminder_does_not_list_a_drill_the_drill_completed(
+    daily_learner: Any,
+) -> None:
+    rlhf = Topic.objects.get(title__startswith="RLHF")
+    this_week = PlanItem.objects.get(title="Mock: RLHF").week
+    PlanItem.objects.create(
+        week=this_week, topic=rlhf, kind="drill", title="Drill RLHF cards", minutes=15, order=9
+    )
+    _graded(daily_learner, rlhf, minutes=15, day=TODAY)
+
+    text, html = parts(send_today()[0])
+
+    assert "Mock: RLHF" in text
+    assert "Drill RLHF cards" not in text
+    assert "Drill RLHF cards" not in html
+
+
+def test_a_drill_half_done_is_still_listed(daily_learner: Any) -> None:
+    rlhf = Topic.objects.get(title__startswith="RLHF")
+    this_week = PlanItem.objects.get(title="Mock: RLHF").week
+    PlanItem.objects.create(
+        week=this_week, topic=rlhf, kind="drill", title="Drill RLHF cards", minutes=30, order=9
+    )
+    _graded(daily_learner, rlhf, minutes=15, day=TODAY)
+    text, _ = parts(send_today()[0])
+    assert "Drill RLHF cards" in text

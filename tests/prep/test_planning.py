@@ -627,3 +627,25 @@ def test_the_same_inputs_always_give_the_same_plan(
     template: TrackTemplate, days: int, hours: float
 ) -> None:
     assert plan(days, hours=hours, template=template) == plan(days, hours=hours, template=template)
+
+
+def test_a_rebuild_plans_every_kept_item_at_its_kept_minutes_and_never_trims_one() -> None:
+    first = plan(21, hours=4)
+    kept = {(i.kind, i.title, i.topic_id): i.minutes for i in first.items}
+    # Minutes a fresh plan would not choose: the rebuild must still use them as they are.
+    odd = {key: minutes + 5 for key, minutes in list(kept.items())[:3]}
+
+    again = generate_plan(
+        template=TRACK,
+        start=START,
+        interview=START + timedelta(weeks=3),
+        hours_per_week=4,
+        kept={**kept, **odd},
+    )
+
+    planned = {(i.kind, i.title, i.topic_id): i.minutes for i in again.items}
+    for key, minutes in planned.items():
+        if key in kept:
+            assert minutes == {**kept, **odd}[key], key
+    for week in again.weeks:
+        assert week.minutes <= week.budget_minutes

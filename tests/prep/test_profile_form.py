@@ -117,3 +117,16 @@ def test_a_one_day_week_is_labelled_by_its_day(owner_client: Client, owner: Any)
     body = owner_client.get(reverse("plan")).content.decode()
     assert "Mon 23 Nov" in body
     assert "Mon 23 Nov – Mon 23 Nov" not in body
+
+
+def test_the_profiles_checkbox_labels_end_without_a_colon(owner_client: Client) -> None:
+    body = owner_client.get(reverse("profile")).content.decode()
+    for label in (
+        "Daily reminder e-mail",
+        "Weekly summary e-mail",
+        "Send the daily e-mail even when nothing is due",
+    ):
+        assert f">{label}</label>" in body, label
+        assert f"{label}:" not in body
+    assert 'for="id_email_reminders">' in body
+    assert "Time zone:</label>" in body  # other fields keep theirs

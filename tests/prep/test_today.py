@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Any
 
 import pytest
@@ -107,3 +108,95 @@ def test_done_for_today_offers_the_plans_next_step_tomorrow_and_the_streak(
     assert "Tomorrow: 0 reviews due." in body
     assert f"<strong>{first.title}</strong>" in body
     assert "min today" in body
+
+
+def _week_item_links(body: str) -> dict[int, str]:
+    return {
+        int(pk): href
+        for pk, href in re.findall(
+            r'<li id="item-(\d+)".*?<a class="item-title[^"]*" href="([^"]+)"', body, re.S
+        )
+    }
+
+
+def test_each_plan_item_links_to_where_it_is_done_not_to_the_plan(
+    owner_client: Client, owner: Any, planned: Any
+) -> None:
+    week = planned.weeks.get(number=1)
+    topic = week.items.exclude(topic=None).first().topic
+    mock = PlanItem.objects.create(week=week, kind="mock", title="Mock: design a cache", minutes=45)
+    study = PlanItem.objects.create(
+        week=week, topic=topic, kind="study", title="Read up", minutes=30
+    )
+    sketch = PlanItem.objects.create(
+        week=week, topic=topic, kind="sketch", title="Sketch it", minutes=30
+    )
+    review = PlanItem.objects.create(week=week, kind="review", title="Review weak", minutes=30)
+    drill = PlanItem.objects.create(
+        week=week, topic=topic, kind="drill", title="Drill it", minutes=20
+    )
+
+    body = owner_client.get(reverse("plan")).content.decode()
+
+    links = _week_item_links(body.replace("&amp;", "&"))
+    assert links[mock.pk] == f"{reverse('mock_index')}?item={mock.pk}"
+    assert links[study.pk] == f"{reverse('card_browser')}?topic={topic.pk}"
+    assert links[sketch.pk] == f"{reverse('card_browser')}?topic={topic.pk}"
+    assert links[review.pk] == f"{reverse('custom_study')}?mode=weakest"
+    assert links[drill.pk] == reverse("drill")
+    assert not any(href.startswith(reverse("plan")) for href in links.values())
+    # The mocks page it opens suggests the prompts that match the item.
+    mocks = owner_client.get(links[mock.pk])
+    assert mocks.status_code == 200
+    assert mocks.context["item"] == mock
+
+
+def test_the_today_box_step_opens_where_the_step_is_done(
+    owner_client: Client, owner: Any, planned: Any
+) -> None:
+    week = planned.weeks.get(number=1)
+    PlanItem.objects.filter(week=week).update(done_at=NOW)
+    mock = PlanItem.objects.create(
+        week=week, kind="mock", title="Mock: design a cache", minutes=45, order=99
+    )
+    Profile.objects.filter(user=owner).update(new_cards_per_day=0)
+
+    response = owner_client.get(reverse("plan"))
+
+    url = f"{reverse('mock_index')}?item={mock.pk}"
+    assert response.context["today_box"].step.url == url
+    body = response.content.decode().replace("&amp;", "&")
+    assert f'<a class="today-what" href="{url}"' in body
+    assert re.search(rf'href="{re.escape(url)}" data-today-start', body)
+
+
+def test_done_for_today_leads_to_where_the_next_step_is_done(
+    owner_client: Client, owner: Any, planned: Any
+) -> None:
+    Profile.objects.filter(user=owner).update(new_cards_per_day=0)
+    first = planned.weeks.get(number=1).items.order_by("order").first()
+    response = owner_client.get(reverse("drill"))
+    assert response.context["next_step"].item == first
+    assert response.context["next_step"].url == f"{reverse('card_browser')}?topic={first.topic_id}"
+
+
+def test_the_grade_that_completes_a_drill_item_ticks_it_without_the_plan_page(
+    owner_client: Client, owner: Any, planned: Any
+) -> None:
+    week = planned.weeks.get(number=1)
+    topic = Card.objects.order_by("pk").first().topic  # type: ignore[union-attr]
+    drill = PlanItem.objects.create(
+        week=week, topic=topic, kind="drill", title=f"Drill {topic.title} cards", minutes=5
+    )
+    _log(owner, Card.objects.filter(topic=topic).last(), ms=4 * 60_000 + 30_000)  # type: ignore[arg-type]
+    body = owner_client.get(reverse("drill")).content.decode()
+    card = int(re.search(r'name="card" value="(\d+)"', body).group(1))  # type: ignore[union-attr]
+    assert Card.objects.get(pk=card).topic_id == topic.pk
+    shown_at = int(NOW.timestamp() * 1000)
+    with time_machine.travel(NOW + dt.timedelta(seconds=40), tick=False):
+        owner_client.post(
+            reverse("grade"),
+            {"card": card, "version": 0, "quality": 4, "shown_at": shown_at},
+            HTTP_HX_REQUEST="true",
+        )
+    assert PlanItem.objects.get(pk=drill.pk).done_at is not None
