@@ -244,7 +244,12 @@ ACTIONS_KEPT = 20
 
 
 def drill_action_push(request: AuthedHttpRequest, *, kind: str, card: Card) -> None:
-    actions = [*request.session.get(ACTIONS_KEY, []), {"kind": kind, "card": card.pk}]
+    held = request.session.get(ACTIONS_KEY, [])
+    if kind == "grade" and not held:
+        # With nothing held, undo takes back the last grade from the review log anyway: a
+        # grade is kept only to order it after a suspension, and no session is written.
+        return
+    actions = [*held, {"kind": kind, "card": card.pk}]
     request.session[ACTIONS_KEY] = actions[-ACTIONS_KEPT:]
 
 
