@@ -10,7 +10,8 @@ Order (DESIGN.md, SM-2 step 7):
 3. same-day repeats: cards graded below 4 today, until they score 4 or 5.
 
 The counts cost a fixed handful of indexed queries whatever the deck size and however many
-users are asked about at once.
+users are asked about at once; one user's (the drill's) are one statement, each count
+reading no more rows than the day's limits can use.
 """
 
 from __future__ import annotations
