@@ -278,13 +278,23 @@ def queue_counts(*, user: User | int, limits: DailyLimits, today: dt.date) -> Qu
     user_id = user if isinstance(user, int) else user.pk
     states = ReviewState.objects.filter(user_id=user_id)
     done = ReviewLog.objects.filter(user_id=user_id, local_date=today, is_repeat=False)
+    new_done_sql = _count_sql(done.filter(repetitions_before=0))
+    waiting_sql = _count_sql(states.filter(WAITING_NEW), limits.new_cards_per_day)
+    unseen_sql = _count_sql(unseen_cards(user_id), limits.new_cards_per_day)
+    # Unseen cards are looked for only while the waiting ones and the day's first answers
+    # leave room under the new-card limit (the room is never more): a deck seen almost
+    # whole makes that search long.
+    unseen_if_room = (
+        f"CASE WHEN {waiting_sql[0]} + {new_done_sql[0]} < %s THEN {unseen_sql[0]} ELSE 0 END",
+        (*waiting_sql[1], *new_done_sql[1], limits.new_cards_per_day, *unseen_sql[1]),
+    )
     parts = [
         _count_sql(done.filter(repetitions_before__gt=0)),
-        _count_sql(done.filter(repetitions_before=0)),
+        new_done_sql,
         _count_sql(states.filter(due_on_q(today)), limits.max_reviews_per_day),
-        _count_sql(states.filter(WAITING_NEW), limits.new_cards_per_day),
+        waiting_sql,
         _count_sql(states.filter(repeats_on_q(today))),
-        _count_sql(unseen_cards(user_id), limits.new_cards_per_day),
+        unseen_if_room,
     ]
     with connection.cursor() as cursor:
         cursor.execute(
