@@ -6,7 +6,7 @@ Not a test: it prints figures. Needs PostgreSQL and Redis, for example:
         .venv/bin/python bench/drill_http.py
 
 BENCH_PORT (8199) and BENCH_DATABASE (cadence_bench_http) choose the port and the throw-away
-database; BENCH_REQUESTS (300) the rounds of the one-client run.
+database; BENCH_REQUESTS (150) the rounds of the one-client run.
 
 It builds a throw-away database with users at 200, 5,000 and 50,000 cards (1,000 of them
 due, or all of them below that), starts gunicorn (2 workers × 4 threads, DEBUG off) on the
@@ -49,7 +49,8 @@ SIZES = (200, 5000, 50_000)
 USERS_AT = {200: 1, 5000: 4, 50_000: 1}
 DUE = 1000
 PASSWORD = "bench-password-1234"
-REQUESTS = int(os.environ.get("BENCH_REQUESTS", 300))
+# Fewer rounds than the 200-card user has cards: each round grades one of them out of the day.
+REQUESTS = int(os.environ.get("BENCH_REQUESTS", 150))
 HTMX = {"HX-Request": "true"}
 
 
