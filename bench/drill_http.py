@@ -5,6 +5,9 @@ Not a test: it prints figures. Needs PostgreSQL and Redis, for example:
     DATABASE_URL=postgres://root@127.0.0.1:5432/cadence REDIS_URL=redis://127.0.0.1:6379/0 \\
         .venv/bin/python bench/drill_http.py
 
+BENCH_PORT (8199) and BENCH_DATABASE (cadence_bench_http) choose the port and the throw-away
+database; BENCH_REQUESTS (150) the rounds of the one-client run.
+
 It builds a throw-away database with users at 200, 5,000 and 50,000 cards (1,000 of them
 due, or all of them below that), starts gunicorn (2 workers × 4 threads, DEBUG off) on the
 project's settings with one extra URL, a bare "ok" view (bench/http_urls.py), and drives
@@ -46,7 +49,8 @@ SIZES = (200, 5000, 50_000)
 USERS_AT = {200: 1, 5000: 4, 50_000: 1}
 DUE = 1000
 PASSWORD = "bench-password-1234"
-REQUESTS = int(os.environ.get("BENCH_REQUESTS", 300))
+# Fewer rounds than the 200-card user has cards: each round grades one of them out of the day.
+REQUESTS = int(os.environ.get("BENCH_REQUESTS", 150))
 HTMX = {"HX-Request": "true"}
 
 
@@ -280,7 +284,10 @@ def main() -> None:
     if connection.vendor != "postgresql":
         raise SystemExit("run it on PostgreSQL (DATABASE_URL) with Redis (REDIS_URL)")
     old_name = connection.settings_dict["NAME"]
-    connection.settings_dict["TEST"]["NAME"] = "cadence_bench_http"
+    # BENCH_DATABASE: a name of one's own when several people bench on one server.
+    connection.settings_dict["TEST"]["NAME"] = os.environ.get(
+        "BENCH_DATABASE", "cadence_bench_http"
+    )
     connection.creation.create_test_db(verbosity=0, autoclobber=True)
     settings = connection.settings_dict
     database = (

@@ -5,11 +5,11 @@ Not a test: it prints figures. Run on the configured database, for example:
     DATABASE_URL=postgres://root@127.0.0.1:5432/cadence .venv/bin/python bench/drill_inprocess.py
 
 Both sides hold 5,000 cards of which 1,000 are due reviews. A Cadence review is what the
-grade request does before rendering: today's counts, the next card, and
-``review_record`` (one transaction). An Anki review is ``get_queued_cards`` and
-``answer_card`` on a collection in a temporary folder (the ``anki`` package, a dev
-dependency). Blocks of each alternate, so machine noise falls on both; the figure is the
-median per review over the blocks, and the ratio of the medians.
+grade request does before rendering: ``review_grade`` (one transaction: the queue check on
+the locked state and the grade), today's counts and the next card. An Anki review is
+``get_queued_cards`` and ``answer_card`` on a collection in a temporary folder (the
+``anki`` package, a dev dependency). Blocks of each alternate, so machine noise falls on
+both; the figure is the median per review over the blocks, and the ratio of the medians.
 """
 
 from __future__ import annotations
@@ -40,9 +40,12 @@ PER_BLOCK = 50
 
 
 def cadence_reviewer() -> Callable[[], None]:
+    from django.contrib.auth.models import User
+
     from cards.models import Card, ReviewState
     from cards.queue import next_card, queue_counts
-    from cards.services import review_record
+    from cards.selectors import memory_model_of
+    from cards.services import review_grade
     from core.localtime import local_date
     from prep.models import Profile
     from prep.services import user_create
@@ -51,6 +54,8 @@ def cadence_reviewer() -> Callable[[], None]:
     user = user_create(username="bench", email="bench@example.com", password="x" * 12)
     Profile.objects.filter(user=user).update(new_cards_per_day=0, max_reviews_per_day=9999)
     profile = Profile.objects.get(user=user)
+    # The grade request has the memory model from the query that loads the user.
+    model = memory_model_of(user=User.objects.select_related("memory_parameters").get(pk=user.pk))
     now = dt.datetime.now(dt.UTC)
     deck_with_history(user, now=now, cards=CARDS, logs_per_card=2)
     # Exactly DUE reviews due today; the rest of the history later.
@@ -68,13 +73,15 @@ def cadence_reviewer() -> Callable[[], None]:
         shown = next_card(user=user, counts=counts, today=today)
         assert shown is not None, "the queue ran dry"
         assert shown.state is not None
-        review_record(
+        review_grade(
             user=user,
-            card=shown.card,
+            card_id=shown.card.pk,
             quality=4,
             now=moment,
             shown_version=shown.state.version,
             zone=profile.zone,
+            limits=profile.limits,
+            model=model,
         )
 
     return review
@@ -143,7 +150,9 @@ def main() -> None:
     setup_test_environment()
     old_name = connection.settings_dict["NAME"]
     if connection.vendor == "postgresql":
-        connection.settings_dict["TEST"]["NAME"] = "cadence_bench_inprocess"
+        connection.settings_dict["TEST"]["NAME"] = os.environ.get(
+            "BENCH_DATABASE", "cadence_bench_inprocess"
+        )
     connection.creation.create_test_db(verbosity=0, autoclobber=True)
     try:
         with tempfile.TemporaryDirectory() as folder:

@@ -10,27 +10,32 @@ Order (DESIGN.md, SM-2 step 7):
 3. same-day repeats: cards graded below 4 today, until they score 4 or 5.
 
 The counts cost a fixed handful of indexed queries whatever the deck size and however many
-users are asked about at once.
+users are asked about at once; one user's (the drill's) are one statement, each count
+reading no more rows than the day's limits can use.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
 
 from django.contrib.auth.models import User
+from django.db import connection
 from django.db.models import (
     Case,
     Count,
+    Exists,
     F,
     FloatField,
     Func,
     IntegerField,
+    OuterRef,
     Q,
     QuerySet,
+    Subquery,
     Value,
     When,
 )
@@ -271,9 +276,62 @@ def queue_counts_many(
     return counts
 
 
+def _count_sql(queryset: QuerySet[Any], cap: int | None = None) -> tuple[str, tuple[Any, ...]]:
+    """A scalar subquery counting ``queryset``'s rows, reading at most ``cap`` of them."""
+    if cap is not None and cap <= 0:
+        return "0", ()
+    rows = queryset.order_by().values("pk")
+    if cap is not None:
+        rows = rows[:cap]
+    sql, params = rows.query.sql_with_params()
+    return f"(SELECT COUNT(*) FROM ({sql}) AS capped)", tuple(params)
+
+
 def queue_counts(*, user: User | int, limits: DailyLimits, today: dt.date) -> QueueCounts:
+    """One user's counts, as :func:`queue_counts_many` gives them, in one round trip.
+
+    Each count reads no more rows than the day's limits can use: the due reviews up to
+    the review limit (the review room and the new-card limit of interview mode, which
+    caps at the day's review cap, are the same above it), the waiting and unseen new
+    cards up to the new-card limit (the room for new cards is never more).
+    """
     user_id = user if isinstance(user, int) else user.pk
-    return queue_counts_many(limits={user_id: limits}, today=today)[user_id]
+    new_limit = limits.new_cards_limit(today)
+    states = ReviewState.objects.filter(user_id=user_id)
+    done = ReviewLog.objects.filter(user_id=user_id, local_date=today, is_repeat=False)
+    new_done_sql = _count_sql(done.filter(repetitions_before=0))
+    waiting_sql = _count_sql(states.filter(waiting_new_on_q(today)), new_limit)
+    unseen_sql = _count_sql(unseen_cards(user_id), new_limit)
+    # Unseen cards are looked for only while the waiting ones and the day's first answers
+    # leave room under the new-card limit (the room is never more): a deck seen almost
+    # whole makes that search long.
+    unseen_if_room = (
+        f"CASE WHEN {waiting_sql[0]} + {new_done_sql[0]} < %s THEN {unseen_sql[0]} ELSE 0 END",
+        (*waiting_sql[1], *new_done_sql[1], new_limit, *unseen_sql[1]),
+    )
+    parts = [
+        _count_sql(done.filter(repetitions_before__gt=0)),
+        new_done_sql,
+        _count_sql(states.filter(due_on_q(today)), limits.max_reviews_per_day),
+        waiting_sql,
+        _count_sql(states.filter(repeats_on_q(today))),
+        unseen_if_room,
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT " + ", ".join(sql for sql, _ in parts),
+            [param for _, params in parts for param in params],
+        )
+        reviewed, new_done, due, waiting, repeat, unseen = cursor.fetchone()
+    new_room = max(limits.new_cards_on(today, reviews_due=due) - new_done, 0)
+    return QueueCounts(
+        due=min(due, max(limits.max_reviews_per_day - reviewed, 0)),
+        # Unseen cards count only when the waiting ones leave room (queue_counts_many).
+        new=min(waiting + (unseen if waiting < new_room else 0), new_room),
+        repeat=repeat,
+        reviewed_today=reviewed,
+        new_today=new_done,
+    )
 
 
 def _topic_first(field: str, topic_ids: Collection[int]) -> Case:
@@ -285,8 +343,10 @@ def _topic_first(field: str, topic_ids: Collection[int]) -> Case:
 
 
 def unseen_cards(user: User | int) -> QuerySet[Card]:
-    return Card.objects.visible_to(user).exclude(
-        pk__in=ReviewState.objects.filter(user=user).values("card_id")
+    # NOT EXISTS, not NOT IN: the planner stops at the first unseen cards it needs instead
+    # of hashing every state of the user first.
+    return Card.objects.visible_to(user).filter(
+        ~Exists(ReviewState.objects.filter(user=user, card_id=OuterRef("pk")))
     )
 
 
@@ -295,20 +355,28 @@ def next_card(
     user: User | int,
     counts: QueueCounts,
     today: dt.date,
-    priority_topic_ids: Collection[int] = (),
+    priority_topic_ids: Collection[int] | Callable[[], Collection[int]] = (),
     exclude_card_id: int | None = None,
 ) -> NextCard | None:
-    """The card to show now, given the counts computed for this request."""
+    """The card to show now, given the counts computed for this request.
+
+    ``priority_topic_ids`` may be a function giving them: it is called only when the
+    next card is a new one (the only order they change)."""
     states = ReviewState.objects.filter(user=user).select_related("card__topic")
     if counts.due:
-        # The state alone first, then its card: ordering a big deck's reviews joined to its
-        # cards made the planner read every card.
+        # The state is chosen alone, in a subquery, then read with its card: ordering a big
+        # deck's reviews joined to its cards made the planner read every card.
         due = most_overdue_first(ReviewState.objects.filter(user=user).due_on(today), today)
-        state = due.first()
+        state = (
+            ReviewState.objects.filter(pk=Subquery(due.values("pk")[:1]))
+            .select_related("card__topic")
+            .first()
+        )
         if state:
-            state.card = Card.objects.select_related("topic").get(pk=state.card_id)
             return NextCard(card=state.card, state=state, section="due")
     if counts.new:
+        if callable(priority_topic_ids):
+            priority_topic_ids = priority_topic_ids()
         introduced = (
             states.filter(waiting_new_on_q(today))
             .order_by(
@@ -346,10 +414,28 @@ def card_queued(*, user: User | int, card: Card, limits: DailyLimits, today: dt.
     """Whether ``card`` is in today's queue: a review due, a same-day repeat, or a new card
     while the day's new-card limit has room. Only these may be shown by id or graded; an
     undone grade puts its card back in the queue, so the undo target passes too."""
+    user_id = user if isinstance(user, int) else user.pk
+    state = (
+        ReviewState.objects.filter(user_id=user_id, card=card).first()
+        if card.retired_at is None
+        else None
+    )
+    return card_queued_with(card=card, state=state, user=user_id, limits=limits, today=today)
+
+
+def card_queued_with(
+    *,
+    card: Card,
+    state: ReviewState | None,
+    user: User | int,
+    limits: DailyLimits,
+    today: dt.date,
+) -> bool:
+    """:func:`card_queued` on the user's ``state`` of ``card`` read already (None: none);
+    a query only for a card not seen yet (the day's new cards answered so far)."""
     if card.retired_at is not None:
         return False
     user_id = user if isinstance(user, int) else user.pk
-    state = ReviewState.objects.filter(user_id=user_id, card=card).first()
     if state is not None and (state.suspended or state.buried_on == today):
         return False
     if state is not None and state.repeat_on == today:

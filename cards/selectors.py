@@ -29,6 +29,18 @@ from cards.scheduling import PASSING_QUALITY
 STREAK_HORIZON_DAYS = 1000
 
 
+def memory_model_of(*, user: User) -> Model:
+    """:func:`memory_model` from the user's loaded parameters: no query when they came
+    with the user (``select_related("memory_parameters")``, as the sign-in backend does)."""
+    try:
+        parameters = user.memory_parameters.parameters
+    except MemoryParameters.DoesNotExist:
+        return Model()
+    if parameters and parameters_valid(parameters):
+        return Model(parameters=tuple(parameters))
+    return Model()
+
+
 def memory_model(*, user_id: int) -> Model:
     """The user's memory model: their fitted parameters, or the published defaults."""
     parameters = (

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 
 from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
-from django.db.models import Count, F, Max
+from django.db.models import Count, F, Max, Q
 from django.utils.text import slugify
 
 from cards.deckfile import TopicSpec, normalize_tags
@@ -25,7 +25,7 @@ from cards.models import (
     StudyDay,
     Topic,
 )
-from cards.queue import DailyLimits
+from cards.queue import DailyLimits, card_queued_with
 from cards.rendering import RENDER_VERSION, render_markdown
 from cards.scheduling import (
     INITIAL_EASINESS,
@@ -274,6 +274,10 @@ def _replayed(
     return memory_model(user_id=user_id).replay(grades), grades[-1].on if grades else None
 
 
+class NotQueued(Exception):
+    """The card is not in today's queue (nor was it just graded): nothing recorded."""
+
+
 def review_record(
     *,
     user: User,
@@ -284,6 +288,7 @@ def review_record(
     zone: ZoneInfo,
     answer_ms: int | None = None,
     limits: DailyLimits | None = None,
+    model: Model | None = None,
 ) -> ReviewOutcome:
     """Record one grade, exactly once.
 
@@ -300,104 +305,186 @@ def review_record(
     The SM-2 fields move whichever scheduler is chosen, so a switch keeps all history.
     With ``limits.suspend_leeches``, the grade that makes the card a leech (its
     LEECH_LAPSES-th lapse) suspends it too; undoing the grade takes both back.
+    ``model`` is the user's memory model when the caller has it already.
     """
     validate_quality(quality)
-    limits = limits or DailyLimits(new_cards_per_day=0, max_reviews_per_day=1)
-    model = memory_model(user_id=user.pk)
-    today = local_date(now, zone)
     with transaction.atomic():
         state = ReviewState.objects.select_for_update().filter(user=user, card=card).first()
-        if state is None:
-            if shown_version != 0:
-                raise StaleGrade
-            state = ReviewState(
-                user=user,
-                card=card,
-                due=today,
-                introduced_on=today,
-                version=0,
-            )
-            before = None
-        else:
-            if state.version != shown_version:
-                raise StaleGrade
-            before = _snapshot(state)
-
-        old = state.sm2
-        due_before = state.due if before is not None and state.last_reviewed_at else None
-        is_repeat = state.repeat_on == today
-        leech_suspended = False
-        # The memory state moves on every grade, same-day repeats included (FSRS-6's
-        # short-term rule); the schedule only on the first grade of the day.
-        elapsed = (today - state.memory_on).days if state.memory_on else 0
-        predicted = model.retrievability(state.memory, elapsed) if state.memory else None
-        memory = model.after(state.memory, quality, elapsed)
-        if is_repeat:
-            new = old
-            if quality >= SAME_DAY_REPEAT_BELOW:
-                state.repeat_on = None
-        else:
-            sm2 = next_state(old, quality)
-            interval = next_interval(
-                scheduler=limits.scheduler,
-                sm2_interval=sm2.interval,
-                memory=memory,
-                today=today,
-                horizon=limits.horizon,
-                retention=limits.desired_retention,
-                model=model,
-            )
-            new = Sm2State(repetitions=sm2.repetitions, interval=interval, easiness=sm2.easiness)
-            state.repetitions, state.interval, state.easiness = (
-                new.repetitions,
-                new.interval,
-                new.easiness,
-            )
-            state.due = today + dt.timedelta(days=new.interval)
-            if quality < PASSING_QUALITY and old.repetitions > 0:
-                state.lapses += 1
-                if limits.suspend_leeches and state.lapses == LEECH_LAPSES:
-                    state.suspended = leech_suspended = True
-            # A suspended card owes no same-day repeat.
-            repeat = quality < SAME_DAY_REPEAT_BELOW and not leech_suspended
-            state.repeat_on = today if repeat else None
-        state.stability, state.difficulty, state.memory_on = (
-            memory.stability,
-            memory.difficulty,
-            today,
-        )
-        state.last_reviewed_at = now
-        state.version += 1
-        if before is None:
-            try:
-                with transaction.atomic():
-                    state.save()
-            except IntegrityError:
-                # Another request created this card's state first: that showing is graded.
-                raise StaleGrade from None
-        else:
-            state.save(
-                update_fields=[*GRADED_FIELDS, "suspended"] if leech_suspended else GRADED_FIELDS
-            )
-        log = ReviewLog.objects.create(
+        return _record(
             user=user,
             card=card,
+            state=state,
             quality=quality,
-            reviewed_at=now,
-            local_date=today,
-            is_repeat=is_repeat,
+            now=now,
+            today=local_date(now, zone),
+            shown_version=shown_version,
             answer_ms=answer_ms,
-            repetitions_before=old.repetitions,
-            interval_before=old.interval,
-            easiness_before=old.easiness,
-            due_before=due_before,
-            repetitions_after=new.repetitions,
-            interval_after=new.interval,
-            easiness_after=new.easiness,
-            due_after=state.due,
-            state_before=before,
-            predicted_recall=predicted,
+            limits=limits,
+            model=model,
         )
+
+
+def review_grade(
+    *,
+    user: User,
+    card_id: int,
+    quality: int,
+    now: dt.datetime,
+    shown_version: int,
+    zone: ZoneInfo,
+    limits: DailyLimits,
+    answer_ms: int | None = None,
+    model: Model | None = None,
+) -> ReviewOutcome:
+    """The drill's grade: :func:`review_record` for a card of today's queue.
+
+    One transaction whose first query locks the user's state of the card and reads the
+    card with it. Raises ``Card.DoesNotExist`` for a card the user cannot see, StaleGrade
+    for a showing graded already (another click, tab or retry, perhaps this very moment:
+    so checked on the locked row), and NotQueued for a card not in today's queue.
+    """
+    validate_quality(quality)
+    today = local_date(now, zone)
+    visible = Q(card__owner__isnull=True, card__retired_at__isnull=True) | Q(card__owner=user)
+    with transaction.atomic():
+        state = (
+            # Lock the state row only, not the (perhaps shared) card read with it.
+            ReviewState.objects.select_for_update(of=("self",))
+            .select_related("card__topic")
+            .filter(visible, user=user, card_id=card_id)
+            .first()
+        )
+        card = (
+            state.card
+            if state is not None
+            else Card.objects.visible_to(user).select_related("topic").get(pk=card_id)
+        )
+        if not card_queued_with(card=card, state=state, user=user, limits=limits, today=today):
+            if state is not None and state.version != shown_version:
+                raise StaleGrade
+            raise NotQueued
+        return _record(
+            user=user,
+            card=card,
+            state=state,
+            quality=quality,
+            now=now,
+            today=today,
+            shown_version=shown_version,
+            answer_ms=answer_ms,
+            limits=limits,
+            model=model,
+        )
+
+
+def _record(
+    *,
+    user: User,
+    card: Card,
+    state: ReviewState | None,
+    quality: int,
+    now: dt.datetime,
+    today: dt.date,
+    shown_version: int,
+    answer_ms: int | None,
+    limits: DailyLimits | None,
+    model: Model | None,
+) -> ReviewOutcome:
+    """The grade itself, inside the caller's transaction, on the locked ``state``."""
+    limits = limits or DailyLimits(new_cards_per_day=0, max_reviews_per_day=1)
+    model = model or memory_model(user_id=user.pk)
+    if state is None:
+        if shown_version != 0:
+            raise StaleGrade
+        state = ReviewState(
+            user=user,
+            card=card,
+            due=today,
+            introduced_on=today,
+            version=0,
+        )
+        before = None
+    else:
+        if state.version != shown_version:
+            raise StaleGrade
+        before = _snapshot(state)
+
+    old = state.sm2
+    due_before = state.due if before is not None and state.last_reviewed_at else None
+    is_repeat = state.repeat_on == today
+    leech_suspended = False
+    # The memory state moves on every grade, same-day repeats included (FSRS-6's
+    # short-term rule); the schedule only on the first grade of the day.
+    elapsed = (today - state.memory_on).days if state.memory_on else 0
+    predicted = model.retrievability(state.memory, elapsed) if state.memory else None
+    memory = model.after(state.memory, quality, elapsed)
+    if is_repeat:
+        new = old
+        if quality >= SAME_DAY_REPEAT_BELOW:
+            state.repeat_on = None
+    else:
+        sm2 = next_state(old, quality)
+        interval = next_interval(
+            scheduler=limits.scheduler,
+            sm2_interval=sm2.interval,
+            memory=memory,
+            today=today,
+            horizon=limits.horizon,
+            retention=limits.desired_retention,
+            model=model,
+        )
+        new = Sm2State(repetitions=sm2.repetitions, interval=interval, easiness=sm2.easiness)
+        state.repetitions, state.interval, state.easiness = (
+            new.repetitions,
+            new.interval,
+            new.easiness,
+        )
+        state.due = today + dt.timedelta(days=new.interval)
+        if quality < PASSING_QUALITY and old.repetitions > 0:
+            state.lapses += 1
+            if limits.suspend_leeches and state.lapses == LEECH_LAPSES:
+                state.suspended = leech_suspended = True
+        # A suspended card owes no same-day repeat.
+        repeat = quality < SAME_DAY_REPEAT_BELOW and not leech_suspended
+        state.repeat_on = today if repeat else None
+    state.stability, state.difficulty, state.memory_on = (
+        memory.stability,
+        memory.difficulty,
+        today,
+    )
+    state.last_reviewed_at = now
+    state.version += 1
+    if before is None:
+        # Only a new row needs the savepoint: its insert may meet another's.
+        try:
+            with transaction.atomic():
+                state.save()
+        except IntegrityError:
+            # Another request created this card's state first: that showing is graded.
+            raise StaleGrade from None
+    else:
+        state.save(
+            update_fields=[*GRADED_FIELDS, "suspended"] if leech_suspended else GRADED_FIELDS
+        )
+    log = ReviewLog.objects.create(
+        user=user,
+        card=card,
+        quality=quality,
+        reviewed_at=now,
+        local_date=today,
+        is_repeat=is_repeat,
+        answer_ms=answer_ms,
+        repetitions_before=old.repetitions,
+        interval_before=old.interval,
+        easiness_before=old.easiness,
+        due_before=due_before,
+        repetitions_after=new.repetitions,
+        interval_after=new.interval,
+        easiness_after=new.easiness,
+        due_after=state.due,
+        state_before=before,
+        predicted_recall=predicted,
+    )
     return ReviewOutcome(log=log, state=state, leech_suspended=leech_suspended)
 
 
@@ -452,11 +539,16 @@ def custom_record(
 
 
 def interval_preview(
-    *, state: ReviewState | None, limits: DailyLimits, today: dt.date
+    *,
+    state: ReviewState | None,
+    limits: DailyLimits,
+    today: dt.date,
+    model: Model | None = None,
 ) -> dict[int, int]:
     """The interval in days each quality would give now, for labelling the grade buttons:
-    what :func:`review_record` would schedule."""
-    model = memory_model(user_id=state.user_id) if state else Model()
+    what :func:`review_record` would schedule (``model``: the user's, when known)."""
+    if model is None:
+        model = memory_model(user_id=state.user_id) if state else Model()
     old = state.sm2 if state else Sm2State.new()
     memory = state.memory if state else None
     elapsed = (today - state.memory_on).days if state and state.memory_on else 0

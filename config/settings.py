@@ -289,9 +289,10 @@ PASSWORD_RESET_TIMEOUT = int(timedelta(hours=3).total_seconds())
 # CADENCE_LOGIN_COOLOFF_MINUTES, even with the right password. The counts live in the
 # cache (Redis in production, shared by every process; the development default,
 # local memory, counts per process), never in the database.
+# prep.backends.UserBackend is Django's model backend loading the profile with the user.
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
-    "django.contrib.auth.backends.ModelBackend",
+    "prep.backends.UserBackend",
 ]
 AXES_HANDLER = "axes.handlers.cache.AxesCacheHandler"
 AXES_FAILURE_LIMIT = env_int("CADENCE_LOGIN_FAILURE_LIMIT", 5)

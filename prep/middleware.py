@@ -27,7 +27,13 @@ class UserTimezoneMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         profile = None
         if request.user.is_authenticated:
-            profile, _ = Profile.objects.select_related("track").get_or_create(user=request.user)
+            try:
+                # Loaded with the user (prep.backends.UserBackend): no query of its own.
+                profile = request.user.profile
+            except Profile.DoesNotExist:
+                profile, _ = Profile.objects.select_related("track").get_or_create(
+                    user=request.user
+                )
             timezone.activate(profile.zone)
         request.profile = profile  # type: ignore[attr-defined]
         try:

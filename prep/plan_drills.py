@@ -18,12 +18,21 @@ from cards.models import ReviewLog
 from prep.models import PlanItem
 
 
-def plan_drills_tick(*, user_ids: Sequence[int], on: dt.date, now: dt.datetime) -> int:
+def plan_drills_tick(
+    *,
+    user_ids: Sequence[int],
+    on: dt.date,
+    now: dt.datetime,
+    topic_ids: Sequence[int] | None = None,
+) -> int:
     """Tick the open drill items of the active plan's week holding ``on``, for each user,
     whose minutes their grades of the topic's cards in that week have reached. Returns how
-    many were ticked. Two queries, plus one per distinct week span among the users."""
+    many were ticked. Two queries, plus one per distinct week span among the users; one
+    when no open drill item is left (of ``topic_ids``, when given: a grade's topic)."""
+    topics = {} if topic_ids is None else {"topic_id__in": list(topic_ids)}
     open_drills = list(
         PlanItem.objects.filter(
+            **topics,
             week__plan__user_id__in=list(user_ids),
             week__plan__is_active=True,
             week__starts_on__lte=on,

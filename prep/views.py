@@ -110,7 +110,7 @@ def signup_activate_view(request: HttpRequest, uidb64: str, token: str) -> HttpR
         user is not None and not user.is_active and default_token_generator.check_token(user, token)
     )
     if request.method == "POST" and user is not None and signup_activate(user=user, token=token):
-        login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+        login(request, user, backend="prep.backends.UserBackend")
         return redirect("onboarding")
     return render(
         request, "registration/signup_activate.html", {"valid": valid}, status=200 if valid else 400

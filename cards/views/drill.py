@@ -3,12 +3,11 @@ the same URL returns only the drill region (a named partial of cards/drill.html)
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 from typing import Any
 
 from django.contrib import messages
-from django.http import HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -18,14 +17,15 @@ from django.views.decorators.http import require_GET, require_POST
 from cards.models import LEECH_LAPSES, Card, ReviewLog, ReviewState
 from cards.queue import NextCard, card_queued, next_card, queue_counts
 from cards.scheduling import SAME_DAY_REPEAT_BELOW, format_interval
-from cards.selectors import day_summary, streaks
+from cards.selectors import day_summary, memory_model_of, streaks
 from cards.services import (
     NothingToUndo,
+    NotQueued,
     StaleGrade,
     card_restore,
     interval_preview,
     review_bury,
-    review_record,
+    review_grade,
     review_suspend,
     review_undo,
     study_day_mark,
@@ -101,7 +101,7 @@ def drill_context(
             user=request.user,
             counts=counts,
             today=today,
-            priority_topic_ids=current_week_topic_ids(user=request.user, today=today),
+            priority_topic_ids=lambda: current_week_topic_ids(user=request.user, today=today),
             exclude_card_id=exclude_card_id,
         )
     context: dict[str, Any] = {
@@ -130,7 +130,12 @@ def drill_context(
             )
         return context
     state = current.state
-    intervals = interval_preview(state=state, limits=profile.limits, today=today)
+    intervals = interval_preview(
+        state=state,
+        limits=profile.limits,
+        today=today,
+        model=memory_model_of(user=request.user),
+    )
     four = profile.grading == "four"
     context["grades"] = [
         {
@@ -194,40 +199,40 @@ def grade(request: AuthedHttpRequest) -> HttpResponse:
             if not request.htmx
             else drill_response(request, drill_context(request, reveal=True), status=400)
         )
-    # A fresh showing must be of a card in today's queue. A stale one (graded already by
-    # another click or tab, perhaps this very moment: so checked second) records nothing
-    # below and just shows what is next.
-    card = _visible_card(request, card_id)
-    if (
-        _if_queued(request, card) is None
-        and not ReviewState.objects.filter(user=request.user, card_id=card_id)
-        .exclude(version=version)
-        .exists()
-    ):
-        messages.error(request, "That card is not due today: nothing was recorded.")
-        return (
-            redirect("drill")
-            if not request.htmx
-            else drill_response(request, drill_context(request), status=400)
-        )
     now = timezone.now()
     shown_at = _int(request.POST.get("shown_at"))
     answer_ms = None
     if shown_at is not None:
         answer_ms = max(0, min(int(now.timestamp() * 1000) - shown_at, MAX_ANSWER_MS))
-    # A StaleGrade means another click, tab or retry graded this showing already: show
-    # what is next and record nothing.
-    with contextlib.suppress(StaleGrade):
-        outcome = review_record(
+    try:
+        outcome = review_grade(
             user=request.user,
-            card=card,
+            card_id=card_id,
             quality=quality,
             now=now,
             shown_version=version,
             zone=profile.zone,
             answer_ms=answer_ms,
             limits=profile.limits,
+            model=memory_model_of(user=request.user),
         )
+    except Card.DoesNotExist:
+        # Another user's card is a 404, never a 403: its existence is not revealed.
+        raise Http404 from None
+    except NotQueued:
+        messages.error(request, "That card is not due today: nothing was recorded.")
+        return (
+            redirect("drill")
+            if not request.htmx
+            else drill_response(request, drill_context(request), status=400)
+        )
+    except StaleGrade:
+        # Another click, tab or retry graded this showing already: show what is next and
+        # record nothing.
+        exclude_card_id = card_id
+    else:
+        card = outcome.state.card
+        exclude_card_id = card.pk
         drill_action_push(request, kind="grade", card=card)
         if outcome.leech_suspended:
             messages.warning(
@@ -235,9 +240,14 @@ def grade(request: AuthedHttpRequest) -> HttpResponse:
                 f"{_named(card)} is a leech: failed {LEECH_LAPSES} times, so it is suspended "
                 "(your profile's choice). Rewrite it, or undo (U) to keep drilling it.",
             )
-        # The grade's minutes count toward this week's drill items at once.
-        plan_drills_tick(user_ids=[request.user.pk], on=local_date(now, profile.zone), now=now)
-    context = drill_context(request, exclude_card_id=card.pk, finished_check=True)
+        # The grade's minutes count toward this week's drill item of its topic at once.
+        plan_drills_tick(
+            user_ids=[request.user.pk],
+            on=local_date(now, profile.zone),
+            now=now,
+            topic_ids=[card.topic_id],
+        )
+    context = drill_context(request, exclude_card_id=exclude_card_id, finished_check=True)
     if not request.htmx:
         return redirect("drill")
     return drill_response(request, context)
@@ -267,10 +277,15 @@ ACTIONS_KEPT = 20
 def drill_action_push(
     request: AuthedHttpRequest, *, kind: str, card: Card, before: dict[str, Any] | None = None
 ) -> None:
+    held = request.session.get(ACTIONS_KEY, [])
+    if kind == "grade" and not held:
+        # With nothing held, undo takes back the last grade from the review log anyway: a
+        # grade is kept only to order it after another action, and no session is written.
+        return
     action: dict[str, Any] = {"kind": kind, "card": card.pk}
     if before is not None:
         action["before"] = before
-    actions = [*request.session.get(ACTIONS_KEY, []), action]
+    actions = [*held, action]
     request.session[ACTIONS_KEY] = actions[-ACTIONS_KEPT:]
 
 

@@ -1,0 +1,123 @@
+"""Today's counts for one user (one statement, each count capped at the day's limits) are
+the counts the many-user query gives, at and around every limit."""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+from typing import Any
+
+import pytest
+
+from cards.interview import Horizon
+from cards.models import Card, ReviewLog, ReviewState
+from cards.queue import DailyLimits, queue_counts, queue_counts_many
+from tests.factories import CardFactory, TopicFactory
+
+TODAY = dt.date(2026, 11, 23)
+NOW = dt.datetime(2026, 11, 23, 11, 0, tzinfo=dt.UTC)
+
+
+def state(user: Any, card: Card, **fields: Any) -> ReviewState:
+    values: dict[str, Any] = {
+        "repetitions": 2,
+        "interval": 6,
+        "easiness": 2.5,
+        "due": TODAY - dt.timedelta(days=1),
+        "introduced_on": TODAY - dt.timedelta(days=30),
+        "last_reviewed_at": NOW - dt.timedelta(days=6),
+        **fields,
+    }
+    return ReviewState.objects.create(user=user, card=card, **values)
+
+
+def log(user: Any, card: Card, *, repetitions_before: int, is_repeat: bool = False) -> None:
+    ReviewLog.objects.create(
+        user=user,
+        card=card,
+        quality=4,
+        reviewed_at=NOW,
+        local_date=TODAY,
+        is_repeat=is_repeat,
+        repetitions_before=repetitions_before,
+        interval_before=1,
+        easiness_before=2.5,
+        repetitions_after=1,
+        interval_after=1,
+        easiness_after=2.5,
+        due_after=TODAY,
+    )
+
+
+@pytest.fixture
+def deck(owner: Any, other_user: Any) -> dict[str, list[Card]]:
+    """Eight due reviews, one suspended, two repeats, three waiting new cards, one retired
+    built-in card with a due state, four unseen cards (one of them the owner's own), two
+    reviews and one first answer done today; the other user holds states of their own."""
+    topic = TopicFactory()
+    cards = CardFactory.create_batch(20, topic=topic)
+    due, repeats, waiting, unseen = cards[:8], cards[8:10], cards[10:13], cards[13:16]
+    for n, card in enumerate(due):
+        state(owner, card, due=TODAY - dt.timedelta(days=n))
+    state(owner, cards[16], suspended=True)
+    for card in repeats:
+        state(owner, card, repeat_on=TODAY)
+    for card in waiting:
+        state(owner, card, last_reviewed_at=None, repetitions=0, due=TODAY)
+    retired = CardFactory(topic=topic, retired_at=NOW)
+    state(owner, retired)
+    unseen.append(CardFactory(topic=topic, owner=owner))
+    log(owner, cards[17], repetitions_before=2)
+    log(owner, cards[18], repetitions_before=3)
+    log(owner, cards[19], repetitions_before=0)
+    log(owner, cards[17], repetitions_before=2, is_repeat=True)
+    for card in cards[:12]:
+        state(other_user, card)
+    return {"due": due, "unseen": unseen}
+
+
+LIMITS = [
+    DailyLimits(new_cards_per_day=new, max_reviews_per_day=reviews)
+    for new, reviews in itertools.product((0, 1, 3, 4, 6, 20), (0, 1, 2, 9, 10, 11, 200))
+]
+# Interview mode once new cards no longer fit: the new-card room depends on the reviews due.
+INTERVIEW = [
+    DailyLimits(
+        new_cards_per_day=new,
+        max_reviews_per_day=reviews,
+        horizon=Horizon(interview=TODAY + dt.timedelta(days=3)),
+        minutes_per_day=minutes,
+    )
+    for new, reviews, minutes in itertools.product((2, 10), (3, 8, 12, 40), (None, 1.0, 3.0))
+]
+
+
+@pytest.mark.parametrize("limits", LIMITS + INTERVIEW)
+def test_one_users_counts_are_the_many_user_counts(
+    deck: Any, owner: Any, limits: DailyLimits
+) -> None:
+    many = queue_counts_many(limits={owner.pk: limits}, today=TODAY)[owner.pk]
+    assert queue_counts(user=owner, limits=limits, today=TODAY) == many
+
+
+def test_the_counts_see_what_each_kind_of_card_adds(deck: Any, owner: Any) -> None:
+    limits = DailyLimits(new_cards_per_day=20, max_reviews_per_day=200)
+    counts = queue_counts(user=owner, limits=limits, today=TODAY)
+    # The retired card's state is not due; the suspended one neither.
+    assert (counts.due, counts.repeat, counts.reviewed_today, counts.new_today) == (8, 2, 2, 1)
+    # Three waiting, and seven unseen (the four, and three graded elsewhere with no state),
+    # under a room of 20 less the one answered.
+    assert counts.new == 10
+
+
+def test_the_counts_are_capped_at_the_days_limits(deck: Any, owner: Any) -> None:
+    limits = DailyLimits(new_cards_per_day=3, max_reviews_per_day=5)
+    counts = queue_counts(user=owner, limits=limits, today=TODAY)
+    assert (counts.due, counts.new) == (3, 2)
+
+
+def test_a_user_with_nothing_has_nothing_to_do(db: Any, owner: Any) -> None:
+    limits = DailyLimits(new_cards_per_day=20, max_reviews_per_day=200)
+    counts = queue_counts(user=owner, limits=limits, today=TODAY)
+    assert counts.total == 0
+    assert counts == queue_counts_many(limits={owner.pk: limits}, today=TODAY)[owner.pk]
