@@ -249,7 +249,7 @@ if email_host:
     email_port = env_int("EMAIL_PORT", 587)
     MAILERS: dict[str, dict[str, object]] = {
         "default": {
-            "BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+            "BACKEND": "config.mail.SmtpBackend",
             "OPTIONS": {
                 "host": email_host,
                 "port": email_port,
