@@ -65,12 +65,16 @@ def main() -> None:
     # Two worker processes a core: a sender waits on the SMTP server between messages.
     parser.add_argument("--concurrency", type=int, default=2 * (os.cpu_count() or 1))
     parser.add_argument("--keep", action="store_true", help="Keep the database afterwards.")
+    parser.add_argument("--db-name", default="cadence_bench_reminders")
+    parser.add_argument("--redis-port", type=int, default=0, help="0: any free port")
+    parser.add_argument("--smtp-port", type=int, default=0, help="0: any free port")
     args = parser.parse_args()
     if not os.environ.get("DATABASE_URL", "").startswith("postgres"):
         sys.exit("Set DATABASE_URL to a PostgreSQL server (the benchmark creates its own db).")
 
     workdir = Path(tempfile.mkdtemp(prefix="cadence-bench-"))
-    redis_port, smtp_port = free_port(), free_port()
+    redis_port = args.redis_port or free_port()
+    smtp_port = args.smtp_port or free_port()
     os.environ["REDIS_URL"] = f"redis://127.0.0.1:{redis_port}/0"
     os.environ["CADENCE_DATA_DIR"] = str(workdir / "data")
 
@@ -117,7 +121,7 @@ def main() -> None:
     from django.db import connection
 
     # Not test_<name>: the benchmark must not clobber a test run's database.
-    connection.settings_dict["TEST"]["NAME"] = "cadence_bench_reminders"
+    connection.settings_dict["TEST"]["NAME"] = args.db_name
     old_name = connection.settings_dict["NAME"]
     connection.creation.create_test_db(verbosity=0, autoclobber=True)
     try:
