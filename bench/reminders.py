@@ -169,7 +169,7 @@ def main() -> None:
         wait_for(lambda: b" ready." in worker_log.read_bytes() or worker.poll() is not None, 30)
         if worker.poll() is not None:
             sys.exit(worker_log.read_text())
-        run(args.users, sink_log, sink)
+        run(args.users, sink_log, sink, worker)
     finally:
         for process in reversed(processes):
             if process.poll() is None:
@@ -186,6 +186,21 @@ def main() -> None:
             shutil.rmtree(workdir, ignore_errors=True)
         else:
             print(f"logs in {workdir}")
+
+
+def session_cpu(session: int) -> float:
+    """CPU seconds (user + system) of the live processes of a session: a started process
+    and its children (the worker's pool)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[3]) == session:  # fields after the name: state, ppid, pgrp, session
+            total += int(fields[11]) + int(fields[12])
+    return total / ticks
 
 
 def populate(count: int) -> None:
@@ -275,7 +290,9 @@ def populate(count: int) -> None:
         )
 
 
-def run(count: int, sink_log: Path, sink: subprocess.Popen[bytes]) -> None:
+def run(
+    count: int, sink_log: Path, sink: subprocess.Popen[bytes], worker: subprocess.Popen[bytes]
+) -> None:
     from django.db.models import Count
 
     from prep.models import EmailDelivery
@@ -285,6 +302,7 @@ def run(count: int, sink_log: Path, sink: subprocess.Popen[bytes]) -> None:
         lines = sink_log.read_text().split()
         return int(lines[-1]) if len(lines) > 1 and lines[-1].isdigit() else 0
 
+    cpu_before = session_cpu(worker.pid), session_cpu(sink.pid)
     started = time.monotonic()
     send_due_reminders.delay()
     first_at = None
@@ -301,6 +319,8 @@ def run(count: int, sink_log: Path, sink: subprocess.Popen[bytes]) -> None:
             break
         time.sleep(0.2)
     total = time.monotonic() - started
+    worker_cpu = session_cpu(worker.pid) - cpu_before[0]
+    sink_cpu = session_cpu(sink.pid) - cpu_before[1]
     sent = accepted()
     statuses = dict(
         EmailDelivery.objects.values_list("status")
@@ -313,6 +333,11 @@ def run(count: int, sink_log: Path, sink: subprocess.Popen[bytes]) -> None:
     print(f"throughput: {sent / total:,.0f} e-mails per second")
     if first_at is not None:
         print(f"first e-mail after {first_at - started:.1f} s")
+    print(
+        f"CPU: worker {worker_cpu:.1f} s ({1000 * worker_cpu / max(sent, 1):.2f} ms an e-mail), "
+        f"SMTP sink {sink_cpu:.1f} s (PostgreSQL not counted); 1-minute load at the end "
+        f"{os.getloadavg()[0]:.1f}"
+    )
     print(f"deliveries by status: {statuses}")
     print(f"users with more than one delivery: {per_user.count()}")
 
