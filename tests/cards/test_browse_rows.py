@@ -1,0 +1,56 @@
+"""The card browser's paginated read gives the cards its query gives, in the same order."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import pytest
+from django.core.paginator import Paginator
+
+from cards.models import Card, ReviewState
+from cards.selectors import BrowseFilters, BrowseRows, browse_cards
+from tests.factories import CardFactory
+from tests.integration.builders import deck, person, reviewed
+
+TODAY = dt.date(2026, 11, 23)
+
+
+@pytest.fixture
+def browsing(db: Any) -> Any:
+    user = person("bea")
+    topics = deck(topics=3, cards_each=9)
+    CardFactory.create_batch(7, topic=topics[1], owner=user, tags="mine extra")
+    cards = list(Card.objects.order_by("id"))
+    reviewed(user, cards[::2], due=TODAY)
+    ReviewState.objects.filter(user=user, card__in=cards[::6]).update(
+        suspended=True, due=TODAY - dt.timedelta(days=3)
+    )
+    ReviewState.objects.filter(user=user, card__in=cards[::4]).update(interval=30)
+    return user
+
+
+@pytest.mark.parametrize(
+    "filters",
+    [
+        BrowseFilters(),
+        BrowseFilters(sort="due"),
+        BrowseFilters(sort="new"),
+        BrowseFilters(state="new"),
+        BrowseFilters(state="mature", sort="due"),
+        BrowseFilters(state="suspended"),
+        BrowseFilters(owner="mine", tag="extra"),
+        BrowseFilters(due_from=TODAY - dt.timedelta(days=5), due_to=TODAY),
+    ],
+)
+def test_each_page_holds_the_cards_the_query_gives_in_its_order(
+    browsing: Any, filters: BrowseFilters
+) -> None:
+    wanted = [card.pk for card in browse_cards(user=browsing, filters=filters)]
+    paginator = Paginator(BrowseRows(user=browsing, filters=filters), 5)
+    assert paginator.count == len(wanted)
+    got = [card.pk for number in paginator.page_range for card in paginator.page(number)]
+    assert got == wanted
+    first = paginator.page(1).object_list
+    if first:
+        assert hasattr(first[0], "state_due")  # the state annotations come along
