@@ -114,7 +114,9 @@ def main() -> None:
     setup_test_environment()
     old_name = connection.settings_dict["NAME"]
     if connection.vendor == "postgresql":
-        connection.settings_dict["TEST"]["NAME"] = "cadence_bench_dashboard"
+        connection.settings_dict["TEST"]["NAME"] = os.environ.get(
+            "BENCH_DB_NAME", "cadence_bench_dashboard"
+        )
     connection.creation.create_test_db(verbosity=0, autoclobber=True)
     try:
         run()
