@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, overload
 
 from django.contrib.auth.models import User
 from django.db.models import Count, F, FilteredRelation, Q, QuerySet, Sum
@@ -160,7 +160,18 @@ class BrowseRows:
     def __len__(self) -> int:
         return self.count()
 
-    def __getitem__(self, window: slice) -> list[Card]:
+    def __iter__(self) -> Iterator[Card]:
+        return iter(self[:])
+
+    @overload
+    def __getitem__(self, window: int) -> Card: ...
+
+    @overload
+    def __getitem__(self, window: slice) -> list[Card]: ...
+
+    def __getitem__(self, window: int | slice) -> Card | list[Card]:
+        if isinstance(window, int):
+            return self[window : window + 1][0]
         # The deck order and the newest first need no state: sort the cards alone.
         sort = self._cards.query.order_by
         narrow = self._cards if self._needs_state or self._sort == "due" else self._plain

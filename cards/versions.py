@@ -48,9 +48,10 @@ def data_version(*, user_id: int) -> str:
     return f"{found[keys[0]]}.{found[keys[1]]}"
 
 
-def data_changed(*, user_id: int) -> None:
-    """A person's cards, states or log changed (called inside or outside a transaction)."""
-    if tokens_shared():
+def data_changed(*, user_id: int | None) -> None:
+    """A person's cards, states or log changed (called inside or outside a transaction).
+    None is no one: the built-in deck changes only through :func:`deck_changed`."""
+    if user_id is not None and tokens_shared():
         key = _user_key(user_id)
         transaction.on_commit(lambda: cache.set(key, _new_token(), timeout=TOKEN_SECONDS))
 

@@ -69,7 +69,8 @@ def _filters(data: QueryDict) -> str:
 def _browser_context(request: AuthedHttpRequest, data: QueryDict) -> dict[str, Any]:
     user = request.user
     form, filters = _browse_filters(user, data)
-    page = Paginator(BrowseRows(user=user, filters=filters), PAGE_SIZE).get_page(data.get("page"))
+    paginator: Paginator[Card] = Paginator(BrowseRows(user=user, filters=filters), PAGE_SIZE)
+    page = paginator.get_page(data.get("page"))
     tags = browse_tags(user=user)
     return {
         "form": form,

@@ -76,7 +76,11 @@ def daily_digests(*, profiles: Sequence[Profile], today: dt.date) -> dict[int, D
             repeat=counts[uid].repeat,
             streak=streak.get(uid, 0),
             week=week,
-            items_left=[i for i in week.prefetched_items if i.done_at is None] if week else [],
+            items_left=(
+                [i for i in week.prefetched_items if i.done_at is None]  # type: ignore[attr-defined]
+                if week
+                else []
+            ),
             days_to_go=days_to_go if days_to_go is not None and days_to_go >= 0 else None,
         )
     return digests
