@@ -78,7 +78,11 @@ def send_due_reminders() -> dict[str, int]:
 def claim_reminder_batch() -> dict[str, int]:
     """One batch of the sweep: claim it, then enqueue its sending."""
     batch = reminders_claim_batch(now=timezone.now(), send=enqueue_reminder_batch)
-    return {"profiles": len(batch.profile_ids), "deliveries": len(batch.delivery_ids)}
+    return {
+        "profiles": len(batch.profile_ids),
+        "deliveries": len(batch.delivery_ids),
+        "expired": batch.expired,
+    }
 
 
 def retry_countdown(retries: int) -> int:
