@@ -24,6 +24,7 @@ from cards.models import (
 )
 from cards.queue import DEFAULT_SECONDS_PER_REVIEW
 from cards.scheduling import PASSING_QUALITY
+from cards.versions import cached_per_version
 
 # A streak longer than this is still shown as this many days: it bounds the read.
 STREAK_HORIZON_DAYS = 1000
@@ -152,10 +153,28 @@ class BrowseRows:
     def __init__(self, *, user: User, filters: BrowseFilters) -> None:
         self._plain, self._cards, self._needs_state = _browse(user=user, filters=filters)
         self._sort = filters.sort
+        self._user_id = user.pk
+        topic = filters.topic.pk if filters.topic is not None else None
+        self._filters_key = repr(
+            (
+                filters.q,
+                topic,
+                filters.tag,
+                filters.state,
+                filters.owner,
+                filters.due_from,
+                filters.due_to,
+            )
+        )
         self.ordered = True
 
     def count(self) -> int:
-        return (self._cards if self._needs_state else self._plain).order_by().count()
+        # The same for every page of these filters until the person's data changes.
+        return cached_per_version(
+            user_id=self._user_id,
+            name=f"browse-count:{self._filters_key}",
+            compute=lambda: (self._cards if self._needs_state else self._plain).order_by().count(),
+        )
 
     def __len__(self) -> int:
         return self.count()
@@ -255,7 +274,13 @@ def browse_state(card: Any) -> str:
 
 
 def browse_tags(*, user: User) -> list[str]:
-    """Every tag on the cards a person sees, sorted."""
+    """Every tag on the cards a person sees, sorted (kept until their data changes)."""
+    return cached_per_version(
+        user_id=user.pk, name="browse-tags", compute=lambda: _browse_tags(user=user)
+    )
+
+
+def _browse_tags(*, user: User) -> list[str]:
     return sorted(
         {
             tag

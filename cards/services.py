@@ -605,6 +605,7 @@ def card_update(*, card: Card, front: str, back: str, tags: str) -> Card:
     for name, value in card_html(card.front, card.back).items():
         setattr(card, name, value)
     card.save(update_fields=["front", "back", "tags", *HTML_FIELDS, "updated_at"])
+    data_changed(user_id=card.owner_id)
     return card
 
 
@@ -871,6 +872,7 @@ def cards_retag(*, user: User, card_ids: Sequence[int], add: str, remove: str) -
             card.tags = new
             changed.append(card)
     Card.objects.bulk_update(changed, ["tags"], batch_size=500)
+    data_changed(user_id=user.pk)
     return len(changed)
 
 

@@ -15,12 +15,14 @@ whether to cache at all.
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 
 from django.conf import settings
 from django.core.cache import cache
 from django.db import transaction
 
 TOKEN_SECONDS = 14 * 24 * 60 * 60
+READ_SECONDS = 26 * 60 * 60
 DECK_KEY = "cards:data:deck"
 
 
@@ -60,3 +62,15 @@ def deck_changed() -> None:
     """The built-in deck changed: everyone's token moves."""
     if tokens_shared():
         transaction.on_commit(lambda: cache.set(DECK_KEY, _new_token(), timeout=TOKEN_SECONDS))
+
+
+def cached_per_version[T](*, user_id: int, name: str, compute: Callable[[], T]) -> T:
+    """``compute()``, kept under the person's current token (when the cache is shared)."""
+    if not tokens_shared():
+        return compute()
+    key = f"cards:read:{user_id}:{name}:{data_version(user_id=user_id)}"
+    found = cache.get(key)
+    if found is None:
+        found = compute()
+        cache.set(key, found, timeout=READ_SECONDS)
+    return found  # type: ignore[no-any-return]

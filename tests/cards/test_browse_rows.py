@@ -6,10 +6,14 @@ import datetime as dt
 from typing import Any
 
 import pytest
+from django.core.cache import cache
 from django.core.paginator import Paginator
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from cards.models import Card, ReviewState
-from cards.selectors import BrowseFilters, BrowseRows, browse_cards
+from cards.selectors import BrowseFilters, BrowseRows, browse_cards, browse_tags
+from cards.services import card_create, cards_retag
 from tests.factories import CardFactory
 from tests.integration.builders import deck, person, reviewed
 
@@ -54,3 +58,28 @@ def test_each_page_holds_the_cards_the_query_gives_in_its_order(
     first = paginator.page(1).object_list
     if first:
         assert hasattr(first[0], "state_due")  # the state annotations come along
+
+
+@pytest.fixture
+def shared_cache(settings: Any) -> Any:
+    settings.CADENCE_SHARED_CACHE = True
+    cache.clear()
+    yield
+    cache.clear()
+
+
+def test_the_count_and_tags_are_kept_until_ones_cards_change(
+    transactional_db: Any, shared_cache: None
+) -> None:
+    user = person("bea")
+    topic = deck(topics=1, cards_each=3)[0]
+    mine = card_create(user=user, topic=topic, front="Q", back="A", tags="first")
+    rows = BrowseRows(user=user, filters=BrowseFilters())
+    assert (rows.count(), browse_tags(user=user)) == (4, ["first"])
+    with CaptureQueriesContext(connection) as queries:
+        assert (rows.count(), browse_tags(user=user)) == (4, ["first"])
+    assert len(queries) == 0
+    cards_retag(user=user, card_ids=[mine.pk], add="second", remove="")
+    card_create(user=user, topic=topic, front="Q2", back="A2", tags="")
+    assert browse_tags(user=user) == ["first", "second"]
+    assert BrowseRows(user=user, filters=BrowseFilters()).count() == 5
