@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -155,17 +156,12 @@ class BrowseRows:
         self._sort = filters.sort
         self._user_id = user.pk
         topic = filters.topic.pk if filters.topic is not None else None
-        self._filters_key = repr(
-            (
-                filters.q,
-                topic,
-                filters.tag,
-                filters.state,
-                filters.owner,
-                filters.due_from,
-                filters.due_to,
-            )
+        described = repr(
+            (filters.q, topic, filters.tag, filters.state, filters.owner)
+            + (filters.due_from, filters.due_to)
         )
+        # Hashed: a search text may hold anything, a cache key may not.
+        self._filters_key = hashlib.sha256(described.encode()).hexdigest()[:32]
         self.ordered = True
 
     def count(self) -> int:
