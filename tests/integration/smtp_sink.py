@@ -39,6 +39,9 @@ def free_port() -> int:
     start = ports.index(_handed_out[-1]) + 1 if _handed_out and _handed_out[-1] in ports else 0
     for port in ports[start:] + ports[:start]:
         with socket.socket() as probe:
+            # As the servers bind (SO_REUSEADDR): a port whose last connections are still
+            # in TIME_WAIT is free for them.
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             try:
                 probe.bind(("127.0.0.1", port))
             except OSError:
