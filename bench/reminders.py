@@ -65,12 +65,16 @@ def main() -> None:
     # Two worker processes a core: a sender waits on the SMTP server between messages.
     parser.add_argument("--concurrency", type=int, default=2 * (os.cpu_count() or 1))
     parser.add_argument("--keep", action="store_true", help="Keep the database afterwards.")
+    parser.add_argument("--db-name", default="cadence_bench_reminders")
+    parser.add_argument("--redis-port", type=int, default=0, help="0: any free port")
+    parser.add_argument("--smtp-port", type=int, default=0, help="0: any free port")
     args = parser.parse_args()
     if not os.environ.get("DATABASE_URL", "").startswith("postgres"):
         sys.exit("Set DATABASE_URL to a PostgreSQL server (the benchmark creates its own db).")
 
     workdir = Path(tempfile.mkdtemp(prefix="cadence-bench-"))
-    redis_port, smtp_port = free_port(), free_port()
+    redis_port = args.redis_port or free_port()
+    smtp_port = args.smtp_port or free_port()
     os.environ["REDIS_URL"] = f"redis://127.0.0.1:{redis_port}/0"
     os.environ["CADENCE_DATA_DIR"] = str(workdir / "data")
 
@@ -117,7 +121,7 @@ def main() -> None:
     from django.db import connection
 
     # Not test_<name>: the benchmark must not clobber a test run's database.
-    connection.settings_dict["TEST"]["NAME"] = "cadence_bench_reminders"
+    connection.settings_dict["TEST"]["NAME"] = args.db_name
     old_name = connection.settings_dict["NAME"]
     connection.creation.create_test_db(verbosity=0, autoclobber=True)
     try:
@@ -165,7 +169,7 @@ def main() -> None:
         wait_for(lambda: b" ready." in worker_log.read_bytes() or worker.poll() is not None, 30)
         if worker.poll() is not None:
             sys.exit(worker_log.read_text())
-        run(args.users, sink_log, sink)
+        run(args.users, sink_log, sink, worker)
     finally:
         for process in reversed(processes):
             if process.poll() is None:
@@ -182,6 +186,21 @@ def main() -> None:
             shutil.rmtree(workdir, ignore_errors=True)
         else:
             print(f"logs in {workdir}")
+
+
+def session_cpu(session: int) -> float:
+    """CPU seconds (user + system) of the live processes of a session: a started process
+    and its children (the worker's pool)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[3]) == session:  # fields after the name: state, ppid, pgrp, session
+            total += int(fields[11]) + int(fields[12])
+    return total / ticks
 
 
 def populate(count: int) -> None:
@@ -271,7 +290,9 @@ def populate(count: int) -> None:
         )
 
 
-def run(count: int, sink_log: Path, sink: subprocess.Popen[bytes]) -> None:
+def run(
+    count: int, sink_log: Path, sink: subprocess.Popen[bytes], worker: subprocess.Popen[bytes]
+) -> None:
     from django.db.models import Count
 
     from prep.models import EmailDelivery
@@ -281,6 +302,7 @@ def run(count: int, sink_log: Path, sink: subprocess.Popen[bytes]) -> None:
         lines = sink_log.read_text().split()
         return int(lines[-1]) if len(lines) > 1 and lines[-1].isdigit() else 0
 
+    cpu_before = session_cpu(worker.pid), session_cpu(sink.pid)
     started = time.monotonic()
     send_due_reminders.delay()
     first_at = None
@@ -297,6 +319,8 @@ def run(count: int, sink_log: Path, sink: subprocess.Popen[bytes]) -> None:
             break
         time.sleep(0.2)
     total = time.monotonic() - started
+    worker_cpu = session_cpu(worker.pid) - cpu_before[0]
+    sink_cpu = session_cpu(sink.pid) - cpu_before[1]
     sent = accepted()
     statuses = dict(
         EmailDelivery.objects.values_list("status")
@@ -309,6 +333,11 @@ def run(count: int, sink_log: Path, sink: subprocess.Popen[bytes]) -> None:
     print(f"throughput: {sent / total:,.0f} e-mails per second")
     if first_at is not None:
         print(f"first e-mail after {first_at - started:.1f} s")
+    print(
+        f"CPU: worker {worker_cpu:.1f} s ({1000 * worker_cpu / max(sent, 1):.2f} ms an e-mail), "
+        f"SMTP sink {sink_cpu:.1f} s (PostgreSQL not counted); 1-minute load at the end "
+        f"{os.getloadavg()[0]:.1f}"
+    )
     print(f"deliveries by status: {statuses}")
     print(f"users with more than one delivery: {per_user.count()}")
 

@@ -37,6 +37,7 @@ from cards.imports import (
 from cards.media import media_folder, media_url
 from cards.models import Card, ImportJob, ReviewLog, ReviewState, StudyDay
 from cards.services import card_html, memory_rebuild, topics_for_titles
+from cards.versions import data_changed
 
 BATCH = 500
 # The worker's halves (cards.tasks), enqueued by name: the tasks call this module, so it
@@ -267,6 +268,7 @@ def import_run(*, job_id: str, now: dt.datetime) -> None:
 def _apply(job: ImportJob, *, now: dt.datetime, progress: Any = None) -> None:
     """Write the job's cards; the caller holds the transaction and the job's row lock."""
     user = job.owner
+    data_changed(user_id=user.pk)
     rows = [ParsedCard.from_json(row) for row in job.rows]
     existing = _existing_fronts(user)
     fallback = job.default_topic or "Imported cards"

@@ -37,6 +37,7 @@ from cards.scheduling import (
     validate_quality,
 )
 from cards.selectors import memory_model
+from cards.versions import data_changed, deck_changed
 from core.localtime import local_date
 
 
@@ -171,6 +172,7 @@ def deck_load(*, topics: Sequence[TopicSpec], now: dt.datetime) -> DeckLoadResul
         .exclude(slug__in=topic_by_slug)
         .update(retired_at=now)
     )
+    deck_changed()
     return DeckLoadResult(
         topics_added=topics_added,
         topics_updated=topics_updated,
@@ -485,6 +487,7 @@ def _record(
         state_before=before,
         predicted_recall=predicted,
     )
+    data_changed(user_id=user.pk)
     return ReviewOutcome(log=log, state=state, leech_suspended=leech_suspended)
 
 
@@ -535,6 +538,7 @@ def custom_record(
             state_before=before,
             predicted_recall=predicted,
         )
+        data_changed(user_id=user.pk)
     return ReviewOutcome(log=log, state=state)
 
 
@@ -592,6 +596,7 @@ def review_undo(*, user: User, now: dt.datetime, zone: ZoneInfo) -> Card:
         log.delete()
         # The queue is open again: today is not finished until it empties again.
         StudyDay.objects.filter(user=user, local_date=today).delete()
+        data_changed(user_id=user.pk)
     return log.card
 
 
@@ -702,6 +707,7 @@ def review_suspend(
         state.suspended = suspended
         state.version += 1
         state.save(update_fields=["suspended", "version"])
+        data_changed(user_id=user.pk)
     return state
 
 
@@ -720,6 +726,7 @@ def review_bury(
         state.buried_on = today if buried else None
         state.version += 1
         state.save(update_fields=["buried_on", "version"])
+        data_changed(user_id=user.pk)
     return state
 
 
@@ -728,6 +735,7 @@ def card_update(*, card: Card, front: str, back: str, tags: str) -> Card:
     for name, value in card_html(card.front, card.back).items():
         setattr(card, name, value)
     card.save(update_fields=["front", "back", "tags", *HTML_FIELDS, "updated_at"])
+    data_changed(user_id=card.owner_id)
     return card
 
 
@@ -812,6 +820,7 @@ def calendar_rezone(*, user: User, zone: ZoneInfo, now: dt.datetime) -> None:
     ReviewState.objects.filter(user=user, introduced_on__gt=today).update(
         introduced_on=today, due=today
     )
+    data_changed(user_id=user.pk)
 
 
 def _unique_slug(title: str, taken: set[str]) -> str:
@@ -864,6 +873,7 @@ def topics_for_titles(
 
 def topic_create(*, user: User, title: str, summary: str = "") -> Topic:
     taken = set(Topic.objects.filter(owner=user).values_list("slug", flat=True))
+    data_changed(user_id=user.pk)
     return Topic.objects.create(
         owner=user,
         title=title.strip(),
@@ -884,6 +894,7 @@ def topic_update(*, topic: Topic, title: str, summary: str) -> Topic:
     )
     topic.slug = _unique_slug(topic.title, taken)
     topic.save(update_fields=["title", "summary", "slug"])
+    data_changed(user_id=topic.owner_id)
     return topic
 
 
@@ -896,6 +907,7 @@ def topic_delete(*, topic: Topic) -> int:
     count = cards.count()
     cards.delete()
     topic.delete()
+    data_changed(user_id=topic.owner_id)
     return count
 
 
@@ -905,6 +917,7 @@ def card_create(
     if topic.owner_id not in (None, user.pk):
         raise ValueError("a card goes into the person's own topic or a built-in one")
     top = Card.objects.filter(owner=user).aggregate(top=Max("position"))["top"] or 0
+    data_changed(user_id=user.pk)
     return Card.objects.create(
         owner=user,
         topic=topic,
@@ -923,6 +936,7 @@ def card_move(*, card: Card, topic: Topic) -> Card:
         raise ValueError("only a person's own card moves, into their topic or a built-in one")
     card.topic = topic
     card.save(update_fields=["topic", "updated_at"])
+    data_changed(user_id=card.owner_id)
     return card
 
 
@@ -930,6 +944,7 @@ def card_delete(*, card: Card) -> None:
     if card.is_builtin:
         raise ValueError("built-in cards are not deleted; suspend them instead")
     card.delete()
+    data_changed(user_id=card.owner_id)
 
 
 def _own_ids(*, user: User, card_ids: Sequence[int]) -> list[int]:
@@ -963,6 +978,7 @@ def cards_suspend(
         ]
         ReviewState.objects.bulk_create(missing, batch_size=500, ignore_conflicts=True)
         changed += len(missing)
+    data_changed(user_id=user.pk)
     return changed
 
 
@@ -970,6 +986,7 @@ def cards_suspend(
 def cards_reset(*, user: User, card_ids: Sequence[int], now: dt.datetime, zone: ZoneInfo) -> int:
     """Forget the schedule: each card is new again (its review log is kept)."""
     today = local_date(now, zone)
+    data_changed(user_id=user.pk)
     return ReviewState.objects.filter(
         user=user, card_id__in=_visible_ids(user=user, card_ids=card_ids)
     ).update(
@@ -998,12 +1015,14 @@ def cards_retag(*, user: User, card_ids: Sequence[int], add: str, remove: str) -
             card.tags = new
             changed.append(card)
     Card.objects.bulk_update(changed, ["tags"], batch_size=500)
+    data_changed(user_id=user.pk)
     return len(changed)
 
 
 def cards_move(*, user: User, card_ids: Sequence[int], topic: Topic) -> int:
     if topic.owner_id not in (None, user.pk):
         raise ValueError("cards move into the person's own topic or a built-in one")
+    data_changed(user_id=user.pk)
     return Card.objects.filter(owner=user, pk__in=_own_ids(user=user, card_ids=card_ids)).update(
         topic=topic
     )
@@ -1014,6 +1033,7 @@ def cards_delete(*, user: User, card_ids: Sequence[int]) -> int:
     """Delete the person's own cards among these (with their states and logs)."""
     ids = _own_ids(user=user, card_ids=card_ids)
     Card.objects.filter(owner=user, pk__in=ids).delete()
+    data_changed(user_id=user.pk)
     return len(ids)
 
 
@@ -1042,4 +1062,5 @@ def cards_bring_forward(*, user: Any, card_ids: Sequence[int], due_by: dt.date) 
         batch_size=500,
         ignore_conflicts=True,
     )
+    data_changed(user_id=user.pk)
     return [*later, *(state.card_id for state in created)]

@@ -150,6 +150,9 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # --- Cache and Celery -------------------------------------------------------------------
 
 REDIS_URL = env_str("REDIS_URL")
+# Whether every process (web and workers) shares the default cache: only then may reads be
+# cached under a token that writes move (cards.versions). A per-process cache could not.
+CADENCE_SHARED_CACHE = bool(REDIS_URL)
 if REDIS_URL:
     CACHES = {
         "default": {
@@ -249,7 +252,7 @@ if email_host:
     email_port = env_int("EMAIL_PORT", 587)
     MAILERS: dict[str, dict[str, object]] = {
         "default": {
-            "BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+            "BACKEND": "config.mail.SmtpBackend",
             "OPTIONS": {
                 "host": email_host,
                 "port": email_port,

@@ -16,6 +16,12 @@ e-mail must still work.
 
 from __future__ import annotations
 
+import base64
+import functools
+import random
+import re
+import secrets
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from email.charset import BASE64, Charset
@@ -34,6 +40,7 @@ from django.core.mail import EmailMultiAlternatives
 from django.core.mail.utils import DNS_NAME
 from django.template.loader import get_template
 from django.urls import reverse
+from django.utils.html import conditional_escape
 
 UNSUBSCRIBE_SALT = "cadence.emails.unsubscribe"
 UNSUBSCRIBE_KINDS = ("daily", "weekly")
@@ -133,35 +140,98 @@ class CadenceEmail(EmailMultiAlternatives):
     # (as_bytes, as_string, headers), not the modern-API extras.
     def message(self, *, policy: Any = None) -> Message:  # type: ignore[override]
         root = MIMEMultipart("alternative", policy=MIME_POLICY)
-        root["Subject"] = _header(str(self.subject))
-        root["From"] = _addresses([self.from_email])
-        root["To"] = _addresses(self.to)
-        if self.cc:
-            root["Cc"] = _addresses(self.cc)
-        if self.reply_to:
-            root["Reply-To"] = _addresses(self.reply_to)
-        names = {name.lower() for name in self.extra_headers}
-        if "date" not in names:
-            root["Date"] = formatdate(usegmt=True)
-        if "message-id" not in names:
-            root["Message-ID"] = make_msgid(domain=DNS_NAME.get_fqdn())
-        for name, value in self.extra_headers.items():
-            root[name] = _header(str(value))
-        root.attach(_text_part(str(self.body), "plain"))
-        for content, mimetype in self.alternatives:
-            root.attach(_text_part(str(content), mimetype.split("/")[1]))
+        for name, value in self._root_headers():
+            root[name] = value
+        for content, subtype in self._parts():
+            root.attach(_text_part(content, subtype))
         return root
 
+    def wire_bytes(self, *, boundary: str | None = None) -> bytes | None:
+        """What ``message().as_bytes()`` gives, byte for byte (tests/prep/test_emails.py
+        compares the two), written out directly instead of through the standard library's
+        generator, which is most of a reminder's cost after rendering. None when a header
+        would need folding: then the caller uses :meth:`message`."""
+        headers = self._root_headers()
+        if not all(_plain(value) for _, value in headers):
+            return None
+        parts = [_wire_part(content, subtype) for content, subtype in self._parts()]
+        boundary = boundary or _boundary("\r\n".join(parts))
+        out = [
+            f'Content-Type: multipart/alternative; boundary="{boundary}"\r\nMIME-Version: 1.0\r\n'
+        ]
+        out += [f"{name}: {value}\r\n" for name, value in headers]
+        out.append(f"\r\n--{boundary}\r\n")
+        out.append(f"\r\n--{boundary}\r\n".join(parts))
+        out.append(f"\r\n--{boundary}--\r\n")
+        return "".join(out).encode("ascii")
 
+    def _root_headers(self) -> list[tuple[str, str]]:
+        headers = [
+            ("Subject", _header(str(self.subject))),
+            ("From", _addresses([self.from_email])),
+            ("To", _addresses(self.to)),
+        ]
+        if self.cc:
+            headers.append(("Cc", _addresses(self.cc)))
+        if self.reply_to:
+            headers.append(("Reply-To", _addresses(self.reply_to)))
+        names = {name.lower() for name in self.extra_headers}
+        if "date" not in names:
+            headers.append(("Date", formatdate(usegmt=True)))
+        if "message-id" not in names:
+            headers.append(("Message-ID", make_msgid(domain=DNS_NAME.get_fqdn())))
+        headers += [(name, _header(str(value))) for name, value in self.extra_headers.items()]
+        return headers
+
+    def _parts(self) -> list[tuple[str, str]]:
+        return [
+            (str(self.body), "plain"),
+            *((str(content), mimetype.split("/")[1]) for content, mimetype in self.alternatives),
+        ]
+
+
+_LINE_ENDS = re.compile(r"\r\n|\r|\n")
+_BOUNDARY_DIGITS = len(repr(sys.maxsize - 1))
+
+
+def _wire_part(text: str, subtype: str) -> str:
+    """One text part as compat32 writes it (see :func:`_text_part`): 7bit when ASCII, else
+    base64 of the UTF-8 in 76-character lines; CRLF line ends."""
+    if text.isascii():
+        head = f'Content-Type: text/{subtype}; charset="us-ascii"\r\n'
+        body, encoding = _LINE_ENDS.sub("\r\n", text), "7bit"
+    else:
+        head = f'Content-Type: text/{subtype}; charset="utf-8"\r\n'
+        body = base64.encodebytes(text.encode("utf-8")).decode("ascii").replace("\n", "\r\n")
+        encoding = "base64"
+    return f"{head}MIME-Version: 1.0\r\nContent-Transfer-Encoding: {encoding}\r\n\r\n{body}"
+
+
+def _boundary(text: str) -> str:
+    """A boundary of the standard library's shape that does not occur in the parts."""
+    while True:
+        boundary = "=" * 15 + str(random.randrange(sys.maxsize)).zfill(_BOUNDARY_DIGITS) + "=="
+        if f"--{boundary}" not in text:
+            return boundary
+
+
+@functools.lru_cache(maxsize=1024)
 def _header(value: str) -> str:
+    # Cached: a batch's subjects repeat, and encoding one costs more than writing it out.
     if value.isascii():
         return value
     return Header(value, _UTF8_HEADERS, maxlinelen=76).encode(linesep=" ")
 
 
 def _addresses(values: Sequence[object]) -> str:
+    return ", ".join(_address(str(v)) for v in values)
+
+
+@functools.lru_cache(maxsize=256)
+def _address(value: str) -> str:
     # A non-ASCII display name is RFC 2047-encoded; the address itself is left alone.
-    return ", ".join(formataddr(parseaddr(str(v)), charset=_UTF8_HEADERS) for v in values)
+    # Cached for the sender's address, the same on every e-mail.
+    return formataddr(parseaddr(value), charset=_UTF8_HEADERS)
 
 
 def _text_part(text: str, subtype: str) -> MIMEText:
@@ -186,9 +256,75 @@ def email_send(*, subject: str, text: str, html: str, to: list[str]) -> None:
 
 def email_render(*, template: str, context: dict[str, Any]) -> Rendered:
     """The three parts of ``emails/<template>/{subject.txt,body.txt,body.html}``."""
+    raw = _render_raw(template, context)
+    return Rendered(subject=" ".join(raw.subject.split()), text=raw.text, html=raw.html)
+
+
+class BatchRenderer:
+    """One template triplet rendered for many recipients, each shape of e-mail once.
+
+    The values that differ from one recipient to the next whatever their day (``slots``:
+    the name, the unsubscribe link) are rendered as markers; the three renderings are kept
+    per value of the rest of the context, and each recipient's e-mail is the kept one with
+    the markers replaced by that recipient's values, escaped for HTML in ``body.html``
+    (the text parts turn autoescaping off). So 100,000 reminders that say one of a few
+    hundred things cost a few hundred renders, not 100,000.
+
+    Slots must be printed as they are (``{{ name }}``, no filter, no test). The first
+    ``CHECKED`` renderings of each renderer are compared with a direct render with the
+    recipient's own values; on any difference it renders everything directly.
+    """
+
+    CHECKED = 8
+    SIZE = 1024
+
+    def __init__(self, template: str, *, slots: Sequence[str]) -> None:
+        self.template = template
+        token = secrets.token_hex(8)
+        self.markers = {slot: f"cadenceslot{token}{n}x" for n, slot in enumerate(slots)}
+        self._by_marker = {marker: slot for slot, marker in self.markers.items()}
+        self._pattern = re.compile("|".join(self.markers.values()))
+        self._kept: dict[str, Rendered] = {}
+        self._checks = 0
+        self.direct = False  # set when a check failed: render every e-mail directly
+        self.renders = 0
+
+    def render(self, context: dict[str, Any]) -> Rendered:
+        if self.direct:
+            return email_render(template=self.template, context=context)
+        key = repr(sorted((k, v) for k, v in context.items() if k not in self.markers))
+        kept = self._kept.get(key)
+        if kept is None:
+            self.renders += 1
+            kept = _render_raw(self.template, {**context, **self.markers})
+            if len(self._kept) >= self.SIZE:
+                self._kept.clear()
+            self._kept[key] = kept
+        rendered = self._fill(kept, context)
+        if self._checks < self.CHECKED:
+            self._checks += 1
+            if rendered != email_render(template=self.template, context=context):
+                self.direct = True
+                return email_render(template=self.template, context=context)
+        return rendered
+
+    def _fill(self, kept: Rendered, context: dict[str, Any]) -> Rendered:
+        plain = {marker: str(context[slot]) for marker, slot in self._by_marker.items()}
+        html = {
+            marker: str(conditional_escape(context[slot]))
+            for marker, slot in self._by_marker.items()
+        }
+        return Rendered(
+            subject=" ".join(self._pattern.sub(lambda m: plain[m[0]], kept.subject).split()),
+            text=self._pattern.sub(lambda m: plain[m[0]], kept.text),
+            html=self._pattern.sub(lambda m: html[m[0]], kept.html),
+        )
+
+
+def _render_raw(template: str, context: dict[str, Any]) -> Rendered:
     folder = f"emails/{template}"
     return Rendered(
-        subject=" ".join(get_template(f"{folder}/subject.txt").render(context).split()),
+        subject=get_template(f"{folder}/subject.txt").render(context),
         text=get_template(f"{folder}/body.txt").render(context),
         html=get_template(f"{folder}/body.html").render(context),
     )
@@ -200,9 +336,14 @@ def email_build(
     context: dict[str, Any],
     to: list[str],
     headers: dict[str, str] | None = None,
+    renderer: BatchRenderer | None = None,
 ) -> EmailMultiAlternatives:
-    """The one way an e-mail is made: a template triplet rendered with one context."""
-    rendered = email_render(template=template, context=context)
+    """The one way an e-mail is made: a template triplet rendered with one context (by a
+    batch's renderer when it has one: the same three texts, fewer renders)."""
+    if renderer is not None and renderer.template == template:
+        rendered = renderer.render(context)
+    else:
+        rendered = email_render(template=template, context=context)
     return email_message(
         subject=rendered.subject, text=rendered.text, html=rendered.html, to=to, headers=headers
     )

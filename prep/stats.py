@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.contrib.auth.models import User
+from django.core.cache import cache
 from django.db.models import Count, Q
 
 from cards.memory import Memory
@@ -16,6 +17,7 @@ from cards.models import LEARNING, MATURE, Card, ReviewLog, ReviewState, Topic
 from cards.queue import Done, done_on
 from cards.scheduling import PASSING_QUALITY
 from cards.selectors import memory_model, memory_models, seconds_per_review
+from cards.versions import data_version, tokens_shared
 from prep.models import Profile, TrackTopic
 from prep.readiness import (
     CardMemory,
@@ -449,3 +451,37 @@ def at_risk_many(*, profiles: Sequence[Profile], today: dt.date) -> dict[int, li
             seconds_per_card=paces[uid],
         )
     return result
+
+
+@dataclass(frozen=True)
+class History:
+    """The dashboard's reads of the whole history and deck: what grows with them."""
+
+    standing: list[TopicStanding]
+    heatmap: Heatmap
+    forecast: Forecast
+
+
+HISTORY_SECONDS = 26 * 60 * 60
+
+
+def dashboard_history(*, user: User, today: dt.date) -> History:
+    """The topic standing, heatmap and forecast, computed once per person, local day and
+    version of their data (cards.versions: every write moves it), when the cache is one
+    every process shares; else computed on every call. A lost entry is recomputed."""
+    if not tokens_shared():
+        return _history(user=user, today=today)
+    key = f"prep:history:{user.pk}:{today.isoformat()}:{data_version(user_id=user.pk)}"
+    found = cache.get(key)
+    if not isinstance(found, History):
+        found = _history(user=user, today=today)
+        cache.set(key, found, timeout=HISTORY_SECONDS)
+    return found
+
+
+def _history(*, user: User, today: dt.date) -> History:
+    return History(
+        standing=topic_standing(user=user, today=today),
+        heatmap=review_heatmap(user=user, today=today),
+        forecast=due_forecast(user=user, today=today),
+    )

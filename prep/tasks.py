@@ -21,7 +21,7 @@ from django.utils import timezone
 from kombu.exceptions import KombuError
 
 from prep.emails import email_send
-from prep.scheduled.reminders import reminders_sweep
+from prep.scheduled.reminders import reminders_claim_batch, reminders_sweep
 from prep.scheduled.rollover import rollovers_run_due
 from prep.scheduled.sending import TransientMailError, deliveries_postpone, reminders_send_batch
 
@@ -53,10 +53,36 @@ def enqueue_reminder_batch(delivery_ids: list[int]) -> None:
         logger.exception("could not enqueue %d reminders; the sweep retries", len(delivery_ids))
 
 
+def enqueue_reminder_claims(batches: int) -> None:
+    """Hand the claim of ``batches`` batches to the workers. A claim task the broker did
+    not take changes nothing: its profiles stay due for the next sweep."""
+    try:
+        for _ in range(batches):
+            claim_reminder_batch.delay()
+    except (KombuError, OSError):
+        logger.exception("could not enqueue the claim of %d batches; the sweep retries", batches)
+
+
 @shared_task(name="prep.send_due_reminders")
 def send_due_reminders() -> dict[str, int]:
-    """Beat, every minute: claim the due reminders and enqueue them in batches."""
-    return asdict(reminders_sweep(now=timezone.now(), send=enqueue_reminder_batch))
+    """Beat, every minute: fan the claim of the due reminders out to the workers, a task a
+    batch, and recover what lost tasks left behind."""
+    return asdict(
+        reminders_sweep(
+            now=timezone.now(), send=enqueue_reminder_batch, fan_out=enqueue_reminder_claims
+        )
+    )
+
+
+@shared_task(name="prep.claim_reminder_batch")
+def claim_reminder_batch() -> dict[str, int]:
+    """One batch of the sweep: claim it, then enqueue its sending."""
+    batch = reminders_claim_batch(now=timezone.now(), send=enqueue_reminder_batch)
+    return {
+        "profiles": len(batch.profile_ids),
+        "deliveries": len(batch.delivery_ids),
+        "expired": batch.expired,
+    }
 
 
 def retry_countdown(retries: int) -> int:

@@ -49,14 +49,7 @@ from prep.services import (
     profile_extra_new_cards_set,
     profile_save_and_replan,
 )
-from prep.stats import (
-    at_risk_many,
-    calibration,
-    due_forecast,
-    interview_readiness,
-    review_heatmap,
-    topic_standing,
-)
+from prep.stats import at_risk_many, calibration, dashboard_history, interview_readiness
 from prep.throttle import throttle_allow
 
 TOO_MANY_EMAILS = (
@@ -170,7 +163,8 @@ def plan(request: AuthedHttpRequest) -> HttpResponse:
         else PlanWeek.objects.none()
     )
     counts = queue_counts(user=request.user, limits=profile.limits, today=today)
-    standing = topic_standing(user=request.user, today=today)
+    history = dashboard_history(user=request.user, today=today)
+    standing = history.standing
     items = list(week.items.all()) if week else []
     context = {
         "plan": active,
@@ -191,8 +185,8 @@ def plan(request: AuthedHttpRequest) -> HttpResponse:
         "interview_passed": profile.interview_passed(today),
         "counts": counts,
         "standing": standing,
-        "heatmap": review_heatmap(user=request.user, today=today),
-        "forecast": due_forecast(user=request.user, today=today),
+        "heatmap": history.heatmap,
+        "forecast": history.forecast,
         "streak": streaks(user_ids=[request.user.pk], today=today).get(request.user.pk, 0),
         "readiness": interview_readiness(
             user=request.user, profile=profile, standing=standing, today=today

@@ -25,6 +25,10 @@ CACHES = {  # noqa: F405
 AXES_CACHE = "axes"
 CADENCE_THROTTLE_CACHE = "axes"
 
+# Cached reads wait for writes to commit to move their token (cards.versions), and most
+# tests run inside one transaction: the tests that check the caching turn it on.
+CADENCE_SHARED_CACHE = False
+
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 SESSION_COOKIE_SECURE = False
 CSRF_COOKIE_SECURE = False

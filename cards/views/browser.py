@@ -19,6 +19,7 @@ from cards.forms import BrowseForm, BulkForm
 from cards.models import Card, Topic
 from cards.selectors import (
     BrowseFilters,
+    BrowseRows,
     browse_cards,
     browse_state,
     browse_tags,
@@ -36,8 +37,8 @@ PAGE_SIZE = 50
 BROWSE_FIELDS = ("q", "topic", "tag", "state", "owner", "due_from", "due_to", "sort")
 
 
-def _browse(user: User, data: QueryDict) -> tuple[BrowseForm, QuerySet[Card]]:
-    """The browser's filter form and the cards it selects."""
+def _browse_filters(user: User, data: QueryDict) -> tuple[BrowseForm, BrowseFilters]:
+    """The browser's filter form and the filters it reads."""
     form = BrowseForm(data, topics=Topic.objects.visible_to(user))
     form.is_valid()
     f = form.cleaned_data
@@ -51,6 +52,12 @@ def _browse(user: User, data: QueryDict) -> tuple[BrowseForm, QuerySet[Card]]:
         due_to=f.get("due_to"),
         sort=f.get("sort") or "",
     )
+    return form, filters
+
+
+def _browse(user: User, data: QueryDict) -> tuple[BrowseForm, QuerySet[Card]]:
+    """The browser's filter form and the cards it selects."""
+    form, filters = _browse_filters(user, data)
     return form, browse_cards(user=user, filters=filters)
 
 
@@ -61,8 +68,9 @@ def _filters(data: QueryDict) -> str:
 
 def _browser_context(request: AuthedHttpRequest, data: QueryDict) -> dict[str, Any]:
     user = request.user
-    form, cards = _browse(user, data)
-    page = Paginator(cards, PAGE_SIZE).get_page(data.get("page"))
+    form, filters = _browse_filters(user, data)
+    paginator: Paginator[Card] = Paginator(BrowseRows(user=user, filters=filters), PAGE_SIZE)
+    page = paginator.get_page(data.get("page"))
     tags = browse_tags(user=user)
     return {
         "form": form,

@@ -17,7 +17,10 @@ and the local date it belongs to (``next_reminder_on``), computed in the user's 
 :mod:`core.occurrences` (DST-correct). One Celery beat entry runs
 :func:`reminders_sweep` every minute: it claims the profiles that are due in batches,
 records one :class:`~prep.models.EmailDelivery` row per e-mail, and hands each batch to
-:func:`reminders_send_batch` (a worker task, or inline from the management command). The
+:func:`reminders_send_batch` (a worker task, or inline from the management command).
+Under beat the sweep claims nothing itself: it counts the due batches and enqueues one
+claim task for each (``prep.claim_reminder_batch``), so the workers claim in parallel;
+each task claims one batch (the same conditional UPDATE) and enqueues its sending. The
 weekly summary rides on the same claim: it goes out with the reminder on the local date a
 plan week starts.
 
@@ -69,7 +72,8 @@ just disappears:
 - **Every owed date ends in a row.** After a sweep outage longer than a day, the claim
   records each local date owed since the claimed one (``expired`` when too late, queued
   and sent when still within the delay) and moves the profile past all of them; the
-  sweep's result counts the expiries made at the claim.
+  result of whatever claimed (the sweep, or the claim task it fanned out) counts the
+  expiries made at the claim.
 
 The nightly rollover
 --------------------

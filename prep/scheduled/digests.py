@@ -50,9 +50,11 @@ def _current_weeks(user_ids: Sequence[int], today: dt.date) -> dict[int, PlanWee
             ends_on__gte=today,
         )
         .select_related("plan")
+        # Into plain lists (to_attr): a related manager per week for the prefetch to fill
+        # costs about a millisecond a week, as much as rendering the e-mail.
         .prefetch_related(
-            Prefetch("items", queryset=PlanItem.objects.select_related("topic")),
-            "topics",
+            Prefetch("items", queryset=PlanItem.objects.all(), to_attr="prefetched_items"),
+            Prefetch("topics", to_attr="prefetched_topics"),
         )
     )
     return {week.plan.user_id: week for week in weeks}
@@ -79,7 +81,11 @@ def daily_digests(*, profiles: Sequence[Profile], today: dt.date) -> dict[int, D
             repeat=counts[uid].repeat,
             streak=streak.get(uid, 0),
             week=week,
-            items_left=[i for i in week.items.all() if i.done_at is None] if week else [],
+            items_left=(
+                [i for i in week.prefetched_items if i.done_at is None]  # type: ignore[attr-defined]
+                if week
+                else []
+            ),
             days_to_go=days_to_go if days_to_go is not None and days_to_go >= 0 else None,
             at_risk=[r.sentence(profile.horizon.target) for r in risks.get(uid, [])],
         )

@@ -10,7 +10,14 @@ from django.core.mail import EmailMultiAlternatives
 from django.urls import reverse
 from django.utils.formats import date_format
 
-from prep.emails import email_build, list_headers, site_url, stable_message_id, unsubscribe_url
+from prep.emails import (
+    BatchRenderer,
+    email_build,
+    list_headers,
+    site_url,
+    stable_message_id,
+    unsubscribe_url,
+)
 from prep.models import EmailDelivery, PlanWeek
 from prep.scheduled.digests import DailyDigest, WeeklyDigest
 
@@ -21,7 +28,11 @@ def week_label(week: PlanWeek | None) -> str:
     """What the subject calls the week: its first topic ("RLHF week"), or its title."""
     if week is None:
         return ""
-    topics = sorted(week.topics.all(), key=lambda t: (t.order, t.title))
+    # The daily digest prefetches the topics into a list; the weekly one, into the manager.
+    prefetched = getattr(week, "prefetched_topics", None)
+    topics = sorted(
+        week.topics.all() if prefetched is None else prefetched, key=lambda t: (t.order, t.title)
+    )
     if topics:
         return f"{topics[0].title} week"
     return week.title or f"Week {week.number}"
@@ -43,8 +54,19 @@ def day_label(day: dt.date) -> str:
     return date_format(day, "l j F")
 
 
+def daily_renderer() -> BatchRenderer:
+    """A batch's renderer of the daily reminder: the name and the unsubscribe link are
+    the only values that differ between two users whose days look the same."""
+    return BatchRenderer("daily_reminder", slots=("name", "unsubscribe_url"))
+
+
 def daily_email(
-    *, user: User, today: dt.date, digest: DailyDigest, links: dict[str, str] | None = None
+    *,
+    user: User,
+    today: dt.date,
+    digest: DailyDigest,
+    links: dict[str, str] | None = None,
+    renderer: BatchRenderer | None = None,
 ) -> EmailMultiAlternatives:
     unsubscribe = unsubscribe_url(user_id=user.pk, kind=Kind.DAILY)
     label = week_label(digest.week)
@@ -72,6 +94,7 @@ def daily_email(
     return email_build(
         template="daily_reminder",
         context=context,
+        renderer=renderer,
         to=[user.email],
         headers=list_headers(
             unsubscribe=unsubscribe,

@@ -12,7 +12,7 @@ from functools import partial
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import F, Q
 
 from core.occurrences import next_occurrence, occurrence_on
 from prep.models import EmailDelivery, PlanWeek, Profile
@@ -248,9 +248,38 @@ def reminders_claim_due(*, now: dt.datetime, batch_size: int) -> ClaimBatch:
     )
 
 
+def reminders_claim_batch(
+    *, now: dt.datetime, send: Callable[[list[int]], None], batch_size: int | None = None
+) -> ClaimBatch:
+    """Claim one batch of due reminders and hand its deliveries to ``send`` once the claim
+    has committed (a worker that dies in between leaves them queued, for the sweep's
+    safety net). The sweep's step, and the whole of a fanned-out claim task."""
+    with transaction.atomic():
+        batch = reminders_claim_due(
+            now=now, batch_size=batch_size or settings.CADENCE_REMINDER_BATCH
+        )
+        if batch.delivery_ids:
+            transaction.on_commit(partial(send, batch.delivery_ids))
+    return batch
+
+
+def reminders_due_batches(*, now: dt.datetime, batch_size: int, max_batches: int) -> int:
+    """How many claim batches the profiles due now fill (at most ``max_batches``): one
+    bounded count on the index the claim uses."""
+    due = (
+        Profile.objects.filter(next_reminder_at__lte=now)
+        .filter(Q(last_reminder_on__isnull=True) | Q(last_reminder_on__lt=F("next_reminder_on")))
+        .order_by()
+        .values("id")[: batch_size * max_batches]
+        .count()
+    )
+    return -(-due // batch_size)
+
+
 @dataclass
 class SweepResult:
     claimed_batches: int = 0
+    fanned_out: int = 0  # claim tasks handed to the workers instead
     deliveries: int = 0
     requeued: int = 0
     unknown: int = 0
@@ -307,19 +336,30 @@ def reminders_sweep(
     batch_size: int | None = None,
     max_batches: int = 1000,
     stop: Callable[[], bool] = lambda: False,
+    fan_out: Callable[[int], None] | None = None,
 ) -> SweepResult:
     """Claim every due reminder, batch by batch, and hand each batch to ``send`` once its
-    claim has committed; then recover what lost tasks left behind."""
+    claim has committed; then recover what lost tasks left behind.
+
+    With ``fan_out`` the sweep claims nothing itself: it counts the batches due and asks
+    ``fan_out`` for that many claim tasks, each running :func:`reminders_claim_batch`, so
+    the workers claim in parallel instead of one task claiming a morning's batches in a
+    row. The claim is the same conditional UPDATE (two tasks take disjoint batches, a
+    task with nothing left to take claims nothing); a claim task that is lost leaves its
+    profiles due, and the next sweep counts them again."""
     batch_size = batch_size or settings.CADENCE_REMINDER_BATCH
     result = SweepResult()
     result.scheduled = schedules_fill_missing(now=now)
-    for _ in range(max_batches):
+    if fan_out is not None:
+        result.fanned_out = reminders_due_batches(
+            now=now, batch_size=batch_size, max_batches=max_batches
+        )
+        if result.fanned_out:
+            fan_out(result.fanned_out)
+    for _ in range(0 if fan_out is not None else max_batches):
         if stop():
             break
-        with transaction.atomic():
-            batch = reminders_claim_due(now=now, batch_size=batch_size)
-            if batch.delivery_ids:
-                transaction.on_commit(partial(send, batch.delivery_ids))
+        batch = reminders_claim_batch(now=now, send=send, batch_size=batch_size)
         if not batch.profile_ids:
             break
         result.claimed_batches += 1

@@ -24,7 +24,7 @@ from prep.models import EmailDelivery
 from prep.plan_drills import plan_drills_tick
 from prep.scheduled.claims import deliveries_move
 from prep.scheduled.digests import daily_digests, weekly_digests
-from prep.scheduled.messages import daily_email, site_links, weekly_email
+from prep.scheduled.messages import daily_email, daily_renderer, site_links, weekly_email
 
 logger = logging.getLogger(__name__)
 
@@ -140,6 +140,7 @@ def reminders_send_batch(
             groups[(delivery.kind, delivery.local_date)].append(delivery)
 
     links = site_links()
+    renderer = daily_renderer()
     due_at = {d.pk: d.due_at for d in deliveries}
     outgoing: list[tuple[int, EmailMultiAlternatives]] = []
     for (kind, day), group in groups.items():
@@ -157,7 +158,16 @@ def reminders_send_batch(
                     skip.append(d.pk)
                 else:
                     outgoing.append(
-                        (d.pk, daily_email(user=d.user, today=day, digest=digest, links=links))
+                        (
+                            d.pk,
+                            daily_email(
+                                user=d.user,
+                                today=day,
+                                digest=digest,
+                                links=links,
+                                renderer=renderer,
+                            ),
+                        )
                     )
         else:
             weekly = weekly_digests(user_ids=[d.user_id for d in group], today=day)

@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import email
 import email.policy
+import os
 import socket
 import threading
 import time
@@ -22,11 +23,32 @@ from typing import Any
 
 from aiosmtpd.controller import Controller
 
+_handed_out: list[int] = []
+
 
 def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+    """A free port on localhost: any, or on a machine whose ports are shared out, one of
+    ``CADENCE_TEST_PORTS`` (``8125-8128``), taking them in turn so that two calls before
+    either port is bound do not get the same one."""
+    first, _, last = os.environ.get("CADENCE_TEST_PORTS", "").partition("-")
+    if not first:
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            return int(probe.getsockname()[1])
+    ports = list(range(int(first), int(last or first) + 1))
+    start = ports.index(_handed_out[-1]) + 1 if _handed_out and _handed_out[-1] in ports else 0
+    for port in ports[start:] + ports[:start]:
+        with socket.socket() as probe:
+            # As the servers bind (SO_REUSEADDR): a port whose last connections are still
+            # in TIME_WAIT is free for them.
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _handed_out.append(port)
+        return port
+    raise RuntimeError(f"no free port in CADENCE_TEST_PORTS={first}-{last}")
 
 
 @dataclass

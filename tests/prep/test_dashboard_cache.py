@@ -1,0 +1,181 @@
+"""The dashboard's history (standing, heatmap, forecast) is cached per person and local
+day, and every write of theirs makes the next visit compute it again."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+import time_machine
+from django.core.cache import cache
+from django.db import connection
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from cards.models import Card, ReviewState
+from cards.services import (
+    card_create,
+    cards_bring_forward,
+    cards_reset,
+    cards_suspend,
+    review_record,
+    review_suspend,
+    review_undo,
+)
+from prep.models import Profile
+from prep.stats import History, dashboard_history, due_forecast, review_heatmap, topic_standing
+from tests.factories import CardFactory
+from tests.integration.builders import deck, person, reviewed
+
+NOW = dt.datetime(2026, 11, 23, 10, 0, tzinfo=dt.UTC)
+TODAY = dt.date(2026, 11, 23)
+BERLIN = ZoneInfo("Europe/Berlin")
+
+
+@pytest.fixture(autouse=True)
+def shared_cache(settings: Any) -> Iterator[None]:
+    settings.CADENCE_SHARED_CACHE = True
+    cache.clear()
+    with time_machine.travel(NOW, tick=False):
+        yield
+    cache.clear()
+
+
+@pytest.fixture
+def learner(transactional_db: Any) -> Any:
+    # Transactional: the token moves once a write commits, which a test inside one
+    # transaction never does.
+    user = person("lena", zone="Europe/Berlin")
+    Profile.objects.filter(user=user).update(onboarded_at=NOW)
+    deck(topics=2, cards_each=4)
+    reviewed(user, list(Card.objects.order_by("id")[:4]), due=TODAY)
+    return user
+
+
+def history_queries(user: Any) -> tuple[History, int]:
+    with CaptureQueriesContext(connection) as queries:
+        history = dashboard_history(user=user, today=TODAY)
+    return history, len(queries)
+
+
+def grade(user: Any, card: Card, quality: int = 4) -> None:
+    state = ReviewState.objects.filter(user=user, card=card).first()
+    review_record(
+        user=user,
+        card=card,
+        quality=quality,
+        now=NOW,
+        shown_version=state.version if state else 0,
+        zone=BERLIN,
+    )
+
+
+def test_a_second_visit_the_same_day_reads_the_history_from_the_cache(learner: Any) -> None:
+    first, computed = history_queries(learner)
+    again, cached = history_queries(learner)
+    assert computed > 0
+    assert cached == 0
+    assert again == first
+
+
+def test_a_grade_and_its_undo_each_show_on_the_next_visit(learner: Any) -> None:
+    before, _ = history_queries(learner)
+    grade(learner, Card.objects.order_by("id")[5])
+    graded, _ = history_queries(learner)
+    assert graded.heatmap.total == before.heatmap.total + 1
+    assert graded.forecast.total == before.forecast.total + 1  # a new card, now reviewed
+    review_undo(user=learner, now=NOW, zone=BERLIN)
+    undone, _ = history_queries(learner)
+    assert undone.heatmap.total == before.heatmap.total
+    assert undone.forecast.total == before.forecast.total
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        lambda user, cards: review_suspend(
+            user=user, card=cards[0], suspended=True, now=NOW, zone=BERLIN
+        ),
+        lambda user, cards: cards_suspend(
+            user=user, card_ids=[c.pk for c in cards[:2]], suspended=True, now=NOW, zone=BERLIN
+        ),
+        lambda user, cards: cards_reset(
+            user=user, card_ids=[c.pk for c in cards[:2]], now=NOW, zone=BERLIN
+        ),
+    ],
+    ids=["suspend", "suspend many", "reset"],
+)
+def test_suspending_or_resetting_cards_shows_on_the_next_visit(learner: Any, change: Any) -> None:
+    cards = list(Card.objects.order_by("id")[:4])
+    before, _ = history_queries(learner)
+    change(learner, cards)
+    after, _ = history_queries(learner)
+    assert after.forecast.total < before.forecast.total
+    assert after == History(
+        standing=topic_standing(user=learner, today=TODAY),
+        heatmap=review_heatmap(user=learner, today=TODAY),
+        forecast=due_forecast(user=learner, today=TODAY),
+    )
+
+
+def test_bringing_cards_forward_shows_on_the_next_visit(learner: Any) -> None:
+    later = list(Card.objects.order_by("id")[:2])
+    ReviewState.objects.filter(user=learner, card__in=later).update(due=TODAY + dt.timedelta(40))
+    before, _ = history_queries(learner)
+    cards_bring_forward(user=learner, card_ids=[c.pk for c in later], due_by=TODAY)
+    after, _ = history_queries(learner)
+    assert after.forecast.total == before.forecast.total + 2
+
+
+def test_a_new_card_of_ones_own_counts_on_the_next_visit(learner: Any) -> None:
+    before, _ = history_queries(learner)
+    topic = Card.objects.order_by("id")[0].topic
+    card_create(user=learner, topic=topic, front="Why?", back="Because.", tags="")
+    after, _ = history_queries(learner)
+    assert sum(s.total for s in after.standing) == sum(s.total for s in before.standing) + 1
+
+
+def test_another_persons_grades_leave_ones_cached_history_alone(learner: Any) -> None:
+    other = person("omar", zone="Europe/Berlin")
+    history_queries(learner)
+    grade(other, Card.objects.order_by("id")[0])
+    _, queries = history_queries(learner)
+    assert queries == 0
+
+
+def test_a_lost_cache_only_costs_a_recompute(learner: Any) -> None:
+    before, _ = history_queries(learner)
+    cache.clear()  # the tokens and the entries: Redis restarted empty
+    after, queries = history_queries(learner)
+    assert queries > 0
+    assert after == before
+
+
+def test_without_a_shared_cache_nothing_is_cached(learner: Any, settings: Any) -> None:
+    settings.CADENCE_SHARED_CACHE = False
+    history_queries(learner)
+    _, queries = history_queries(learner)
+    assert queries > 0
+
+
+@pytest.mark.parametrize("cards", [20, 300])
+def test_the_dashboard_and_browser_run_boundedly_many_queries_at_any_deck_size(
+    learner: Any, cards: int, django_assert_max_num_queries: Any
+) -> None:
+    topic = Card.objects.order_by("id")[0].topic
+    CardFactory.create_batch(cards, topic=topic, owner=learner)
+    reviewed(learner, list(Card.objects.filter(owner=learner)), due=TODAY)
+    client = Client()
+    client.force_login(learner)
+    with django_assert_max_num_queries(30):
+        assert client.get(reverse("plan")).status_code == 200
+    with django_assert_max_num_queries(22):  # the history now from the cache
+        assert client.get(reverse("plan")).status_code == 200
+    with django_assert_max_num_queries(10):
+        assert client.get(reverse("card_browser")).status_code == 200
+    with django_assert_max_num_queries(10):
+        assert client.get(reverse("card_browser") + "?sort=due&page=3").status_code == 200
