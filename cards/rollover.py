@@ -64,6 +64,7 @@ from cards.queue import (
     unseen_cards,
 )
 from cards.selectors import memory_model, seconds_per_review
+from cards.versions import data_changed
 
 MAX_SWEEP_DAYS = 7
 
@@ -210,6 +211,9 @@ def rollover_prepare(
             model=model,
             new_today=new_today,
         )
+    if introduced or moved or swept:
+        # The dashboard's cached standing and forecast of this day are out of date.
+        data_changed(user_id=user_id)
     return Prepared(introduced=introduced, moved=moved, swept=swept)
 
 

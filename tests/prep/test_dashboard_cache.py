@@ -17,11 +17,14 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from cards.models import Card, ReviewState
+from cards.queue import DailyLimits
+from cards.rollover import rollover_prepare
 from cards.services import (
     card_create,
     cards_bring_forward,
     cards_reset,
     cards_suspend,
+    review_bury,
     review_record,
     review_suspend,
     review_undo,
@@ -179,3 +182,34 @@ def test_the_dashboard_and_browser_run_boundedly_many_queries_at_any_deck_size(
         assert client.get(reverse("card_browser")).status_code == 200
     with django_assert_max_num_queries(10):
         assert client.get(reverse("card_browser") + "?sort=due&page=3").status_code == 200
+
+
+def test_burying_a_card_shows_on_the_next_visit(learner: Any) -> None:
+    before, _ = history_queries(learner)
+    review_bury(
+        user=learner, card=Card.objects.order_by("id")[0], buried=True, now=NOW, zone=BERLIN
+    )
+    _, queries = history_queries(learner)
+    assert queries > 0
+    assert before == dashboard_history(user=learner, today=TODAY)
+
+
+def test_the_nights_rollover_bringing_in_new_cards_shows_on_the_next_visit(
+    learner: Any,
+) -> None:
+    history_queries(learner)
+    topic_ids = list(Card.objects.values_list("topic_id", flat=True).distinct())
+    prepared = rollover_prepare(
+        user_id=learner.pk,
+        day=TODAY,
+        limits=DailyLimits(new_cards_per_day=2, max_reviews_per_day=100),
+        topic_ids=topic_ids,
+    )
+    assert prepared.introduced == 2
+    after, queries = history_queries(learner)
+    assert queries > 0
+    assert after == History(
+        standing=topic_standing(user=learner, today=TODAY),
+        heatmap=review_heatmap(user=learner, today=TODAY),
+        forecast=due_forecast(user=learner, today=TODAY),
+    )
