@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any, overload
 
 from django.contrib.auth.models import User
-from django.db.models import Count, F, FilteredRelation, Q, QuerySet, Sum
+from django.db.models import Count, Exists, F, FilteredRelation, OuterRef, Q, QuerySet, Sum
 
 from cards.memory import Model, parameters_valid
 from cards.models import (
@@ -176,8 +176,9 @@ class BrowseRows:
     """The browser's cards for a paginator, read the cheap way: counted without the state
     join when no filter needs it; a page's ids found first, then only that page's rows
     read whole. In deck order (the default) the ids come topic by topic from the
-    (topic, position) index, reading no more than the page; sorted otherwise, by sorting
-    the card ids alone (a narrow sort that stays in memory, not the whole rows).
+    (topic, position) index and by due date from the (user, due, card) one, reading no
+    more than the page; otherwise by sorting the card ids alone (a narrow sort that stays
+    in memory, not the whole rows).
     The same cards in the same order as :func:`browse_cards`."""
 
     def __init__(self, *, user: User, filters: BrowseFilters) -> None:
@@ -263,10 +264,37 @@ class BrowseRows:
             first += n
         return ids
 
+    def _ids_by_due(self, window: slice) -> list[int]:
+        """The ids in ``window`` of the due order: the studied cards by due date from the
+        (user, due, card) index, then the cards never studied by id, each read only as
+        far as the window reaches."""
+        start, stop = window.start or 0, window.stop
+        studied = ReviewState.objects.filter(
+            user_id=self._user_id, card__in=self._plain.values("id")
+        ).order_by()
+        count = cached_per_version(
+            user_id=self._user_id,
+            name=f"browse-studied:{self._filters_key}",
+            compute=studied.count,
+        )
+        ids: list[int] = []
+        if start < count:
+            end = count if stop is None else min(stop, count)
+            ids += studied.order_by("due", "card_id").values_list("card_id", flat=True)[start:end]
+        if stop is None or stop > count:
+            never = self._plain.exclude(
+                Exists(ReviewState.objects.filter(user_id=self._user_id, card=OuterRef("pk")))
+            )
+            end = None if stop is None else stop - count
+            ids += never.order_by("id").values_list("id", flat=True)[max(start - count, 0) : end]
+        return ids
+
     def _ids_sorted(self, window: slice) -> list[int]:
+        if self._sort == "due" and not self._needs_state:
+            return self._ids_by_due(window)
         # The newest first needs no state: sort the cards alone.
         sort = self._cards.query.order_by
-        narrow = self._cards if self._needs_state or self._sort == "due" else self._plain
+        narrow = self._cards if self._needs_state else self._plain
         return list(narrow.order_by(*sort).values_list("id", flat=True)[window])
 
 

@@ -98,16 +98,31 @@ def shuffled_deck(db: Any) -> Any:
         Card.objects.filter(pk=card.pk).update(position=100 - card.pk % 7)
     Card.objects.filter(pk=Card.objects.order_by("id")[3].pk).update(retired_at=timezone.now())
     CardFactory.create_batch(5, topic=topics[2], owner=user, position=2)
-    CardFactory.create(topic=topics[2], owner=person("cleo"))
+    cleo = person("cleo")
+    CardFactory.create(topic=topics[2], owner=cleo)
+    # Studied cards due on a few days, some on the same day, one suspended; another
+    # person's states on the same cards.
+    cards = list(Card.objects.visible_to(user).order_by("-id"))
+    for i, card in enumerate(cards[::3]):
+        reviewed(user, [card], due=TODAY + dt.timedelta(days=i % 3))
+    ReviewState.objects.filter(user=user, card=cards[0]).update(suspended=True)
+    reviewed(cleo, cards[1::2], due=TODAY - dt.timedelta(days=9))
     return user
 
 
 @pytest.mark.parametrize(
     "filters",
-    [BrowseFilters(), BrowseFilters(q="a"), BrowseFilters(owner="mine"), BrowseFilters(tag="x")],
+    [
+        BrowseFilters(),
+        BrowseFilters(q="a"),
+        BrowseFilters(owner="mine"),
+        BrowseFilters(tag="x"),
+        BrowseFilters(sort="due"),
+        BrowseFilters(sort="due", owner="builtin"),
+    ],
 )
 @pytest.mark.parametrize("per_page", [1, 4, 7, 50])
-def test_the_deck_order_read_topic_by_topic_matches_the_sorted_query(
+def test_a_page_read_from_its_index_matches_the_sorted_query(
     shuffled_deck: Any, filters: BrowseFilters, per_page: int
 ) -> None:
     wanted = [card.pk for card in browse_cards(user=shuffled_deck, filters=filters)]
@@ -129,3 +144,16 @@ def test_a_page_in_deck_order_reads_only_the_topics_it_overlaps(shuffled_deck: A
     with CaptureQueriesContext(connection) as queries:
         assert len(rows[4:9]) == 5  # the last of the first topic and the next one's start
     assert len(queries) == 3
+
+
+def test_a_page_in_due_order_reads_the_studied_cards_then_the_rest(shuffled_deck: Any) -> None:
+    rows = BrowseRows(user=shuffled_deck, filters=BrowseFilters(sort="due"))
+    studied = ReviewState.objects.filter(user=shuffled_deck).count()
+    assert rows.count() > studied > 2
+    with CaptureQueriesContext(connection) as queries:
+        assert len(rows[0:2]) == 2
+    # The studied count, their ids, the rows: the cards never studied are not read.
+    assert len(queries) == 3
+    with CaptureQueriesContext(connection) as queries:
+        assert len(rows[studied - 1 : studied + 1]) == 2
+    assert len(queries) == 4
