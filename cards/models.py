@@ -231,6 +231,8 @@ class ReviewState(models.Model):
                 condition=Q(suspended=False),
                 name="reviewstate_queue",
             ),
+            # The card browser's due order, suspended cards included.
+            models.Index(fields=["user", "due", "card"], name="reviewstate_browse_due"),
             models.Index(
                 fields=["user", "repeat_on"],
                 condition=Q(repeat_on__isnull=False),

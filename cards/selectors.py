@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any, overload
 
 from django.contrib.auth.models import User
-from django.db.models import Count, F, FilteredRelation, Q, QuerySet, Sum
+from django.db.models import Count, Exists, F, FilteredRelation, OuterRef, Q, QuerySet, Sum
 
 from cards.memory import Model, parameters_valid
 from cards.models import (
@@ -174,8 +174,11 @@ def browse_cards(*, user: User, filters: BrowseFilters) -> QuerySet[Card]:
 
 class BrowseRows:
     """The browser's cards for a paginator, read the cheap way: counted without the state
-    join when no filter needs it, a page found by sorting the card ids alone (a narrow
-    sort that stays in memory, not the whole rows), then only that page's rows read whole.
+    join when no filter needs it; a page's ids found first, then only that page's rows
+    read whole. In deck order (the default) the ids come topic by topic from the
+    (topic, position) index and by due date from the (user, due, card) one, reading no
+    more than the page; otherwise by sorting the card ids alone (a narrow sort that stays
+    in memory, not the whole rows).
     The same cards in the same order as :func:`browse_cards`."""
 
     def __init__(self, *, user: User, filters: BrowseFilters) -> None:
@@ -189,15 +192,38 @@ class BrowseRows:
         )
         # Hashed: a search text may hold anything, a cache key may not.
         self._filters_key = hashlib.sha256(described.encode()).hexdigest()[:32]
+        # Deck order with no state filter: a page is read topic by topic from the
+        # (topic, position) index, so it costs the page, not the deck.
+        self._in_deck_order = not self._needs_state and not filters.sort
+        self._counts: list[tuple[int, int]] | None = None
         self.ordered = True
 
     def count(self) -> int:
+        if self._in_deck_order:
+            return sum(n for _, n in self._topic_counts())
         # The same for every page of these filters until the person's data changes.
         return cached_per_version(
             user_id=self._user_id,
             name=f"browse-count:{self._filters_key}",
             compute=lambda: (self._cards if self._needs_state else self._plain).order_by().count(),
         )
+
+    def _topic_counts(self) -> list[tuple[int, int]]:
+        """How many of the matching cards each topic holds, topics in deck order (kept,
+        like the count, until the person's data changes)."""
+        if self._counts is None:
+            self._counts = cached_per_version(
+                user_id=self._user_id,
+                name=f"browse-topics:{self._filters_key}",
+                compute=lambda: [
+                    (row["topic_id"], row["n"])
+                    for row in self._plain.order_by()
+                    .values("topic_id", "topic__order")
+                    .annotate(n=Count("id"))
+                    .order_by("topic__order", "topic_id")
+                ],
+            )
+        return self._counts
 
     def __len__(self) -> int:
         return self.count()
@@ -214,12 +240,62 @@ class BrowseRows:
     def __getitem__(self, window: int | slice) -> Card | list[Card]:
         if isinstance(window, int):
             return self[window : window + 1][0]
-        # The deck order and the newest first need no state: sort the cards alone.
-        sort = self._cards.query.order_by
-        narrow = self._cards if self._needs_state or self._sort == "due" else self._plain
-        ids = list(narrow.order_by(*sort).values_list("id", flat=True)[window])
+        ids = self._ids_in_deck_order(window) if self._in_deck_order else self._ids_sorted(window)
         rows = {card.pk: card for card in self._cards.filter(pk__in=ids).order_by()}
         return [rows[pk] for pk in ids if pk in rows]
+
+    def _ids_in_deck_order(self, window: slice) -> list[int]:
+        """The ids in ``window`` of the deck order: only the topics the window overlaps
+        are read, each from its offset within the topic."""
+        start, stop = window.start or 0, window.stop
+        ids: list[int] = []
+        first = 0  # the window position of the topic's first card
+        for topic_id, n in self._topic_counts():
+            if stop is not None and first >= stop:
+                break
+            if first + n > start:
+                low = max(start - first, 0)
+                high = n if stop is None else min(stop - first, n)
+                ids += (
+                    self._plain.filter(topic_id=topic_id)
+                    .order_by("position", "id")
+                    .values_list("id", flat=True)[low:high]
+                )
+            first += n
+        return ids
+
+    def _ids_by_due(self, window: slice) -> list[int]:
+        """The ids in ``window`` of the due order: the studied cards by due date from the
+        (user, due, card) index, then the cards never studied by id, each read only as
+        far as the window reaches."""
+        start, stop = window.start or 0, window.stop
+        studied = ReviewState.objects.filter(
+            user_id=self._user_id, card__in=self._plain.values("id")
+        ).order_by()
+        count = cached_per_version(
+            user_id=self._user_id,
+            name=f"browse-studied:{self._filters_key}",
+            compute=studied.count,
+        )
+        ids: list[int] = []
+        if start < count:
+            end = count if stop is None else min(stop, count)
+            ids += studied.order_by("due", "card_id").values_list("card_id", flat=True)[start:end]
+        if stop is None or stop > count:
+            never = self._plain.exclude(
+                Exists(ReviewState.objects.filter(user_id=self._user_id, card=OuterRef("pk")))
+            )
+            end = None if stop is None else stop - count
+            ids += never.order_by("id").values_list("id", flat=True)[max(start - count, 0) : end]
+        return ids
+
+    def _ids_sorted(self, window: slice) -> list[int]:
+        if self._sort == "due" and not self._needs_state:
+            return self._ids_by_due(window)
+        # The newest first needs no state: sort the cards alone.
+        sort = self._cards.query.order_by
+        narrow = self._cards if self._needs_state else self._plain
+        return list(narrow.order_by(*sort).values_list("id", flat=True)[window])
 
 
 def _browse(*, user: User, filters: BrowseFilters) -> tuple[QuerySet[Card], QuerySet[Card], bool]:

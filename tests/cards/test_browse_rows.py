@@ -10,8 +10,9 @@ from django.core.cache import cache
 from django.core.paginator import Paginator
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
-from cards.models import Card, ReviewState
+from cards.models import Card, ReviewState, Topic
 from cards.selectors import BrowseFilters, BrowseRows, browse_cards, browse_tags
 from cards.services import card_create, cards_retag
 from tests.factories import CardFactory
@@ -83,3 +84,76 @@ def test_the_count_and_tags_are_kept_until_ones_cards_change(
     card_create(user=user, topic=topic, front="Q2", back="A2", tags="")
     assert browse_tags(user=user) == ["first", "second"]
     assert BrowseRows(user=user, filters=BrowseFilters()).count() == 5
+
+
+@pytest.fixture
+def shuffled_deck(db: Any) -> Any:
+    """Topics whose deck order runs against their ids, and cards whose positions run
+    against theirs, with one retired built-in card and another person's card in a topic."""
+    user = person("bea")
+    topics = deck(topics=4, cards_each=6)
+    for order, topic in zip((3, 1, 1, 0), topics, strict=True):
+        Topic.objects.filter(pk=topic.pk).update(order=order)
+    for card in Card.objects.all():
+        Card.objects.filter(pk=card.pk).update(position=100 - card.pk % 7)
+    Card.objects.filter(pk=Card.objects.order_by("id")[3].pk).update(retired_at=timezone.now())
+    CardFactory.create_batch(5, topic=topics[2], owner=user, position=2)
+    cleo = person("cleo")
+    CardFactory.create(topic=topics[2], owner=cleo)
+    # Studied cards due on a few days, some on the same day, one suspended; another
+    # person's states on the same cards.
+    cards = list(Card.objects.visible_to(user).order_by("-id"))
+    for i, card in enumerate(cards[::3]):
+        reviewed(user, [card], due=TODAY + dt.timedelta(days=i % 3))
+    ReviewState.objects.filter(user=user, card=cards[0]).update(suspended=True)
+    reviewed(cleo, cards[1::2], due=TODAY - dt.timedelta(days=9))
+    return user
+
+
+@pytest.mark.parametrize(
+    "filters",
+    [
+        BrowseFilters(),
+        BrowseFilters(q="a"),
+        BrowseFilters(owner="mine"),
+        BrowseFilters(tag="x"),
+        BrowseFilters(sort="due"),
+        BrowseFilters(sort="due", owner="builtin"),
+    ],
+)
+@pytest.mark.parametrize("per_page", [1, 4, 7, 50])
+def test_a_page_read_from_its_index_matches_the_sorted_query(
+    shuffled_deck: Any, filters: BrowseFilters, per_page: int
+) -> None:
+    wanted = [card.pk for card in browse_cards(user=shuffled_deck, filters=filters)]
+    paginator = Paginator(BrowseRows(user=shuffled_deck, filters=filters), per_page)
+    assert paginator.count == len(wanted)
+    got = [card.pk for number in paginator.page_range for card in paginator.page(number)]
+    assert got == wanted
+
+
+def test_a_page_in_deck_order_reads_only_the_topics_it_overlaps(shuffled_deck: Any) -> None:
+    rows = BrowseRows(user=shuffled_deck, filters=BrowseFilters())
+    rows.count()
+    with CaptureQueriesContext(connection) as queries:
+        page = rows[2:4]  # inside the first topic in deck order
+    assert len(page) == 2
+    # The first topic's ids and the page's rows (the counts per topic are kept): nothing
+    # of the others.
+    assert len(queries) == 2
+    with CaptureQueriesContext(connection) as queries:
+        assert len(rows[4:9]) == 5  # the last of the first topic and the next one's start
+    assert len(queries) == 3
+
+
+def test_a_page_in_due_order_reads_the_studied_cards_then_the_rest(shuffled_deck: Any) -> None:
+    rows = BrowseRows(user=shuffled_deck, filters=BrowseFilters(sort="due"))
+    studied = ReviewState.objects.filter(user=shuffled_deck).count()
+    assert rows.count() > studied > 2
+    with CaptureQueriesContext(connection) as queries:
+        assert len(rows[0:2]) == 2
+    # The studied count, their ids, the rows: the cards never studied are not read.
+    assert len(queries) == 3
+    with CaptureQueriesContext(connection) as queries:
+        assert len(rows[studied - 1 : studied + 1]) == 2
+    assert len(queries) == 4
