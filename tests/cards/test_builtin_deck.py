@@ -69,6 +69,41 @@ def test_every_card_names_a_seed(cards: list[CardSpec]) -> None:
     assert [c.key for c in cards if "Seed 00" not in c.source] == []
 
 
+# A question word opening a clause: at the start, after punctuation, or after "and"/"or".
+ASK = re.compile(
+    r"(?:^|[,;?.:—]\s*|\band\s+|\bor\s+)"
+    r"(what|how|why|when|which|where|who|is|are|does|do|can|should)\b",
+    re.IGNORECASE,
+)
+# A series label ("step 2 of 6:", "DPO derivation 1/5 —") and quoted text ask nothing.
+LABEL = re.compile(r"^.*?(?:step \d+ of \d+|\d+/\d+)\s*[:—-]\s*", re.IGNORECASE)
+QUOTED = re.compile(r"\"[^\"]*\"|“[^”]*”")
+
+
+def asks(front: str) -> int:
+    """How many questions a front asks: its clauses that open with a question word."""
+    return len(ASK.findall(QUOTED.sub("", LABEL.sub("", front, count=1))))
+
+
+def test_asks_counts_the_questions_a_front_lists() -> None:
+    assert asks("What is GRPO, and how does it differ from PPO?") == 2
+    assert asks("MHA, step 2 of 6: how do you get the scores, and what shape is it?") == 2
+    assert (
+        asks(
+            "How should checkpointing work: what is saved, how large is it, how is it written, "
+            "and how often?"
+        )
+        == 5
+    )
+    assert asks('Prepare for "how much, how long, why" follow-ups.') == 0
+
+
+def test_every_card_asks_one_question(cards: list[CardSpec]) -> None:
+    """One question, or two tightly linked parts ("what is X, and why"): never a list."""
+    listing = [card.key for card in cards if asks(card.front) > 2]
+    assert not listing, f"fronts that ask three things or more: {listing}"
+
+
 def test_no_two_cards_share_a_front(cards: list[CardSpec]) -> None:
     fronts = Counter(" ".join(card.front.lower().split()) for card in cards)
     assert [front for front, count in fronts.items() if count > 1] == []
