@@ -9,10 +9,10 @@ a state, the **retrievability** R (the probability of recall) ``t`` days after t
 grade is FSRS-6's power forgetting curve, ``R = (1 + f·t/S)^(-w20)`` with ``f`` chosen so
 that ``R(S) = 0.9``.
 
-SM-2 grades become FSRS ratings as the review-log export makes them: 0-2 Again, 3 Hard,
-4 Good, 5 Easy. Same-day grades (SM-2 step 7's repeats) count too, with zero days elapsed:
-FSRS-6 has a short-term rule for them, and this is what the library's own
-``memory_state`` does with a history that holds them.
+SM-2 grades become FSRS ratings by :func:`rating_for`, the one mapping (the review-log
+export uses it too): 0-2 Again, 3 Hard, 4 Good, 5 Easy. Same-day grades (SM-2 step 7's
+repeats) count too, with zero days elapsed: FSRS-6 has a short-term rule for them, and
+this is what the library's own ``memory_state`` does with a history that holds them.
 """
 
 from __future__ import annotations
