@@ -5,7 +5,7 @@ from typing import Any
 from django import forms
 from django.contrib.auth.models import User
 
-from cards.models import Topic
+from cards.models import LEECH_LAPSES, MATURE_DAYS, Topic
 from cards.rendering import MAX_TEXT, math_problems
 
 
@@ -71,9 +71,9 @@ STATE_CHOICES = [
     ("", "Any state"),
     ("new", "New"),
     ("learning", "Learning"),
-    ("mature", "Mature (21 days or more)"),
+    ("mature", f"Mature ({MATURE_DAYS} days or more)"),
     ("suspended", "Suspended"),
-    ("leech", "Leeches (failed 8 times or more)"),
+    ("leech", f"Leeches (failed {LEECH_LAPSES} times or more)"),
 ]
 OWNER_CHOICES = [("", "All cards"), ("mine", "My cards"), ("builtin", "Built-in deck")]
 SORT_CHOICES = [("deck", "Deck order"), ("due", "Due date"), ("new", "Newest first")]
