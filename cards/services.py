@@ -1038,7 +1038,7 @@ def cards_delete(*, user: User, card_ids: Sequence[int]) -> int:
 
 
 @transaction.atomic
-def cards_bring_forward(*, user: Any, card_ids: Sequence[int], due_by: dt.date) -> list[int]:
+def cards_bring_forward(*, user: User, card_ids: Sequence[int], due_by: dt.date) -> list[int]:
     """Make these cards due on ``due_by`` at the latest; returns the cards that moved.
 
     A due date only ever moves earlier: a card already due by then keeps its schedule (and
