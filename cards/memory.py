@@ -25,6 +25,8 @@ from functools import lru_cache
 
 import fsrs_rs_python
 
+from cards.scheduling import PASSING_QUALITY
+
 DEFAULT_PARAMETERS: tuple[float, ...] = tuple(fsrs_rs_python.DEFAULT_PARAMETERS)
 DEFAULT_RETENTION = 0.9
 AGAIN, HARD, GOOD, EASY = 1, 2, 3, 4
@@ -36,7 +38,7 @@ def rating_for(quality: int) -> int:
     """SM-2 quality 0-5 as an FSRS rating: 0-2 Again, 3 Hard, 4 Good, 5 Easy."""
     if not 0 <= quality <= 5:
         raise ValueError(f"quality must be in 0..5, not {quality}")
-    return AGAIN if quality <= 2 else quality - 1
+    return AGAIN if quality < PASSING_QUALITY else quality - 1
 
 
 @dataclass(frozen=True, slots=True)
