@@ -221,6 +221,7 @@ def _queue(
     waiting: int,
     repeat: int,
     unseen: int,
+    new_room: int | None = None,
 ) -> QueueCounts:
     """The day's queue from its raw counts: the one rule both readings use.
 
@@ -228,8 +229,11 @@ def _queue(
     the new-card room; unseen cards count only when the waiting ones leave room (a reading
     may skip counting them otherwise, and pass 0). ``due`` may be capped at the review
     cap: the review room and interview mode's new-card limit are the same above it.
+    ``new_room`` is :func:`_new_room`'s, when the reading has it already (it costs a
+    memory-model run in interview mode).
     """
-    new_room = _new_room(limits, today, due=due, new_done=new_done)
+    if new_room is None:
+        new_room = _new_room(limits, today, due=due, new_done=new_done)
     return QueueCounts(
         due=min(due, max(limits.max_reviews_per_day - reviewed, 0)),
         new=min(waiting + (unseen if waiting < new_room else 0), new_room),
@@ -268,12 +272,13 @@ def queue_counts_many(
     # counts them only then), so only those users' are read. Unseen = visible cards less
     # those with a state: built-in cards (owner NULL) plus the user's own, less the user's
     # states on visible cards.
-    short = [
-        user_id
+    new_room = {
+        user_id: _new_room(
+            limit, today, due=due.get(user_id, 0), new_done=done.get(user_id, Done()).new
+        )
         for user_id, limit in limits.items()
-        if waiting.get(user_id, 0)
-        < _new_room(limit, today, due=due.get(user_id, 0), new_done=done.get(user_id, Done()).new)
-    ]
+    }
+    short = [user_id for user_id in user_ids if waiting.get(user_id, 0) < new_room[user_id]]
     builtin, cards, seen = 0, {}, {}
     if short:
         cards = _by_user(
@@ -303,6 +308,7 @@ def queue_counts_many(
                 if user_id in short
                 else 0
             ),
+            new_room=new_room[user_id],
         )
         for user_id, limit in limits.items()
     }
