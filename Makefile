@@ -45,13 +45,18 @@ test: install test-tools
 	$(BIN)/lint-imports --no-cache
 	$(BIN)/pytest $(PYTEST_ARGS)
 
-# Order-only: an installed virtualenv is used as it is, never installed again.
-lint: | $(VENV)/.installed
+# lint and typecheck use an installed virtualenv as it is: they install only when a tool
+# is missing, never again because pyproject.toml changed (install, test and run do that).
+# (An order-only `| $(VENV)/.installed` would still remake that stamp when it is stale.)
+$(BIN)/ruff $(BIN)/lint-imports $(BIN)/mypy: | $(BIN)/python
+	$(MAKE) --no-print-directory install
+
+lint: | $(BIN)/ruff $(BIN)/lint-imports
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports --no-cache
 
-typecheck: | $(VENV)/.installed
+typecheck: | $(BIN)/mypy
 	DEBUG=1 $(BIN)/mypy .
 
 check: lint typecheck test

@@ -34,6 +34,7 @@ from mdit_py_plugins.superscript import superscript_plugin
 
 from cards.imports.delimited import spreadsheet_safe
 from cards.media import media_src_re
+from cards.memory import rating_for
 from cards.models import Card, ReviewLog, ReviewState
 from cards.scheduling import PASSING_QUALITY
 
@@ -50,13 +51,6 @@ code { font-family: ui-monospace, Menlo, Consolas, monospace; font-size: .9em; }
 table { border-collapse: collapse; } th, td { border: 1px solid #ccc; padding: 4px 8px; }
 img { max-width: 100%; }
 """
-
-
-def sm2_to_rating(quality: int) -> int:
-    """SM-2 quality 0-5 as an Anki/FSRS rating: 0-2 Again, 3 Hard, 4 Good, 5 Easy."""
-    if quality <= 2:
-        return 1
-    return quality - 1
 
 
 # --- Markdown to Anki HTML -----------------------------------------------------------
@@ -169,7 +163,7 @@ class _ScheduledCard(genanki.Card):  # type: ignore[misc]  # genanki has no type
                     stamp,
                     card_id,
                     -1,
-                    sm2_to_rating(log.quality),
+                    rating_for(log.quality),
                     log.interval_after,
                     log.interval_before,
                     round(log.easiness_after * 1000),
@@ -242,7 +236,7 @@ def export_apkg(
     logs: dict[int, list[ReviewLog]] | None = None,
 ) -> bytes:
     """An .apkg of these cards (topic → deck); with ``states``, their scheduling and
-    review log too (Anki's revlog: each grade as Anki's button, sm2_to_rating)."""
+    review log too (Anki's revlog: each grade as Anki's button, memory.rating_for)."""
     model = _model()
     decks: dict[int, genanki.Deck] = {}
     media: set[str] = set()
@@ -336,7 +330,7 @@ def revlog_csv(logs: Iterable[ReviewLog]) -> Iterator[str]:
             [
                 log.card_id,
                 int(log.reviewed_at.timestamp() * 1000),
-                sm2_to_rating(log.quality),
+                rating_for(log.quality),
                 state,
                 log.answer_ms or 0,
             ]

@@ -5,16 +5,14 @@ from typing import Any
 from django import forms
 from django.contrib.auth.models import User
 
-from cards.models import Topic
-from cards.rendering import MAX_TEXT, MathError, math_snippets, math_to_mathml
+from cards.models import LEECH_LAPSES, MATURE_DAYS, Topic
+from cards.rendering import MAX_TEXT, math_problems
 
 
 def _check_math(text: str) -> str:
-    for latex, display in math_snippets(text):
-        try:
-            math_to_mathml(latex, display=display)
-        except MathError as error:
-            raise forms.ValidationError(f"This math does not typeset: {error}") from None
+    """The one math check the editor's preview and the importers use (rendering)."""
+    if problems := math_problems(text):
+        raise forms.ValidationError(f"This math does not typeset: {problems[0]}")
     return text
 
 
@@ -73,9 +71,9 @@ STATE_CHOICES = [
     ("", "Any state"),
     ("new", "New"),
     ("learning", "Learning"),
-    ("mature", "Mature (21 days or more)"),
+    ("mature", f"Mature ({MATURE_DAYS} days or more)"),
     ("suspended", "Suspended"),
-    ("leech", "Leeches (failed 8 times or more)"),
+    ("leech", f"Leeches (failed {LEECH_LAPSES} times or more)"),
 ]
 OWNER_CHOICES = [("", "All cards"), ("mine", "My cards"), ("builtin", "Built-in deck")]
 SORT_CHOICES = [("deck", "Deck order"), ("due", "Due date"), ("new", "Newest first")]

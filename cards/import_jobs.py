@@ -333,7 +333,7 @@ def _apply(job: ImportJob, *, now: dt.datetime, progress: Any = None) -> None:
 
 
 def _write_schedules(
-    user: Any, cards: list[tuple[Card, ParsedCard]], *, zone: ZoneInfo, now: dt.datetime
+    user: User, cards: list[tuple[Card, ParsedCard]], *, zone: ZoneInfo, now: dt.datetime
 ) -> None:
     """Anki's schedule and review log for cards just written (the caller's transaction)."""
     states: list[ReviewState] = []

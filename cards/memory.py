@@ -9,10 +9,10 @@ a state, the **retrievability** R (the probability of recall) ``t`` days after t
 grade is FSRS-6's power forgetting curve, ``R = (1 + f·t/S)^(-w20)`` with ``f`` chosen so
 that ``R(S) = 0.9``.
 
-SM-2 grades become FSRS ratings as the review-log export makes them: 0-2 Again, 3 Hard,
-4 Good, 5 Easy. Same-day grades (SM-2 step 7's repeats) count too, with zero days elapsed:
-FSRS-6 has a short-term rule for them, and this is what the library's own
-``memory_state`` does with a history that holds them.
+SM-2 grades become FSRS ratings by :func:`rating_for`, the one mapping (the review-log
+export uses it too): 0-2 Again, 3 Hard, 4 Good, 5 Easy. Same-day grades (SM-2 step 7's
+repeats) count too, with zero days elapsed: FSRS-6 has a short-term rule for them, and
+this is what the library's own ``memory_state`` does with a history that holds them.
 """
 
 from __future__ import annotations
@@ -25,6 +25,8 @@ from functools import lru_cache
 
 import fsrs_rs_python
 
+from cards.scheduling import PASSING_QUALITY
+
 DEFAULT_PARAMETERS: tuple[float, ...] = tuple(fsrs_rs_python.DEFAULT_PARAMETERS)
 DEFAULT_RETENTION = 0.9
 AGAIN, HARD, GOOD, EASY = 1, 2, 3, 4
@@ -36,7 +38,7 @@ def rating_for(quality: int) -> int:
     """SM-2 quality 0-5 as an FSRS rating: 0-2 Again, 3 Hard, 4 Good, 5 Easy."""
     if not 0 <= quality <= 5:
         raise ValueError(f"quality must be in 0..5, not {quality}")
-    return AGAIN if quality <= 2 else quality - 1
+    return AGAIN if quality < PASSING_QUALITY else quality - 1
 
 
 @dataclass(frozen=True, slots=True)

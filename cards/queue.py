@@ -205,6 +205,44 @@ def done_on(*, user_ids: Sequence[int], day: dt.date) -> dict[int, Done]:
     return {row["user_id"]: Done(reviewed=row["reviewed"], new=row["new"]) for row in rows}
 
 
+def _new_room(limits: DailyLimits, today: dt.date, *, due: int, new_done: int) -> int:
+    """The new cards still to come today: the day's new-card limit (which in interview
+    mode depends on the reviews due) less the first answers given today."""
+    return max(limits.new_cards_on(today, reviews_due=due) - new_done, 0)
+
+
+def _queue(
+    limits: DailyLimits,
+    today: dt.date,
+    *,
+    reviewed: int,
+    new_done: int,
+    due: int,
+    waiting: int,
+    repeat: int,
+    unseen: int,
+    new_room: int | None = None,
+) -> QueueCounts:
+    """The day's queue from its raw counts: the one rule both readings use.
+
+    Reviews up to the review room (the day's cap less the reviews done), new cards up to
+    the new-card room; unseen cards count only when the waiting ones leave room (a reading
+    may skip counting them otherwise, and pass 0). ``due`` may be capped at the review
+    cap: the review room and interview mode's new-card limit are the same above it.
+    ``new_room`` is :func:`_new_room`'s, when the reading has it already (it costs a
+    memory-model run in interview mode).
+    """
+    if new_room is None:
+        new_room = _new_room(limits, today, due=due, new_done=new_done)
+    return QueueCounts(
+        due=min(due, max(limits.max_reviews_per_day - reviewed, 0)),
+        new=min(waiting + (unseen if waiting < new_room else 0), new_room),
+        repeat=repeat,
+        reviewed_today=reviewed,
+        new_today=new_done,
+    )
+
+
 def queue_counts_many(
     *, limits: Mapping[int, DailyLimits], today: dt.date
 ) -> dict[int, QueueCounts]:
@@ -230,18 +268,17 @@ def queue_counts_many(
         due[row["user_id"]] = row["due"]
         waiting[row["user_id"]] = row["waiting"]
         repeat[row["user_id"]] = row["repeat"]
+    # Unseen cards matter only to a user whose room is not filled by waiting cards (_queue
+    # counts them only then), so only those users' are read. Unseen = visible cards less
+    # those with a state: built-in cards (owner NULL) plus the user's own, less the user's
+    # states on visible cards.
     new_room = {
-        user_id: max(
-            limit.new_cards_on(today, reviews_due=due.get(user_id, 0))
-            - done.get(user_id, Done()).new,
-            0,
+        user_id: _new_room(
+            limit, today, due=due.get(user_id, 0), new_done=done.get(user_id, Done()).new
         )
         for user_id, limit in limits.items()
     }
-    # Unseen cards matter only to a user whose room is not filled by waiting cards. Unseen =
-    # visible cards less those with a state: built-in cards (owner NULL) plus the user's
-    # own, less the user's states on visible cards.
-    short = [uid for uid in user_ids if waiting.get(uid, 0) < new_room[uid]]
+    short = [user_id for user_id in user_ids if waiting.get(user_id, 0) < new_room[user_id]]
     builtin, cards, seen = 0, {}, {}
     if short:
         cards = _by_user(
@@ -257,23 +294,24 @@ def queue_counts_many(
                 | Q(card__owner_id=F("user_id"))
             )
         )
-    counts = {}
-    for user_id, limit in limits.items():
-        today_done = done.get(user_id, Done())
-        review_room = max(limit.max_reviews_per_day - today_done.reviewed, 0)
-        unseen = (
-            max(builtin + cards.get(user_id, 0) - seen.get(user_id, 0), 0)
-            if user_id in short
-            else 0
-        )
-        counts[user_id] = QueueCounts(
-            due=min(due.get(user_id, 0), review_room),
-            new=min(waiting.get(user_id, 0) + unseen, new_room[user_id]),
+    return {
+        user_id: _queue(
+            limit,
+            today,
+            reviewed=done.get(user_id, Done()).reviewed,
+            new_done=done.get(user_id, Done()).new,
+            due=due.get(user_id, 0),
+            waiting=waiting.get(user_id, 0),
             repeat=repeat.get(user_id, 0),
-            reviewed_today=today_done.reviewed,
-            new_today=today_done.new,
+            unseen=(
+                max(builtin + cards.get(user_id, 0) - seen.get(user_id, 0), 0)
+                if user_id in short
+                else 0
+            ),
+            new_room=new_room[user_id],
         )
-    return counts
+        for user_id, limit in limits.items()
+    }
 
 
 def _count_sql(queryset: QuerySet[Any], cap: int | None = None) -> tuple[str, tuple[Any, ...]]:
@@ -288,7 +326,8 @@ def _count_sql(queryset: QuerySet[Any], cap: int | None = None) -> tuple[str, tu
 
 
 def queue_counts(*, user: User | int, limits: DailyLimits, today: dt.date) -> QueueCounts:
-    """One user's counts, as :func:`queue_counts_many` gives them, in one round trip.
+    """One user's counts (the drill's), in one round trip; the rule is :func:`_queue`,
+    as for :func:`queue_counts_many`, which reads many users' raw counts grouped instead.
 
     Each count reads no more rows than the day's limits can use: the due reviews up to
     the review limit (the review room and the new-card limit of interview mode, which
@@ -303,8 +342,9 @@ def queue_counts(*, user: User | int, limits: DailyLimits, today: dt.date) -> Qu
     waiting_sql = _count_sql(states.filter(waiting_new_on_q(today)), new_limit)
     unseen_sql = _count_sql(unseen_cards(user_id), new_limit)
     # Unseen cards are looked for only while the waiting ones and the day's first answers
-    # leave room under the new-card limit (the room is never more): a deck seen almost
-    # whole makes that search long.
+    # leave room under the new-card limit (the room is never more, so _queue, which counts
+    # them only when the waiting ones leave room, never needs them otherwise): a deck seen
+    # almost whole makes that search long.
     unseen_if_room = (
         f"CASE WHEN {waiting_sql[0]} + {new_done_sql[0]} < %s THEN {unseen_sql[0]} ELSE 0 END",
         (*waiting_sql[1], *new_done_sql[1], new_limit, *unseen_sql[1]),
@@ -323,14 +363,15 @@ def queue_counts(*, user: User | int, limits: DailyLimits, today: dt.date) -> Qu
             [param for _, params in parts for param in params],
         )
         reviewed, new_done, due, waiting, repeat, unseen = cursor.fetchone()
-    new_room = max(limits.new_cards_on(today, reviews_due=due) - new_done, 0)
-    return QueueCounts(
-        due=min(due, max(limits.max_reviews_per_day - reviewed, 0)),
-        # Unseen cards count only when the waiting ones leave room (queue_counts_many).
-        new=min(waiting + (unseen if waiting < new_room else 0), new_room),
+    return _queue(
+        limits,
+        today,
+        reviewed=reviewed,
+        new_done=new_done,
+        due=due,
+        waiting=waiting,
         repeat=repeat,
-        reviewed_today=reviewed,
-        new_today=new_done,
+        unseen=unseen,
     )
 
 

@@ -1038,12 +1038,12 @@ def cards_delete(*, user: User, card_ids: Sequence[int]) -> int:
 
 
 @transaction.atomic
-def cards_bring_forward(*, user: Any, card_ids: Sequence[int], due_by: dt.date) -> list[int]:
+def cards_bring_forward(*, user: User, card_ids: Sequence[int], due_by: dt.date) -> list[int]:
     """Make these cards due on ``due_by`` at the latest; returns the cards that moved.
 
     A due date only ever moves earlier: a card already due by then keeps its schedule (and
     its SM-2 state is never touched). A card the person has never seen gets its state row
-    the way the nightly scheduling introduces one (not reviewed yet), so it waits among
+    the way the nightly rollover introduces one (not reviewed yet), so it waits among
     their new cards. Suspended cards stay suspended and keep their date.
     """
     ids = _visible_ids(user=user, card_ids=card_ids)

@@ -121,6 +121,7 @@ TEMPLATES = [
                 "django.template.context_processors.csp",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "cards.context_processors.thresholds",
             ],
         },
     },

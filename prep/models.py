@@ -11,7 +11,7 @@ from django.db.models import Q
 
 from cards.interview import FSRS, SM2, Horizon
 from cards.memory import DEFAULT_RETENTION
-from cards.models import Topic
+from cards.models import LEECH_LAPSES, Topic
 from cards.queue import DailyLimits
 
 
@@ -164,7 +164,8 @@ class Profile(models.Model):
     extra_new_on = models.DateField(null=True, blank=True)
     suspend_leeches = models.BooleanField(
         default=False,
-        help_text="Suspend a card when you fail it for the 8th time (undo takes it back).",
+        help_text=f"Suspend a card when you fail it for the {LEECH_LAPSES}th time "
+        "(undo takes it back).",
     )
     track = models.ForeignKey(
         Track, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"

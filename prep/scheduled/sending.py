@@ -355,6 +355,3 @@ def deliveries_postpone(*, delivery_ids: Sequence[int], until: dt.datetime) -> N
     EmailDelivery.objects.filter(id__in=list(delivery_ids), status=Status.QUEUED).update(
         enqueued_at=until
     )
-
-
-# --- The nightly rollover ---------------------------------------------------------------

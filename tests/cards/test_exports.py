@@ -16,7 +16,7 @@ from django.test import Client
 from django.urls import reverse
 
 from cards.deckfile import read_deck
-from cards.exports import REVLOG_COLUMNS, sm2_to_rating
+from cards.exports import REVLOG_COLUMNS
 from cards.imports.delimited import from_spreadsheet_safe, spreadsheet_safe
 from cards.models import Card
 from cards.rendering import render_markdown
@@ -36,11 +36,6 @@ def import_all(client: Client, name: str, data: bytes) -> None:
     response = upload(client, name, data)
     assert response.status_code == 302, response.content.decode()[-1500:]
     client.post(response["Location"] + "confirm/")
-
-
-@pytest.mark.parametrize(("quality", "rating"), [(0, 1), (1, 1), (2, 1), (3, 2), (4, 3), (5, 4)])
-def test_sm2_grades_map_to_anki_and_fsrs_ratings(quality: int, rating: int) -> None:
-    assert sm2_to_rating(quality) == rating
 
 
 def test_the_cards_csv_round_trips_through_the_importer(

@@ -48,11 +48,15 @@ def test_grade_by_grade_states_match_the_librarys_whole_history(history: Any) ->
     assert ours.difficulty == pytest.approx(expected.difficulty, rel=1e-5)
 
 
-def test_sm2_grades_map_to_ratings_as_the_revlog_export_does() -> None:
-    from cards.exports import sm2_to_rating
+@pytest.mark.parametrize(("quality", "rating"), [(0, 1), (1, 1), (2, 1), (3, 2), (4, 3), (5, 4)])
+def test_sm2_grades_map_to_anki_and_fsrs_ratings(quality: int, rating: int) -> None:
+    assert rating_for(quality) == rating
 
-    assert [rating_for(q) for q in range(6)] == [1, 1, 1, 2, 3, 4]
-    assert [rating_for(q) for q in range(6)] == [sm2_to_rating(q) for q in range(6)]
+
+@pytest.mark.parametrize("quality", [-1, 6])
+def test_a_quality_outside_zero_to_five_has_no_rating(quality: int) -> None:
+    with pytest.raises(ValueError, match="quality must be in 0..5"):
+        rating_for(quality)
 
 
 def test_retrievability_is_ninety_percent_at_the_stability_and_falls() -> None:

@@ -1,5 +1,7 @@
-"""Today's counts for one user (one statement, each count capped at the day's limits) are
-the counts the many-user query gives, at and around every limit."""
+"""Today's queue counts. The rule that turns raw counts into the queue is written once
+(cards.queue._queue); the raw counts are read two ways, one user's in one capped statement
+(the drill's) and many users' in grouped queries (the digest's). The comparison below
+tests those two SQL readings against each other, at and around every limit."""
 
 from __future__ import annotations
 
@@ -93,9 +95,10 @@ INTERVIEW = [
 
 
 @pytest.mark.parametrize("limits", LIMITS + INTERVIEW)
-def test_one_users_counts_are_the_many_user_counts(
+def test_one_users_capped_reading_gives_the_many_user_readings_counts(
     deck: Any, owner: Any, limits: DailyLimits
 ) -> None:
+    # Two SQL readings of the same raw counts (capped vs grouped), one rule after both.
     many = queue_counts_many(limits={owner.pk: limits}, today=TODAY)[owner.pk]
     assert queue_counts(user=owner, limits=limits, today=TODAY) == many
 

@@ -165,7 +165,7 @@ def test_scoring_brings_the_missed_and_partly_met_points_cards_forward_to_tomorr
     assert states["c-proj"].interval == 30  # the schedule itself is untouched
     assert states["c-scale"].due == today  # never later
     assert states["c-cost"].due == today + dt.timedelta(days=9)  # met: not moved
-    # Unseen cards get a state row the way the nightly scheduling introduces one.
+    # Unseen cards get a state row the way the nightly rollover introduces one.
     assert states["c-mask"].due == tomorrow
     assert states["c-mask"].last_reviewed_at is None
     assert states["c-general"].due == tomorrow

@@ -1,4 +1,5 @@
-"""The profile's interview date and hours are checked as onboarding checks them."""
+"""The profile's interview date and hours are checked as onboarding checks them; a zone
+change that would skip today's reminder is handled as the reminder schedule says."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import time_machine
 from django.test import Client
 from django.urls import reverse
 
-from prep.models import Profile
+from prep.models import EmailDelivery, Profile
 
 NOW = dt.datetime(2026, 11, 23, 10, 0, tzinfo=dt.UTC)  # Monday, 11:00 in Berlin
 
@@ -130,3 +131,57 @@ def test_the_profiles_checkbox_labels_end_without_a_colon(owner_client: Client) 
         assert f"{label}:" not in body
     assert 'for="id_email_reminders">' in body
     assert "Time zone:</label>" in body  # other fields keep theirs
+
+
+# --- A zone change that would skip today's reminder (prep.scheduled.reminders) -----------
+
+
+def _reminder_at_noon_in_berlin(owner_client: Client, owner: Any) -> None:
+    """Today's reminder due at 12:00 Berlin (11:00 UTC), an hour from now, set by the form."""
+    response = owner_client.post(
+        reverse("profile"), _settings(reminder_time="12:00", email_reminders="on")
+    )
+    assert response.status_code == 302
+    profile = Profile.objects.get(user=owner)
+    assert (profile.next_reminder_on, profile.next_reminder_at) == (
+        dt.date(2026, 11, 23),
+        dt.datetime(2026, 11, 23, 11, 0, tzinfo=dt.UTC),
+    )
+
+
+def test_a_zone_change_that_puts_todays_reminder_just_behind_keeps_it_due_now(
+    owner_client: Client, owner: Any
+) -> None:
+    _reminder_at_noon_in_berlin(owner_client, owner)
+    # 12:00 in Dubai was 08:00 UTC: two hours ago, within the six-hour delay.
+    response = owner_client.post(
+        reverse("profile"),
+        _settings(time_zone="Asia/Dubai", reminder_time="12:00", email_reminders="on"),
+    )
+    assert response.status_code == 302
+    profile = Profile.objects.get(user=owner)
+    assert (profile.next_reminder_on, profile.next_reminder_at) == (
+        dt.date(2026, 11, 23),
+        dt.datetime(2026, 11, 23, 8, 0, tzinfo=dt.UTC),
+    )
+    assert not EmailDelivery.objects.filter(user=owner).exists()
+
+
+def test_a_zone_change_that_puts_todays_reminder_too_far_behind_records_it_skipped(
+    owner_client: Client, owner: Any
+) -> None:
+    _reminder_at_noon_in_berlin(owner_client, owner)
+    # 12:00 in Tokyo was 03:00 UTC: seven hours ago, past the six-hour delay.
+    response = owner_client.post(
+        reverse("profile"),
+        _settings(time_zone="Asia/Tokyo", reminder_time="12:00", email_reminders="on"),
+    )
+    assert response.status_code == 302
+    [row] = EmailDelivery.objects.filter(user=owner)
+    assert (row.kind, row.local_date, row.status) == (
+        EmailDelivery.Kind.DAILY,
+        dt.date(2026, 11, 23),
+        EmailDelivery.Status.SKIPPED,
+    )
+    profile = Profile.objects.get(user=owner)
+    assert profile.next_reminder_on == dt.date(2026, 11, 24)
