@@ -238,7 +238,8 @@ def grade(request: AuthedHttpRequest) -> HttpResponse:
             messages.warning(
                 request,
                 f"{_named(card)} is a leech: failed {LEECH_LAPSES} times, so it is suspended "
-                "(your profile's choice). Rewrite it, or undo (U) to keep drilling it.",
+                "(your profile's choice). Rewrite it, or undo to keep drilling it.",
+                extra_tags="undoable",
             )
         # The grade's minutes count toward this week's drill item of its topic at once.
         plan_drills_tick(
@@ -261,7 +262,7 @@ def bury(request: AuthedHttpRequest, card_id: int) -> HttpResponse:
         user=request.user, card=card, buried=True, now=timezone.now(), zone=request.profile.zone
     )
     drill_action_push(request, kind="bury", card=card)
-    messages.success(request, "Card buried: it comes back tomorrow (U undoes).")
+    messages.success(request, "Card buried: it comes back tomorrow.", extra_tags="undoable")
     if not request.htmx:
         return redirect("drill")
     return drill_response(request, drill_context(request, finished_check=True))

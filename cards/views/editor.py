@@ -152,7 +152,7 @@ def card_change(request: AuthedHttpRequest, card_id: int) -> HttpResponse:
         if from_drill:
             if card_text(card) != before:
                 drill_action_push(request, kind="edit", card=card, before=before)
-            messages.success(request, "Card saved (U in the drill undoes the edit).")
+            messages.success(request, "Card saved; undo in the drill puts the old text back.")
             return redirect(_back_to_drill(card))
         messages.success(request, "Card saved.")
         return redirect("card_change", card_id=card.pk)
@@ -202,7 +202,9 @@ def card_suspension(request: AuthedHttpRequest, card_id: int) -> HttpResponse:
         if suspended:
             drill_action_push(request, kind="suspend", card=card)
         messages.success(
-            request, "Card suspended: it will not come up again until you unsuspend it (U undoes)."
+            request,
+            "Card suspended: it will not come up again until you unsuspend it.",
+            extra_tags="undoable",
         )
         if request.htmx:
             return drill_response(request, drill_context(request, finished_check=True))

@@ -191,6 +191,7 @@ def test_b_buries_the_card_and_u_brings_it_back_saying_so(
         arg=buried,
     )
     assert "Card buried: it comes back tomorrow" in page.locator("#drill .messages").inner_text()
+    assert page.locator("#drill .messages .key-hint kbd").inner_text() == "U"  # a keyboard
     assert page.locator("[data-count=new]").inner_text() == str(len(deck) - 1)
     assert ReviewState.objects.get(user=owner, card_id=buried).buried_on is not None
     page.keyboard.press("u")

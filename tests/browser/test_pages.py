@@ -197,6 +197,28 @@ def test_on_a_phone_a_tap_reveals_and_the_grades_sit_on_screen(
     context.close()
 
 
+def test_on_a_phone_the_bury_message_names_no_key(
+    browser: Any, live_server: Any, planned: Any
+) -> None:
+    context = _phone(browser)
+    page = context.new_page()
+    log_in(page, live_server, "olivia", PASSWORD)
+    page.goto(f"{live_server.url}/review/")
+    shown = page.locator("#card").get_attribute("data-card")
+    page.locator("#drill button", has_text="Bury").tap()
+    page.wait_for_function(
+        "id => !document.documentElement.dataset.busy && "
+        "(document.querySelector('#card') || {dataset: {}}).dataset.card != id",
+        arg=shown,
+    )
+    message = page.locator("#drill .messages .message").first
+    assert message.inner_text().startswith("Card buried: it comes back tomorrow.")
+    # No key to press on a touch screen: the Undo button is there instead.
+    assert "undoes" not in message.inner_text()
+    assert message.locator(".key-hint").count() == 1
+    context.close()
+
+
 PAGES = [
     "/plan/",
     "/review/",
