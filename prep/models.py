@@ -286,6 +286,9 @@ class PlanItem(models.Model):
     minutes = models.PositiveSmallIntegerField()
     order = models.PositiveSmallIntegerField(default=0)
     done_at = models.DateTimeField(null=True, blank=True)
+    # Ticked by the drill's time (prep.plan_drills), not by hand: undoing the grade that
+    # reached the minutes takes such a tick back; a hand tick stays.
+    ticked_by_drill = models.BooleanField(default=False)
 
     class Meta:
         ordering = ["week", "order", "id"]

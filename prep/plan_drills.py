@@ -29,30 +29,62 @@ def plan_drills_tick(
     whose minutes their grades of the topic's cards in that week have reached. Returns how
     many were ticked. Two queries, plus one per distinct week span among the users; one
     when no open drill item is left (of ``topic_ids``, when given: a grade's topic)."""
+    items = _drills(user_ids=user_ids, on=on, topic_ids=topic_ids, done_at__isnull=True)
+    reached = _reached(items)
+    ticked = [item.pk for item in items if reached[item.pk]]
+    if not ticked:
+        return 0
+    return PlanItem.objects.filter(pk__in=ticked, done_at__isnull=True).update(
+        done_at=now, ticked_by_drill=True
+    )
+
+
+def plan_drills_untick(*, user_id: int, on: dt.date, topic_ids: Sequence[int]) -> int:
+    """Take back the drill's own ticks in the week holding ``on`` whose minutes the
+    grades no longer reach (an undone grade); a hand tick stays. Returns how many."""
+    items = _drills(
+        user_ids=[user_id], on=on, topic_ids=topic_ids, done_at__isnull=False, ticked_by_drill=True
+    )
+    reached = _reached(items)
+    short = [item.pk for item in items if not reached[item.pk]]
+    if not short:
+        return 0
+    return PlanItem.objects.filter(pk__in=short, ticked_by_drill=True).update(
+        done_at=None, ticked_by_drill=False
+    )
+
+
+def _drills(
+    *, user_ids: Sequence[int], on: dt.date, topic_ids: Sequence[int] | None, **state: bool
+) -> list[PlanItem]:
+    """The drill items of the active plans' week holding ``on`` (of ``topic_ids``)."""
     topics = {} if topic_ids is None else {"topic_id__in": list(topic_ids)}
-    open_drills = list(
+    return list(
         PlanItem.objects.filter(
             **topics,
+            **state,
             week__plan__user_id__in=list(user_ids),
             week__plan__is_active=True,
             week__starts_on__lte=on,
             week__ends_on__gte=on,
             kind=PlanItem.Kind.DRILL,
-            done_at__isnull=True,
             topic__isnull=False,
         ).select_related("week__plan")
     )
-    if not open_drills:
-        return 0
+
+
+def _reached(items: Sequence[PlanItem]) -> dict[int, bool]:
+    """Whether each item's minutes are reached by the time its person spent grading its
+    topic's cards in its week: one query per distinct week span."""
     by_span: dict[tuple[dt.date, dt.date], list[PlanItem]] = defaultdict(list)
-    for item in open_drills:
+    for item in items:
         by_span[(item.week.starts_on, item.week.ends_on)].append(item)
-    ticked = []
-    for (starts_on, ends_on), items in by_span.items():
+    reached = {}
+    for (starts_on, ends_on), span_items in by_span.items():
         spent: dict[tuple[int, int | None], float] = {
             (row["user_id"], row["card__topic_id"]): (row["ms"] or 0) / 60_000
             for row in ReviewLog.objects.filter(
-                user_id__in={i.week.plan.user_id for i in items},
+                user_id__in={i.week.plan.user_id for i in span_items},
                 local_date__range=(starts_on, ends_on),
                 answer_ms__isnull=False,
             )
@@ -60,9 +92,6 @@ def plan_drills_tick(
             .annotate(ms=Sum("answer_ms"))
             .order_by()
         }
-        ticked += [
-            i.pk for i in items if spent.get((i.week.plan.user_id, i.topic_id), 0) >= i.minutes
-        ]
-    if not ticked:
-        return 0
-    return PlanItem.objects.filter(pk__in=ticked, done_at__isnull=True).update(done_at=now)
+        for i in span_items:
+            reached[i.pk] = spent.get((i.week.plan.user_id, i.topic_id), 0) >= i.minutes
+    return reached

@@ -306,7 +306,8 @@ def plan_item_set_done(*, user: User, item_id: int, done: bool, now: dt.datetime
         pk=item_id, week__plan__user=user, week__plan__is_active=True
     )
     item.done_at = now if done else None
-    item.save(update_fields=["done_at"])
+    item.ticked_by_drill = False
+    item.save(update_fields=["done_at", "ticked_by_drill"])
     return item
 
 

@@ -32,7 +32,7 @@ from cards.services import (
 )
 from cards.views.common import AuthedHttpRequest
 from core.localtime import local_date
-from prep.plan_drills import plan_drills_tick
+from prep.plan_drills import plan_drills_tick, plan_drills_untick
 from prep.selectors import current_week, current_week_topic_ids, drill_minutes, plan_step
 
 # SM-2's six qualities, each with a word of its own.
@@ -334,6 +334,10 @@ def undo(request: AuthedHttpRequest) -> HttpResponse:
         if not request.htmx:
             return redirect("drill")
         return drill_response(request, drill_context(request))
+    # A drill item that grade ticked is open again if the time no longer reaches it.
+    plan_drills_untick(
+        user_id=request.user.pk, on=local_date(now, profile.zone), topic_ids=[card.topic_id]
+    )
     messages.success(request, f"Undone: your grade of {_named(card)}.")
     return _undone(request, card)
 

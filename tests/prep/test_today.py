@@ -200,3 +200,57 @@ def test_the_grade_that_completes_a_drill_item_ticks_it_without_the_plan_page(
             HTTP_HX_REQUEST="true",
         )
     assert PlanItem.objects.get(pk=drill.pk).done_at is not None
+
+
+def _drill_ticked_by_a_grade(owner_client: Client, owner: Any, planned: Any) -> PlanItem:
+    """A 5-minute drill item 4.5 minutes in, then the grade of 40 s that ticks it."""
+    week = planned.weeks.get(number=1)
+    topic = Card.objects.order_by("pk").first().topic  # type: ignore[union-attr]
+    drill = PlanItem.objects.create(
+        week=week, topic=topic, kind="drill", title=f"Drill {topic.title} cards", minutes=5
+    )
+    _log(owner, Card.objects.filter(topic=topic).last(), ms=4 * 60_000 + 30_000)  # type: ignore[arg-type]
+    body = owner_client.get(reverse("drill")).content.decode()
+    card = int(re.search(r'name="card" value="(\d+)"', body).group(1))  # type: ignore[union-attr]
+    with time_machine.travel(NOW + dt.timedelta(seconds=40), tick=False):
+        owner_client.post(
+            reverse("grade"),
+            {"card": card, "version": 0, "quality": 4, "shown_at": int(NOW.timestamp() * 1000)},
+            HTTP_HX_REQUEST="true",
+        )
+    drill.refresh_from_db()
+    assert drill.done_at is not None
+    assert drill.ticked_by_drill
+    return drill
+
+
+def test_undoing_the_grade_that_ticked_a_drill_item_opens_it_again(
+    owner_client: Client, owner: Any, planned: Any
+) -> None:
+    drill = _drill_ticked_by_a_grade(owner_client, owner, planned)
+    owner_client.post(reverse("undo"), HTTP_HX_REQUEST="true")
+    drill.refresh_from_db()
+    assert (drill.done_at, drill.ticked_by_drill) == (None, False)
+
+
+def test_undoing_a_grade_keeps_a_drill_item_ticked_by_hand(
+    owner_client: Client, owner: Any, planned: Any
+) -> None:
+    drill = _drill_ticked_by_a_grade(owner_client, owner, planned)
+    owner_client.post(reverse("plan_item_toggle", args=[drill.pk]), {"done": "1"})
+    drill.refresh_from_db()
+    assert drill.done_at is not None
+    assert not drill.ticked_by_drill
+    owner_client.post(reverse("undo"), HTTP_HX_REQUEST="true")
+    drill.refresh_from_db()
+    assert drill.done_at is not None
+
+
+def test_undoing_a_grade_keeps_a_drill_item_the_time_still_reaches(
+    owner_client: Client, owner: Any, planned: Any
+) -> None:
+    drill = _drill_ticked_by_a_grade(owner_client, owner, planned)
+    _log(owner, Card.objects.filter(topic=drill.topic).first(), ms=60_000)  # type: ignore[arg-type]
+    owner_client.post(reverse("undo"), HTTP_HX_REQUEST="true")
+    drill.refresh_from_db()
+    assert drill.done_at is not None
