@@ -53,7 +53,7 @@ from dataclasses import dataclass
 from django.db.models import Count
 
 from cards.memory import Memory, Model
-from cards.models import ReviewState, ReviewStateQuerySet
+from cards.models import ReviewState, ReviewStateQuerySet, waiting_new_on_q
 from cards.queue import (
     NEW_CARD_SHOWINGS,
     DailyLimits,
@@ -164,7 +164,8 @@ def rollover_prepare(
 
     introduced = 0
     if topic_ids:
-        waiting = states.waiting_new().count()
+        # A waiting card buried today is not shown today: another takes its place.
+        waiting = states.filter(waiting_new_on_q(day)).count()
         due_today = states.due_on(day).count()
         allowed = limits.new_cards_on(day, reviews_due=due_today, seconds_per_review=pace)
         room = allowed - done.new - waiting

@@ -144,6 +144,18 @@ def test_cards_still_waiting_from_yesterday_count_against_the_limit(owner: Any) 
     assert prepare(owner, topic_ids=[topic.pk], new=3).introduced == 1
 
 
+def test_a_waiting_card_buried_today_leaves_its_place_to_another(owner: Any) -> None:
+    (topic,) = deck(topics=1, cards_each=8)
+    yesterday = DAY - dt.timedelta(days=1)
+    for card in Card.objects.all()[:2]:
+        ReviewState.objects.create(user=owner, card=card, due=yesterday, introduced_on=yesterday)
+    # Buried after local midnight, before the night's rollover ran: not shown today.
+    ReviewState.objects.filter(user=owner).filter(pk=ReviewState.objects.first().pk).update(  # type: ignore[union-attr]
+        buried_on=DAY
+    )
+    assert prepare(owner, topic_ids=[topic.pk], new=3).introduced == 2
+
+
 def test_without_a_plan_week_no_card_is_brought_in(owner: Any) -> None:
     deck(topics=1, cards_each=3)
     assert prepare(owner, topic_ids=[]).introduced == 0
