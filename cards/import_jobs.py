@@ -354,6 +354,7 @@ def _write_schedules(
                     lapses=imported.lapses,
                     last_reviewed_at=imported.last_reviewed_at,
                     suspended=imported.suspended,
+                    buried_on=imported.buried_on,
                     introduced_on=imported.introduced_on,
                 )
             )

@@ -135,8 +135,13 @@ def test_every_kind_of_anki_state_comes_in_as_stated(
     # Anki's ease may fall below SM-2's floor of 1.3; Cadence's may not.
     assert got("relearning") == (1, 1, 1.3, today, 2, False)
     assert got("suspended") == (5, 40, 2.7, created + dt.timedelta(days=anki_today + 30), 0, True)
-    # Buried until tomorrow in Anki: due tomorrow at the earliest in Cadence.
-    assert got("buried") == (2, 3, 2.5, today + dt.timedelta(days=1), 0, False)
+    # Buried until tomorrow in Anki: buried for today in Cadence, its due date kept.
+    # (Its Anki due day is yesterday; a due day before the collection was created is read
+    # as the creation day.)
+    buried_due = created + dt.timedelta(days=max(anki_today - 1, 0))
+    assert got("buried") == (2, 3, 2.5, buried_due, 0, False)
+    assert states["buried"].buried_on == today
+    assert {f for f, s in states.items() if s.buried_on is not None} == {"buried"}
     assert "new" in cards
     assert "new" not in states
     for state in states.values():
