@@ -40,6 +40,14 @@ INLINE_TEXT_BAD_RE = re.compile(r"[<>&\\$_*`\r\n]|\[(?:sound:|latex\]|\$)", re.I
 INLINE_MARKS = {"b": "**", "strong": "**", "i": "*", "em": "*"}
 BR_RE = re.compile(r"^<br\s*/?>$", re.I)
 LIST_START_RE = re.compile(r"\s*([-+*>=#]|\d+[.)])")
+# Anki's editor leaves a <br> as the last thing inside bold, italics or a list item
+# ("<b>term<br></b>", "<li>one<br></li>"): as Markdown the first escapes the closing marker
+# and the second ends the item with a backslash. The break belongs after the inline
+# element's end, and a block's last break shows nothing.
+BR_BEFORE_CLOSE_RE = re.compile(
+    r"(<br\s*/?>)((?:\s*</(?:b|strong|i|em|u|s|span|font|sup|sub|a)\s*>)+)", re.I
+)
+BR_AT_BLOCK_END_RE = re.compile(r"<br\s*/?>\s*(?=</(?:li|td|th|p|div|blockquote|h[1-6])\s*>)", re.I)
 
 
 def _no_image(src: str) -> str | None:
@@ -223,6 +231,7 @@ def html_to_markdown(markup: str, *, image_url: Callable[[str], str | None] | No
     if fast is not None:
         return _finish(NESTED_MARKER_RE.sub(_escape_marker, fast.replace("\xa0", " ")))
     markup = OLD_LATEX_RE.sub(_old_latex, SOUND_RE.sub("", markup))
+    markup = BR_AT_BLOCK_END_RE.sub("", BR_BEFORE_CLOSE_RE.sub(r"\2\1", markup))
     maths: list[tuple[str, bool]] = []
 
     def stash(match: re.Match[str], display: bool) -> str:

@@ -92,6 +92,30 @@ def test_a_cloze_with_an_empty_back_extra_ends_without_a_backslash(tmp_path: Pat
         assert "\\" not in render_markdown(back)
 
 
+def test_a_break_at_the_end_of_bold_or_of_a_list_item_shows_no_backslash_or_marker(
+    tmp_path: Path,
+) -> None:
+    # Anki's editor leaves the <br> of an Enter pressed at the end of bold text inside the
+    # <b>, and one at the end of a list item inside the <li>.
+    def fill(col: Collection) -> None:
+        add(col, "Basic", Front="Bold", Back="<b>Self-attention<br></b>weights the values")
+        add(col, "Basic", Front="End", Back="Keys and <i>values<br></i>")
+        add(col, "Basic", Front="List", Back="<ul><li>queries<br></li><li>keys<br></li></ul>")
+
+    parsed = read(build(tmp_path, fill))
+    assert sides(parsed) == [
+        ("Bold", "**Self-attention**\\\nweights the values"),
+        ("End", "Keys and *values*"),
+        ("List", "- queries\n- keys"),
+    ]
+    rendered = [render_markdown(back) for _front, back in sides(parsed)]
+    assert "<strong>Self-attention</strong><br>" in rendered[0]
+    assert "<em>values</em>" in rendered[1]
+    for html in rendered:
+        assert "\\" not in html
+        assert "*" not in html
+
+
 def test_superscripts_and_subscripts_are_kept(tmp_path: Path) -> None:
     def fill(col: Collection) -> None:
         add(col, "Basic", Front="Attention scores", Back="softmax(QK<sup>T</sup>)")
