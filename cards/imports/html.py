@@ -65,6 +65,16 @@ class _Converter(MarkdownConverter):
         url = self._image_url(src) if src else None
         return f"![{alt}]({url})" if url else alt
 
+    # Inside a code block a line break is a new line of code, not a Markdown hard break
+    # (whose backslash would be printed in the code); inline code has one line.
+    def convert_br(self, el: Any, text: str, parent_tags: Any) -> str:
+        if "pre" in parent_tags:
+            return "\n" + text
+        if "code" in parent_tags:
+            return " " + text
+        base: Any = super()  # markdownify's types do not name convert_br
+        return str(base.convert_br(el, text, parent_tags))
+
     # Kept as Cadence Markdown's ^sup^ and ~sub~ (spaces escaped, as those need).
     def convert_sup(self, el: Any, text: str, parent_tags: Any) -> str:
         return _script(text, "^")

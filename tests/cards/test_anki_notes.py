@@ -116,6 +116,27 @@ def test_a_break_at_the_end_of_bold_or_of_a_list_item_shows_no_backslash_or_mark
         assert "*" not in html
 
 
+def test_line_breaks_inside_code_are_new_lines_of_code_not_backslashes(tmp_path: Path) -> None:
+    def fill(col: Collection) -> None:
+        add(
+            col,
+            "Basic",
+            Front="Scaled scores in <code>torch</code>?",
+            Back="<pre><code>s = q @ k.T<br>s = s / d ** 0.5</code></pre>",
+        )
+        add(col, "Basic", Front="Inline", Back="Call <code>model.eval()<br>torch.no_grad()</code>")
+
+    parsed = read(build(tmp_path, fill))
+    assert sides(parsed) == [
+        ("Scaled scores in `torch`?", "```\ns = q @ k.T\ns = s / d ** 0.5\n```"),
+        ("Inline", "Call `model.eval() torch.no_grad()`"),
+    ]
+    code = render_markdown(parsed.cards[0].back)
+    assert "s = q @ k.T\ns = s / d ** 0.5" in code
+    for _front, back in sides(parsed):
+        assert "\\" not in render_markdown(back)
+
+
 def test_superscripts_and_subscripts_are_kept(tmp_path: Path) -> None:
     def fill(col: Collection) -> None:
         add(col, "Basic", Front="Attention scores", Back="softmax(QK<sup>T</sup>)")
