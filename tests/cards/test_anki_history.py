@@ -101,7 +101,9 @@ def test_the_preview_offers_to_keep_the_schedule_and_says_what_it_brings(
 ) -> None:
     offer = imported["page"].split("data-scheduling>")[1].split("</label>")[0]
     assert 'type="checkbox" name="scheduling" value="1" checked' in offer
-    assert "5 cards keep their interval, ease and due date (1 suspended)" in offer
+    assert (
+        "5 cards keep their interval, ease and due date (1 suspended, 1 buried for today)" in offer
+    )
     assert "5 reviews of history join your review log" in offer
 
 
