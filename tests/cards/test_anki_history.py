@@ -386,5 +386,5 @@ def test_the_imported_history_gives_the_card_its_memory_state(
 
 def test_the_import_page_says_a_package_can_bring_its_schedule(owner_client: Client) -> None:
     page = owner_client.get(reverse("import_upload")).content.decode()
-    formats = page.split("Anki package (.apkg)")[1].split("</dd>")[0]
+    formats = page.split("<dt>Anki package (.apkg)</dt>")[1].split("</dd>")[0]
     assert "schedule and review history" in formats
