@@ -232,6 +232,12 @@ def test_a_package_without_scheduling_offers_nothing(owner_client: Client, tmp_p
     page = owner_client.get(response["Location"]).content.decode()
     assert "data-scheduling" not in page
     assert reverse("import_upload")
+    # Confirmed, the done page does not speak of schedules the package did not have.
+    owner_client.post(response["Location"] + "confirm/")
+    assert ImportJob.objects.get().with_scheduling is False
+    done = owner_client.get(response["Location"]).content.decode()
+    assert "The new cards join your drill as new cards." in done
+    assert "Anki schedule" not in done
 
 
 def test_anki_to_cadence_to_anki_keeps_notes_decks_tags_media_schedule_and_history(
