@@ -453,6 +453,10 @@ CLOZE_RE = re.compile(
     r"\{\{c(\d+)::((?:(?!\{\{c\d+::)(?!\}\}).)*?)(?:::((?:(?!\}\}).)*?))?\}\}", re.S
 )
 ANSWER_RULE_RE = re.compile(r"<hr\s+id\s*=\s*[\"']?answer[\"']?\s*/?>", re.I)
+IMAGE_OCCLUSION_REASON = (
+    "an Image Occlusion note: Cadence cannot draw its masks, and without them the card "
+    "would show the answer"
+)
 IMG_SRC_RE = re.compile(r"<img[^>]+src\s*=\s*[\"']?([^\"'>\s]+)", re.I)
 
 
@@ -683,13 +687,7 @@ def _note_cards(
         return
     fields = flds.split("\x1f")
     if notetype.occlusion or any(field.startswith("{{c1::image-occlusion:") for field in fields):
-        result.problems.append(
-            Problem(
-                ref,
-                "an Image Occlusion note: Cadence cannot draw its masks, and without them "
-                "the card would show the answer",
-            )
-        )
+        result.problems.append(Problem(ref, IMAGE_OCCLUSION_REASON))
         return
     values = dict(zip(notetype.fields, fields, strict=False))
     note_tags = normalize_tags(tags)

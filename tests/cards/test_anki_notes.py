@@ -349,3 +349,44 @@ def test_notes_in_plain_text_without_html_read_cloze_notes_too(tmp_path: Path) -
         "KV",
         "cache",
     ]
+
+
+def test_notes_in_plain_text_refuse_image_occlusion_and_name_the_images_left_behind(
+    tmp_path: Path,
+) -> None:
+    from anki.import_export_pb2 import ExportLimit
+
+    col = Collection(str(tmp_path / "collection.anki2"))
+    try:
+        image = tmp_path / "brain.png"
+        image.write_bytes(png(40, 40))
+        col.add_image_occlusion_notetype()
+        notetype = col.models.by_name("Image Occlusion")
+        assert notetype is not None
+        col.add_image_occlusion_note(
+            notetype_id=notetype["id"],
+            image_path=str(image),
+            occlusions="{{c1::image-occlusion:rect:left=.1:top=.1:width=.3:height=.2:oi=1}}",
+            header="Name the lobe",
+            back_extra="",
+            tags=[],
+        )
+        name = col.media.add_file(str(image))
+        add(col, "Basic", Front="Which lobe?", Back=f'Frontal <img src="{name}">')
+        add(col, "Basic", Front="Only a picture", Back=f'<img src="{name}">')
+        out = tmp_path / "notes.txt"
+        col.export_note_csv(
+            out_path=str(out), limit=ExportLimit(whole_collection={}), **ALL_COLUMNS
+        )
+    finally:
+        col.close()
+
+    parsed = parse("tsv", out.read_bytes(), limits=LIMITS, media_url=str, default_topic="N")
+    assert [(c.front, c.back) for c in parsed.cards] == [("Which lobe?", "Frontal")]
+    occlusion, shown, only = parsed.problems
+    assert "Image Occlusion" in occlusion.reason
+    assert not occlusion.kept
+    assert "brain.png" in shown.reason
+    assert shown.kept
+    assert only.reason == "no back (the image brain.png is not in a text file)"
+    assert not only.kept
