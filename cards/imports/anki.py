@@ -352,6 +352,9 @@ def _unicase(a: str, b: str) -> int:
 
 # Anki's stock note types by kind (original_stock_kind): Image Occlusion is 6.
 IMAGE_OCCLUSION_KIND = 6
+# The fields of the "Image Occlusion Enhanced" add-on's note type, which older decks use:
+# its masks are SVG images over the picture, so without them the front shows the answer.
+OCCLUSION_ADDON_FIELDS = {"Question Mask", "Answer Mask"}
 
 
 @dataclass(frozen=True)
@@ -686,7 +689,11 @@ def _note_cards(
         result.problems.append(Problem(ref, "its note type is missing from the collection"))
         return
     fields = flds.split("\x1f")
-    if notetype.occlusion or any(field.startswith("{{c1::image-occlusion:") for field in fields):
+    if (
+        notetype.occlusion
+        or set(notetype.fields) >= OCCLUSION_ADDON_FIELDS
+        or any(field.startswith("{{c1::image-occlusion:") for field in fields)
+    ):
         result.problems.append(Problem(ref, IMAGE_OCCLUSION_REASON))
         return
     values = dict(zip(notetype.fields, fields, strict=False))

@@ -390,3 +390,40 @@ def test_notes_in_plain_text_refuse_image_occlusion_and_name_the_images_left_beh
     assert shown.kept
     assert only.reason == "no back (the image brain.png is not in a text file)"
     assert not only.kept
+
+
+def test_image_occlusion_enhanced_notes_from_the_old_add_on_are_refused(tmp_path: Path) -> None:
+    # The add-on's note type: the masks are SVG images drawn over the picture; without
+    # them the front would show the whole picture, answer and all.
+    def fill(col: Collection) -> None:
+        models = col.models
+        notetype = models.new("Image Occlusion Enhanced")
+        for name in ("ID (hidden)", "Header", "Image", "Question Mask", "Answer Mask"):
+            models.add_field(notetype, models.new_field(name))
+        template = models.new_template("IO Card")
+        template["qfmt"] = "{{Header}}<div>{{Question Mask}}</div><div>{{Image}}</div>"
+        template["afmt"] = "{{Header}}<div>{{Answer Mask}}</div><div>{{Image}}</div>"
+        models.add_template(notetype, template)
+        models.add(notetype)
+        picture = tmp_path / "brain.png"
+        picture.write_bytes(png(40, 40))
+        image = col.media.add_file(str(picture))
+        masks = {}
+        for side in ("Q", "A"):
+            mask = tmp_path / f"brain-1-{side}.svg"
+            mask.write_text('<svg xmlns="http://www.w3.org/2000/svg"><rect/></svg>')
+            masks[side] = col.media.add_file(str(mask))
+        note = col.new_note(models.by_name("Image Occlusion Enhanced"))  # type: ignore[arg-type]
+        note["ID (hidden)"] = "abc-1"
+        note["Header"] = "Name the lobe"
+        note["Image"] = f'<img src="{image}">'
+        note["Question Mask"] = f'<img src="{masks["Q"]}">'
+        note["Answer Mask"] = f'<img src="{masks["A"]}">'
+        col.add_note(note, col.decks.id("Default"))  # type: ignore[arg-type]
+        add(col, "Basic", Front="Kept", Back="Yes")
+
+    parsed = read(build(tmp_path / "col", fill))
+    assert sides(parsed) == [("Kept", "Yes")]
+    (problem,) = parsed.problems
+    assert "Image Occlusion" in problem.reason
+    assert not problem.kept
