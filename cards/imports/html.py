@@ -21,6 +21,8 @@ MATH_PATTERNS = (
 )
 PLACEHOLDER_RE = re.compile(r"CADENCEMATH(\d+)X")
 SOUND_RE = re.compile(r"\[sound:([^\]]*)\]")
+# Text Anki reads aloud (what its {{tts}} filter writes): a play button there, not text.
+TTS_TAG_RE = re.compile(r"\[anki:tts\b[^\]]*\].*?\[/anki:tts\]", re.S | re.I)
 # Anki's old LaTeX: a whole snippet between [latex] tags, typeset as text with $ math.
 OLD_LATEX_RE = re.compile(r"\[latex\](.*?)\[/latex\]", re.S | re.I)
 FENCE_LINE_RE = re.compile(r"^\s*(```|~~~)")
@@ -36,7 +38,7 @@ PLAIN_CHARS_RE = re.compile(r"[<>&\\\[\]$_*`#~^|!{}\r\n\t\xa0]")
 # spaces) between text with nothing to escape: converted without parsing a document,
 # to exactly what the converter gives (test_imports compares the two).
 INLINE_TOKEN_RE = re.compile(r"(<[^>]*>|&nbsp;)")
-INLINE_TEXT_BAD_RE = re.compile(r"[<>&\\$_*`\r\n]|\[(?:sound:|latex\]|\$)", re.I)
+INLINE_TEXT_BAD_RE = re.compile(r"[<>&\\$_*`\r\n]|\[(?:sound:|latex\]|\$|anki:)", re.I)
 INLINE_MARKS = {"b": "**", "strong": "**", "i": "*", "em": "*"}
 BR_RE = re.compile(r"^<br\s*/?>$", re.I)
 LIST_START_RE = re.compile(r"\s*([-+*>=#]|\d+[.)])")
@@ -240,7 +242,7 @@ def html_to_markdown(markup: str, *, image_url: Callable[[str], str | None] | No
     fast = inline_to_markdown(markup)
     if fast is not None:
         return _finish(NESTED_MARKER_RE.sub(_escape_marker, fast.replace("\xa0", " ")))
-    markup = OLD_LATEX_RE.sub(_old_latex, SOUND_RE.sub("", markup))
+    markup = OLD_LATEX_RE.sub(_old_latex, TTS_TAG_RE.sub("", SOUND_RE.sub("", markup)))
     markup = BR_AT_BLOCK_END_RE.sub("", BR_BEFORE_CLOSE_RE.sub(r"\2\1", markup))
     maths: list[tuple[str, bool]] = []
 

@@ -190,6 +190,30 @@ def test_sound_is_named_in_the_problems_not_dropped_silently(tmp_path: Path) -> 
     assert notice.kept
 
 
+def test_text_to_speech_is_named_in_the_problems_not_dropped_silently(tmp_path: Path) -> None:
+    def fill(col: Collection) -> None:
+        models = col.models
+        notetype = models.new("Spoken")
+        for name in ("Word", "Meaning"):
+            models.add_field(notetype, models.new_field(name))
+        template = models.new_template("Card 1")
+        template["qfmt"] = "{{Word}} {{tts en_US:Word}}"
+        template["afmt"] = "{{FrontSide}}<hr id=answer>{{Meaning}}"
+        models.add_template(notetype, template)
+        models.add(notetype)
+        note = col.new_note(models.by_name("Spoken"))  # type: ignore[arg-type]
+        note["Word"], note["Meaning"] = "attention", "weighting"
+        col.add_note(note, col.decks.id("Default"))  # type: ignore[arg-type]
+        add(col, "Basic", Front="[anki:tts lang=en_US]head[/anki:tts]Head?", Back="A projection")
+
+    parsed = read(build(tmp_path, fill))
+    assert sides(parsed) == [("attention", "weighting"), ("Head?", "A projection")]
+    assert [(p.kept, "text to speech" in p.reason) for p in parsed.problems] == [
+        (True, True),
+        (True, True),
+    ]
+
+
 def test_hierarchical_and_non_ascii_tags_are_kept(tmp_path: Path) -> None:
     def fill(col: Collection) -> None:
         add(col, "Basic", tags=["ml::attention::mha", "Übung", "注意力"], Front="Q", Back="A")
