@@ -97,7 +97,7 @@ class Schedule:
     """A card's SM-2 state in Anki's terms (legacy schema)."""
 
     type: int  # 0 new, 2 review
-    queue: int  # -1 suspended, 0 new, 2 review
+    queue: int  # -1 suspended, -3 buried (today, by the person), 0 new, 2 review
     due: int  # review: days since the collection was created; new: position
     interval: int
     factor: int  # ease in permille
@@ -216,7 +216,7 @@ def schedule_for(state: ReviewState | None, *, today: dt.date, reps: int) -> Sch
     anki_today = (today - ANKI_COLLECTION_CREATED.date()).days
     return Schedule(
         type=2,
-        queue=-1 if state.suspended else 2,
+        queue=-1 if state.suspended else -3 if state.buried_on == today else 2,
         due=anki_today + (state.due - today).days,
         interval=max(state.interval, 1),
         factor=round(state.easiness * 1000),

@@ -224,7 +224,8 @@ def import_confirm(
         )
         if locked.status != ImportJob.Status.READY:
             return locked
-        locked.with_scheduling = with_scheduling
+        # Only a package with a schedule keeps one (the done page says which it was).
+        locked.with_scheduling = with_scheduling and any(row.get("schedule") for row in locked.rows)
         locked.time_zone = zone.key
         if locked.to_add > settings.CADENCE_IMPORT_ASYNC_CARDS:
             locked.status = ImportJob.Status.QUEUED
@@ -354,6 +355,7 @@ def _write_schedules(
                     lapses=imported.lapses,
                     last_reviewed_at=imported.last_reviewed_at,
                     suspended=imported.suspended,
+                    buried_on=imported.buried_on,
                     introduced_on=imported.introduced_on,
                 )
             )

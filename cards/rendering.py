@@ -140,6 +140,24 @@ def _serialise(element: Element) -> str:
     return f"<{element.tag}{attributes}>{_escape_text(element.text)}{children}</{element.tag}>"
 
 
+# What each of latex2mathml's errors means, in the words an author needs; an error not
+# named here says only that the formula does not parse.
+MATH_ERROR_WORDS = {
+    "NumeratorNotFoundError": "a fraction without its numerator",
+    "DenominatorNotFoundError": "a fraction without its denominator",
+    "ExtraLeftOrMissingRightError": "a \\left without its \\right",
+    "MissingSuperScriptOrSubscriptError": "a ^ or _ with nothing after it",
+    "DoubleSubscriptsError": "two subscripts on one symbol (use braces: x_{ij})",
+    "DoubleSuperscriptsError": "two superscripts on one symbol (use braces: x^{ab})",
+    "NoAvailableTokensError": "a command without its argument",
+    "InvalidStyleForGenfracError": "a \\genfrac style that is not 0 to 3",
+    "MissingEndError": "a \\begin without its \\end",
+    "InvalidAlignmentError": "a column alignment other than l, c or r",
+    "InvalidWidthError": "a width that is not a length",
+    "LimitsMustFollowMathOperatorError": "\\limits after something that is no operator",
+}
+
+
 def math_to_mathml(latex: str, *, display: bool) -> str:
     """Convert one LaTeX snippet; raise MathError if it does not parse cleanly."""
     depth = 0
@@ -161,7 +179,8 @@ def math_to_mathml(latex: str, *, display: bool) -> str:
     try:
         mathml = _serialise(convert_to_element(latex, display="block" if display else "inline"))
     except Exception as error:  # latex2mathml raises a zoo of exception types
-        raise MathError(f"{error.__class__.__name__}: {error} in {_quoted(latex)}") from None
+        words = MATH_ERROR_WORDS.get(error.__class__.__name__, "it does not parse")
+        raise MathError(f"{words} in {_quoted(latex)}") from None
     # latex2mathml keeps a command it does not know as literal text (\foo); that would
     # show as garbage on the card, so it counts as an error.
     leftover = UNKNOWN_COMMAND_RE.findall(html.unescape(re.sub(r"<[^>]+>", " ", mathml)))

@@ -352,6 +352,11 @@ def _unicase(a: str, b: str) -> int:
 
 # Anki's stock note types by kind (original_stock_kind): Image Occlusion is 6.
 IMAGE_OCCLUSION_KIND = 6
+# The fields of the "Image Occlusion Enhanced" add-on's note type, which older decks use:
+# its masks are SVG images over the picture, so without them the front shows the answer.
+OCCLUSION_ADDON_FIELDS = {"Question Mask", "Answer Mask"}
+# Anki's text to speech: a {{tts ...:Field}} in a template, or [anki:tts] in a field.
+TTS_RE = re.compile(r"\{\{tts[ :]|\[anki:tts\b", re.I)
 
 
 @dataclass(frozen=True)
@@ -453,6 +458,10 @@ CLOZE_RE = re.compile(
     r"\{\{c(\d+)::((?:(?!\{\{c\d+::)(?!\}\}).)*?)(?:::((?:(?!\}\}).)*?))?\}\}", re.S
 )
 ANSWER_RULE_RE = re.compile(r"<hr\s+id\s*=\s*[\"']?answer[\"']?\s*/?>", re.I)
+IMAGE_OCCLUSION_REASON = (
+    "an Image Occlusion note: Cadence cannot draw its masks, and without them the card "
+    "would show the answer"
+)
 IMG_SRC_RE = re.compile(r"<img[^>]+src\s*=\s*[\"']?([^\"'>\s]+)", re.I)
 
 
@@ -682,18 +691,17 @@ def _note_cards(
         result.problems.append(Problem(ref, "its note type is missing from the collection"))
         return
     fields = flds.split("\x1f")
-    if notetype.occlusion or any(field.startswith("{{c1::image-occlusion:") for field in fields):
-        result.problems.append(
-            Problem(
-                ref,
-                "an Image Occlusion note: Cadence cannot draw its masks, and without them "
-                "the card would show the answer",
-            )
-        )
+    if (
+        notetype.occlusion
+        or set(notetype.fields) >= OCCLUSION_ADDON_FIELDS
+        or any(field.startswith("{{c1::image-occlusion:") for field in fields)
+    ):
+        result.problems.append(Problem(ref, IMAGE_OCCLUSION_REASON))
         return
     values = dict(zip(notetype.fields, fields, strict=False))
     note_tags = normalize_tags(tags)
     played: list[str] = []
+    speaks = False
     for card in note_cards:
         card_ref = ref if len(note_cards) == 1 else f"{ref}, card {card.ord + 1}"
         topic = decks.get(card.did, "")[:120]
@@ -722,6 +730,7 @@ def _note_cards(
         for name in sounds(question) + sounds(answer):
             if name not in played:
                 played.append(name)
+        speaks = speaks or bool(TTS_RE.search(template[0] + template[1] + question + answer))
         missing.clear()
         front = html_to_markdown(question, image_url=image_url)
         back = html_to_markdown(answer, image_url=image_url)
@@ -754,6 +763,15 @@ def _note_cards(
             Problem(
                 ref,
                 f"it plays {', '.join(played)}: Cadence cards do not play sound, so the "
+                "cards are imported without it",
+                kept=True,
+            )
+        )
+    if speaks:
+        result.problems.append(
+            Problem(
+                ref,
+                "it reads text aloud (Anki's text to speech): Cadence cards do not, so the "
                 "cards are imported without it",
                 kept=True,
             )

@@ -9,8 +9,9 @@ The mapping (README, "Moving from Anki"):
 * A **learning** card (type 1) has not graduated: SM-2's first repetition is still ahead
   (repetitions 0, interval 0), due today. A **relearning** card (type 3) lapsed: SM-2
   restarts it at I(1) (repetitions 1, interval 1), due today, ease and lapses kept.
-* **Suspended** (queue -1) stays suspended. Cadence has no burying: a **buried** card
-  (queue -2, -3), which Anki shows again the next day, is due tomorrow at the earliest.
+* **Suspended** (queue -1) stays suspended. A **buried** card (queue -2, -3), which Anki
+  shows again the next day, is buried for the importing person's local today (Cadence's
+  bury), its due date kept: back in the queue tomorrow, as in Anki.
 * A new card (type 0) stays new unless suspended: Cadence introduces it as it does any.
 
 The review log: Anki's buttons as SM-2 qualities, Again 1, Hard 3, Good 4, Easy 5 (the
@@ -46,6 +47,7 @@ class ImportedState:
     last_reviewed_at: dt.datetime | None
     suspended: bool
     introduced_on: dt.date
+    buried_on: dt.date | None = None
 
 
 @dataclass(frozen=True)
@@ -133,8 +135,6 @@ def state(
         interval, due, repetitions = 1, today, 1
     else:
         interval, due, repetitions = 0, today, 0
-    if schedule.queue in BURIED:
-        due = max(due, today + dt.timedelta(days=1))
     if last is None:
         # No history came with it: reviewed on the day its interval started, if not later.
         last = min(dt.datetime.combine(due - dt.timedelta(days=interval), dt.time(), zone), now)
@@ -147,4 +147,5 @@ def state(
         last_reviewed_at=last,
         suspended=suspended,
         introduced_on=min(first_day or last.astimezone(zone).date(), today),
+        buried_on=today if schedule.queue in BURIED else None,
     )

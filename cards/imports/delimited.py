@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass, field
 
 from cards.deckfile import normalize_tags
-from cards.imports.anki import CLOZE_RE, cloze_side
+from cards.imports.anki import CLOZE_RE, IMAGE_OCCLUSION_REASON, IMG_SRC_RE, cloze_side
 from cards.imports.common import (
     ImportRejected,
     Limits,
@@ -208,6 +208,11 @@ def parse_delimited(
             else:
                 fields = [_cell(record, columns, "front"), _cell(record, columns, "back")]
                 notetype = ""
+            if "image occlusion" in notetype.casefold() or any(
+                f.startswith("{{c1::image-occlusion:") for f in fields
+            ):
+                result.problems.append(Problem(f"line {line}", IMAGE_OCCLUSION_REASON))
+                continue
             note_sides = _note_sides(notetype, fields)
             topic = _cell(record, columns, "topic")[:120] or default_topic
             tags = normalize_tags(_cell(record, columns, "tags"))
@@ -219,12 +224,29 @@ def parse_delimited(
                     front, back = _plain_bold(raw_front), _plain_bold(raw_back)
                 ref = f"line {line}" if len(note_sides) == 1 else f"line {line}, card {number}"
                 reason = check_card(front, back)
+                # A text file carries no images: the card comes without the ones it shows.
+                images = (
+                    list(dict.fromkeys(IMG_SRC_RE.findall(raw_front + raw_back)))
+                    if layout.html
+                    else []
+                )
                 if reason:
+                    if images:
+                        reason += f" (the image {', '.join(images)} is not in a text file)"
                     result.problems.append(Problem(ref, reason))
                     continue
                 result.cards.append(
                     ParsedCard(front=front, back=back, ref=ref, topic=topic, tags=tags)
                 )
+                if images:
+                    result.problems.append(
+                        Problem(
+                            ref,
+                            f"it shows the image {', '.join(images)}, which a text file "
+                            "cannot carry: the card is imported without it",
+                            kept=True,
+                        )
+                    )
             if played:
                 result.problems.append(
                     Problem(

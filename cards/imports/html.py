@@ -21,6 +21,8 @@ MATH_PATTERNS = (
 )
 PLACEHOLDER_RE = re.compile(r"CADENCEMATH(\d+)X")
 SOUND_RE = re.compile(r"\[sound:([^\]]*)\]")
+# Text Anki reads aloud (what its {{tts}} filter writes): a play button there, not text.
+TTS_TAG_RE = re.compile(r"\[anki:tts\b[^\]]*\].*?\[/anki:tts\]", re.S | re.I)
 # Anki's old LaTeX: a whole snippet between [latex] tags, typeset as text with $ math.
 OLD_LATEX_RE = re.compile(r"\[latex\](.*?)\[/latex\]", re.S | re.I)
 FENCE_LINE_RE = re.compile(r"^\s*(```|~~~)")
@@ -36,10 +38,18 @@ PLAIN_CHARS_RE = re.compile(r"[<>&\\\[\]$_*`#~^|!{}\r\n\t\xa0]")
 # spaces) between text with nothing to escape: converted without parsing a document,
 # to exactly what the converter gives (test_imports compares the two).
 INLINE_TOKEN_RE = re.compile(r"(<[^>]*>|&nbsp;)")
-INLINE_TEXT_BAD_RE = re.compile(r"[<>&\\$_*`\r\n]|\[(?:sound:|latex\]|\$)", re.I)
+INLINE_TEXT_BAD_RE = re.compile(r"[<>&\\$_*`\r\n]|\[(?:sound:|latex\]|\$|anki:)", re.I)
 INLINE_MARKS = {"b": "**", "strong": "**", "i": "*", "em": "*"}
 BR_RE = re.compile(r"^<br\s*/?>$", re.I)
 LIST_START_RE = re.compile(r"\s*([-+*>=#]|\d+[.)])")
+# Anki's editor leaves a <br> as the last thing inside bold, italics or a list item
+# ("<b>term<br></b>", "<li>one<br></li>"): as Markdown the first escapes the closing marker
+# and the second ends the item with a backslash. The break belongs after the inline
+# element's end, and a block's last break shows nothing.
+BR_BEFORE_CLOSE_RE = re.compile(
+    r"(<br\s*/?>)((?:\s*</(?:b|strong|i|em|u|s|span|font|sup|sub|a)\s*>)+)", re.I
+)
+BR_AT_BLOCK_END_RE = re.compile(r"<br\s*/?>\s*(?=</(?:li|td|th|p|div|blockquote|h[1-6])\s*>)", re.I)
 
 
 def _no_image(src: str) -> str | None:
@@ -56,6 +66,16 @@ class _Converter(MarkdownConverter):
         alt = str(el.attrs.get("alt") or "").replace("]", "")
         url = self._image_url(src) if src else None
         return f"![{alt}]({url})" if url else alt
+
+    # Inside a code block a line break is a new line of code, not a Markdown hard break
+    # (whose backslash would be printed in the code); inline code has one line.
+    def convert_br(self, el: Any, text: str, parent_tags: Any) -> str:
+        if "pre" in parent_tags:
+            return "\n" + text
+        if "code" in parent_tags:
+            return " " + text
+        base: Any = super()  # markdownify's types do not name convert_br
+        return str(base.convert_br(el, text, parent_tags))
 
     # Kept as Cadence Markdown's ^sup^ and ~sub~ (spaces escaped, as those need).
     def convert_sup(self, el: Any, text: str, parent_tags: Any) -> str:
@@ -222,7 +242,8 @@ def html_to_markdown(markup: str, *, image_url: Callable[[str], str | None] | No
     fast = inline_to_markdown(markup)
     if fast is not None:
         return _finish(NESTED_MARKER_RE.sub(_escape_marker, fast.replace("\xa0", " ")))
-    markup = OLD_LATEX_RE.sub(_old_latex, SOUND_RE.sub("", markup))
+    markup = OLD_LATEX_RE.sub(_old_latex, TTS_TAG_RE.sub("", SOUND_RE.sub("", markup)))
+    markup = BR_AT_BLOCK_END_RE.sub("", BR_BEFORE_CLOSE_RE.sub(r"\2\1", markup))
     maths: list[tuple[str, bool]] = []
 
     def stash(match: re.Match[str], display: bool) -> str:

@@ -86,6 +86,11 @@ def _job_context(job: ImportJob) -> dict[str, Any]:
         # What keeping Anki's scheduling would bring: cards with a schedule, reviews.
         "scheduled": len(scheduled),
         "suspended": sum(1 for row in scheduled if row["schedule"]["queue"] == -1),
+        "buried": sum(
+            1
+            for row in scheduled
+            if row["schedule"]["queue"] in (-2, -3) and row["schedule"]["type"] != 0
+        ),
         "history": sum(len(row.get("history") or ()) for row in scheduled),
         # Rows left out, and notices about cards imported all the same (a sound dropped).
         "problems": [p for p in job.problems if not p.get("kept")][:500],

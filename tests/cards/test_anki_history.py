@@ -101,7 +101,9 @@ def test_the_preview_offers_to_keep_the_schedule_and_says_what_it_brings(
 ) -> None:
     offer = imported["page"].split("data-scheduling>")[1].split("</label>")[0]
     assert 'type="checkbox" name="scheduling" value="1" checked' in offer
-    assert "5 cards keep their interval, ease and due date (1 suspended)" in offer
+    assert (
+        "5 cards keep their interval, ease and due date (1 suspended, 1 buried for today)" in offer
+    )
     assert "5 reviews of history join your review log" in offer
 
 
@@ -135,8 +137,13 @@ def test_every_kind_of_anki_state_comes_in_as_stated(
     # Anki's ease may fall below SM-2's floor of 1.3; Cadence's may not.
     assert got("relearning") == (1, 1, 1.3, today, 2, False)
     assert got("suspended") == (5, 40, 2.7, created + dt.timedelta(days=anki_today + 30), 0, True)
-    # Buried until tomorrow in Anki: due tomorrow at the earliest in Cadence.
-    assert got("buried") == (2, 3, 2.5, today + dt.timedelta(days=1), 0, False)
+    # Buried until tomorrow in Anki: buried for today in Cadence, its due date kept.
+    # (Its Anki due day is yesterday; a due day before the collection was created is read
+    # as the creation day.)
+    buried_due = created + dt.timedelta(days=max(anki_today - 1, 0))
+    assert got("buried") == (2, 3, 2.5, buried_due, 0, False)
+    assert states["buried"].buried_on == today
+    assert {f for f, s in states.items() if s.buried_on is not None} == {"buried"}
     assert "new" in cards
     assert "new" not in states
     for state in states.values():
@@ -225,6 +232,12 @@ def test_a_package_without_scheduling_offers_nothing(owner_client: Client, tmp_p
     page = owner_client.get(response["Location"]).content.decode()
     assert "data-scheduling" not in page
     assert reverse("import_upload")
+    # Confirmed, the done page does not speak of schedules the package did not have.
+    owner_client.post(response["Location"] + "confirm/")
+    assert ImportJob.objects.get().with_scheduling is False
+    done = owner_client.get(response["Location"]).content.decode()
+    assert "The new cards join your drill as new cards." in done
+    assert "Anki schedule" not in done
 
 
 def test_anki_to_cadence_to_anki_keeps_notes_decks_tags_media_schedule_and_history(
@@ -375,3 +388,9 @@ def test_the_imported_history_gives_the_card_its_memory_state(
         log.predicted_recall is not None
         for log in ReviewLog.objects.filter(user=owner).order_by("reviewed_at")[1:]
     )
+
+
+def test_the_import_page_says_a_package_can_bring_its_schedule(owner_client: Client) -> None:
+    page = owner_client.get(reverse("import_upload")).content.decode()
+    formats = page.split("<dt>Anki package (.apkg)</dt>")[1].split("</dd>")[0]
+    assert "schedule and review history" in formats

@@ -249,3 +249,39 @@ def test_exports_are_dated_by_the_users_day(owner: Any) -> None:
     assert schedule is not None
     assert schedule.due - (dt.date(2026, 11, 25) - ANKI_COLLECTION_CREATED.date()).days == 6
     assert (schedule.interval, schedule.factor, schedule.reps, schedule.lapses) == (6, 2360, 3, 1)
+
+
+def test_a_card_buried_today_opens_in_anki_buried(
+    owner_client: Client, owner: Any, tmp_path: Path
+) -> None:
+    from cards.services import review_bury
+
+    topic = topic_create(user=owner, title="Attention")
+    buried, kept = (
+        card_create(user=owner, topic=topic, front=front, back="b", tags="")
+        for front in ("Buried today", "Not buried")
+    )
+    now = timezone.now()
+    zone = owner.profile.zone
+    for card in (buried, kept):
+        review_record(user=owner, card=card, quality=5, now=now, shown_version=0, zone=zone)
+    review_bury(user=owner, card=buried, buried=True, now=now, zone=zone)
+
+    export = owner_client.get(reverse("export_apkg") + "?scheduling=1")
+    path = tmp_path / "cadence.apkg"
+    path.write_bytes(export.content)
+    col = anki_collection(tmp_path / "anki")
+    try:
+        col.import_anki_package(
+            ImportAnkiPackageRequest(
+                package_path=str(path), options=ImportAnkiPackageOptions(with_scheduling=True)
+            )
+        )
+        queues = {
+            col.get_note(nid)["Front"]: col.get_note(nid).cards()[0].queue
+            for nid in col.find_notes("")
+        }
+    finally:
+        col.close()
+    # -3: Anki's "buried by the user", shown again on Anki's next day.
+    assert queues == {"<p>Buried today</p>": -3, "<p>Not buried</p>": 2}

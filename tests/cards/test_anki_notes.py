@@ -92,6 +92,51 @@ def test_a_cloze_with_an_empty_back_extra_ends_without_a_backslash(tmp_path: Pat
         assert "\\" not in render_markdown(back)
 
 
+def test_a_break_at_the_end_of_bold_or_of_a_list_item_shows_no_backslash_or_marker(
+    tmp_path: Path,
+) -> None:
+    # Anki's editor leaves the <br> of an Enter pressed at the end of bold text inside the
+    # <b>, and one at the end of a list item inside the <li>.
+    def fill(col: Collection) -> None:
+        add(col, "Basic", Front="Bold", Back="<b>Self-attention<br></b>weights the values")
+        add(col, "Basic", Front="End", Back="Keys and <i>values<br></i>")
+        add(col, "Basic", Front="List", Back="<ul><li>queries<br></li><li>keys<br></li></ul>")
+
+    parsed = read(build(tmp_path, fill))
+    assert sides(parsed) == [
+        ("Bold", "**Self-attention**\\\nweights the values"),
+        ("End", "Keys and *values*"),
+        ("List", "- queries\n- keys"),
+    ]
+    rendered = [render_markdown(back) for _front, back in sides(parsed)]
+    assert "<strong>Self-attention</strong><br>" in rendered[0]
+    assert "<em>values</em>" in rendered[1]
+    for html in rendered:
+        assert "\\" not in html
+        assert "*" not in html
+
+
+def test_line_breaks_inside_code_are_new_lines_of_code_not_backslashes(tmp_path: Path) -> None:
+    def fill(col: Collection) -> None:
+        add(
+            col,
+            "Basic",
+            Front="Scaled scores in <code>torch</code>?",
+            Back="<pre><code>s = q @ k.T<br>s = s / d ** 0.5</code></pre>",
+        )
+        add(col, "Basic", Front="Inline", Back="Call <code>model.eval()<br>torch.no_grad()</code>")
+
+    parsed = read(build(tmp_path, fill))
+    assert sides(parsed) == [
+        ("Scaled scores in `torch`?", "```\ns = q @ k.T\ns = s / d ** 0.5\n```"),
+        ("Inline", "Call `model.eval() torch.no_grad()`"),
+    ]
+    code = render_markdown(parsed.cards[0].back)
+    assert "s = q @ k.T\ns = s / d ** 0.5" in code
+    for _front, back in sides(parsed):
+        assert "\\" not in render_markdown(back)
+
+
 def test_superscripts_and_subscripts_are_kept(tmp_path: Path) -> None:
     def fill(col: Collection) -> None:
         add(col, "Basic", Front="Attention scores", Back="softmax(QK<sup>T</sup>)")
@@ -143,6 +188,30 @@ def test_sound_is_named_in_the_problems_not_dropped_silently(tmp_path: Path) -> 
     (notice,) = parsed.problems
     assert "hello.mp3" in notice.reason
     assert notice.kept
+
+
+def test_text_to_speech_is_named_in_the_problems_not_dropped_silently(tmp_path: Path) -> None:
+    def fill(col: Collection) -> None:
+        models = col.models
+        notetype = models.new("Spoken")
+        for name in ("Word", "Meaning"):
+            models.add_field(notetype, models.new_field(name))
+        template = models.new_template("Card 1")
+        template["qfmt"] = "{{Word}} {{tts en_US:Word}}"
+        template["afmt"] = "{{FrontSide}}<hr id=answer>{{Meaning}}"
+        models.add_template(notetype, template)
+        models.add(notetype)
+        note = col.new_note(models.by_name("Spoken"))  # type: ignore[arg-type]
+        note["Word"], note["Meaning"] = "attention", "weighting"
+        col.add_note(note, col.decks.id("Default"))  # type: ignore[arg-type]
+        add(col, "Basic", Front="[anki:tts lang=en_US]head[/anki:tts]Head?", Back="A projection")
+
+    parsed = read(build(tmp_path, fill))
+    assert sides(parsed) == [("attention", "weighting"), ("Head?", "A projection")]
+    assert [(p.kept, "text to speech" in p.reason) for p in parsed.problems] == [
+        (True, True),
+        (True, True),
+    ]
 
 
 def test_hierarchical_and_non_ascii_tags_are_kept(tmp_path: Path) -> None:
@@ -304,3 +373,81 @@ def test_notes_in_plain_text_without_html_read_cloze_notes_too(tmp_path: Path) -
         "KV",
         "cache",
     ]
+
+
+def test_notes_in_plain_text_refuse_image_occlusion_and_name_the_images_left_behind(
+    tmp_path: Path,
+) -> None:
+    from anki.import_export_pb2 import ExportLimit
+
+    col = Collection(str(tmp_path / "collection.anki2"))
+    try:
+        image = tmp_path / "brain.png"
+        image.write_bytes(png(40, 40))
+        col.add_image_occlusion_notetype()
+        notetype = col.models.by_name("Image Occlusion")
+        assert notetype is not None
+        col.add_image_occlusion_note(
+            notetype_id=notetype["id"],
+            image_path=str(image),
+            occlusions="{{c1::image-occlusion:rect:left=.1:top=.1:width=.3:height=.2:oi=1}}",
+            header="Name the lobe",
+            back_extra="",
+            tags=[],
+        )
+        name = col.media.add_file(str(image))
+        add(col, "Basic", Front="Which lobe?", Back=f'Frontal <img src="{name}">')
+        add(col, "Basic", Front="Only a picture", Back=f'<img src="{name}">')
+        out = tmp_path / "notes.txt"
+        col.export_note_csv(
+            out_path=str(out), limit=ExportLimit(whole_collection={}), **ALL_COLUMNS
+        )
+    finally:
+        col.close()
+
+    parsed = parse("tsv", out.read_bytes(), limits=LIMITS, media_url=str, default_topic="N")
+    assert [(c.front, c.back) for c in parsed.cards] == [("Which lobe?", "Frontal")]
+    occlusion, shown, only = parsed.problems
+    assert "Image Occlusion" in occlusion.reason
+    assert not occlusion.kept
+    assert "brain.png" in shown.reason
+    assert shown.kept
+    assert only.reason == "no back (the image brain.png is not in a text file)"
+    assert not only.kept
+
+
+def test_image_occlusion_enhanced_notes_from_the_old_add_on_are_refused(tmp_path: Path) -> None:
+    # The add-on's note type: the masks are SVG images drawn over the picture; without
+    # them the front would show the whole picture, answer and all.
+    def fill(col: Collection) -> None:
+        models = col.models
+        notetype = models.new("Image Occlusion Enhanced")
+        for name in ("ID (hidden)", "Header", "Image", "Question Mask", "Answer Mask"):
+            models.add_field(notetype, models.new_field(name))
+        template = models.new_template("IO Card")
+        template["qfmt"] = "{{Header}}<div>{{Question Mask}}</div><div>{{Image}}</div>"
+        template["afmt"] = "{{Header}}<div>{{Answer Mask}}</div><div>{{Image}}</div>"
+        models.add_template(notetype, template)
+        models.add(notetype)
+        picture = tmp_path / "brain.png"
+        picture.write_bytes(png(40, 40))
+        image = col.media.add_file(str(picture))
+        masks = {}
+        for side in ("Q", "A"):
+            mask = tmp_path / f"brain-1-{side}.svg"
+            mask.write_text('<svg xmlns="http://www.w3.org/2000/svg"><rect/></svg>')
+            masks[side] = col.media.add_file(str(mask))
+        note = col.new_note(models.by_name("Image Occlusion Enhanced"))  # type: ignore[arg-type]
+        note["ID (hidden)"] = "abc-1"
+        note["Header"] = "Name the lobe"
+        note["Image"] = f'<img src="{image}">'
+        note["Question Mask"] = f'<img src="{masks["Q"]}">'
+        note["Answer Mask"] = f'<img src="{masks["A"]}">'
+        col.add_note(note, col.decks.id("Default"))  # type: ignore[arg-type]
+        add(col, "Basic", Front="Kept", Back="Yes")
+
+    parsed = read(build(tmp_path / "col", fill))
+    assert sides(parsed) == [("Kept", "Yes")]
+    (problem,) = parsed.problems
+    assert "Image Occlusion" in problem.reason
+    assert not problem.kept

@@ -84,6 +84,24 @@ def test_bad_math_is_reported_not_hidden() -> None:
     assert 'class="math-error"' in render_markdown("$\\notacommand{x}$")
 
 
+@pytest.mark.parametrize(
+    ("latex", "words"),
+    [
+        ("\\left( x", "a \\left without its \\right"),
+        ("x^", "a ^ or _ with nothing after it"),
+        ("\\begin{matrix} a", "a \\begin without its \\end"),
+        ("\\sqrt", "a command without its argument"),
+        ("\\newcommand x", "it does not parse"),
+    ],
+)
+def test_a_math_error_says_what_is_wrong_in_words_not_exception_names(
+    latex: str, words: str
+) -> None:
+    with pytest.raises(MathError) as caught:
+        math_to_mathml(latex, display=False)
+    assert str(caught.value) == f"{words} in “{latex}”"
+
+
 def test_a_math_error_quotes_the_latex_as_written() -> None:
     with pytest.raises(MathError) as caught:
         math_to_mathml("\\frac{1}{", display=False)
