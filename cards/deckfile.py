@@ -102,15 +102,16 @@ def _text_field(meta: dict[str, Any], key: str, path: str) -> str:
 
 def normalize_tags(raw: str | list[str] | tuple[str, ...]) -> tuple[str, ...]:
     items = raw.replace(",", " ").split() if isinstance(raw, str) else list(raw)
-    seen: dict[str, None] = {}
+    seen: dict[str, str] = {}
     for item in items:
-        # Letters of any script, digits, _ and -, and Anki's "::" hierarchy; lowercase
-        # (Cadence's tags, like Anki's, do not tell case apart).
-        tag = TAG_JUNK_RE.sub("-", item.strip().lower())
+        # Letters of any script, digits, _ and -, and Anki's "::" hierarchy, kept as the
+        # person wrote them; like Anki's, tags do not tell case apart, so "Übung" and
+        # "übung" are one tag, spelled as it came first.
+        tag = TAG_JUNK_RE.sub("-", item.strip())
         tag = re.sub(r"(?<!:):(?!:)", "-", re.sub(r":{3,}", "::", tag)).strip("-:")
         if tag:
-            seen.setdefault(tag, None)
-    return tuple(seen)
+            seen.setdefault(tag.casefold(), tag)
+    return tuple(seen.values())
 
 
 def parse_topic(text: str, path: str = "<deck>") -> TopicSpec:

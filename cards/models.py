@@ -87,7 +87,7 @@ class Card(models.Model):
     kind = models.CharField(max_length=12, choices=Kind.choices, default=Kind.QA)
     front = models.TextField(help_text="Markdown; LaTeX math between $ or $$.")
     back = models.TextField(help_text="Markdown; LaTeX math between $ or $$.")
-    # Space-separated, lowercase; see cards.deckfile.normalize_tags.
+    # Space-separated, as written, case told apart by nobody; see cards.deckfile.normalize_tags.
     tags = models.CharField(max_length=400, blank=True)
     source = models.CharField(max_length=400, blank=True)
     # The sides as sanitised HTML, rendered when the text is written (cards.rendering);

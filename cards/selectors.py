@@ -306,12 +306,13 @@ def _browse(*, user: User, filters: BrowseFilters) -> tuple[QuerySet[Card], Quer
         plain = plain.filter(Q(front__icontains=q) | Q(back__icontains=q) | Q(tags__icontains=q))
     if filters.topic is not None:
         plain = plain.filter(topic=filters.topic)
-    if tag := filters.tag.strip().lower():
+    if tag := filters.tag.strip():
+        # Tags do not tell case apart (cards.deckfile.normalize_tags).
         plain = plain.filter(
-            Q(tags=tag)
-            | Q(tags__startswith=f"{tag} ")
-            | Q(tags__endswith=f" {tag}")
-            | Q(tags__contains=f" {tag} ")
+            Q(tags__iexact=tag)
+            | Q(tags__istartswith=f"{tag} ")
+            | Q(tags__iendswith=f" {tag}")
+            | Q(tags__icontains=f" {tag} ")
         )
     if filters.owner == "mine":
         plain = plain.filter(owner=user)
@@ -380,17 +381,18 @@ def browse_tags(*, user: User) -> list[str]:
 
 
 def _browse_tags(*, user: User) -> list[str]:
-    return sorted(
-        {
-            tag
-            for tags in Card.objects.visible_to(user)
-            .exclude(tags="")
-            .order_by()
-            .values_list("tags", flat=True)
-            .distinct()
-            for tag in tags.split()
-        }
-    )
+    # One entry per tag whatever its case (the first spelling met), sorted without case.
+    spelled: dict[str, str] = {}
+    for tags in (
+        Card.objects.visible_to(user)
+        .exclude(tags="")
+        .order_by()
+        .values_list("tags", flat=True)
+        .distinct()
+    ):
+        for tag in tags.split():
+            spelled.setdefault(tag.casefold(), tag)
+    return [spelled[key] for key in sorted(spelled)]
 
 
 # --- Export -----------------------------------------------------------------------------

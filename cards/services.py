@@ -1005,11 +1005,13 @@ def cards_reset(*, user: User, card_ids: Sequence[int], now: dt.datetime, zone: 
 @transaction.atomic
 def cards_retag(*, user: User, card_ids: Sequence[int], add: str, remove: str) -> int:
     """Add and remove tags on the person's own cards; returns the cards changed."""
-    adding, removing = normalize_tags(add), set(normalize_tags(remove))
+    adding = normalize_tags(add)
+    removing = {tag.casefold() for tag in normalize_tags(remove)}
     changed = []
     for card in Card.objects.filter(owner=user, pk__in=list(card_ids)).only("pk", "tags"):
-        tags = [t for t in card.tags.split() if t not in removing]
-        tags += [t for t in adding if t not in tags]
+        tags = [t for t in card.tags.split() if t.casefold() not in removing]
+        have = {t.casefold() for t in tags}
+        tags += [t for t in adding if t.casefold() not in have]
         new = " ".join(tags)[:400]
         if new != card.tags:
             card.tags = new

@@ -302,7 +302,7 @@ def test_anki_to_cadence_to_anki_keeps_notes_decks_tags_media_schedule_and_histo
         notes = {col.get_note(nid)["Front"]: col.get_note(nid) for nid in col.find_notes("")}
         assert set(notes) == {"<p>Why <strong>several</strong> heads?</p>", "<p>In Default</p>"}
         heads = notes["<p>Why <strong>several</strong> heads?</p>"]
-        assert sorted(heads.tags) == sorted(["ml::attention::mha", "übung"])
+        assert sorted(heads.tags) == sorted(["ml::attention::mha", "Übung"])
         (card,) = heads.cards()
         assert col.decks.name(card.did) == "ML::Attention"
         (default_card,) = notes["<p>In Default</p>"].cards()

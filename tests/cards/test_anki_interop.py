@@ -33,7 +33,7 @@ EXPECTED = [
         "What does **attention** compute? $\\frac{QK^\\top}{\\sqrt{d_k}}$",
         "A weighted sum of values.\\\n![]({image})\\\nCosts \\$5 a day",
         "Interview::Attention",
-        "attention ml",
+        "attention ML",
     ),
     ("KV cache", "Keys and values kept from earlier tokens", "Interview::Attention", ""),
     ("Keys and values kept from earlier tokens", "KV cache", "Interview::Attention", ""),

@@ -219,7 +219,7 @@ def test_hierarchical_and_non_ascii_tags_are_kept(tmp_path: Path) -> None:
         add(col, "Basic", tags=["ml::attention::mha", "Übung", "注意力"], Front="Q", Back="A")
 
     (card,) = read(build(tmp_path, fill)).cards
-    assert sorted(card.tags) == sorted(("ml::attention::mha", "übung", "注意力"))
+    assert sorted(card.tags) == sorted(("ml::attention::mha", "Übung", "注意力"))
 
 
 def test_type_in_the_answer_does_not_repeat_the_question(tmp_path: Path) -> None:
@@ -348,7 +348,7 @@ def test_notes_in_plain_text_read_every_column_anki_writes(
             "What is **QK^T^**?",
             "Scores\\\nbefore the softmax",
             "ML::Attention" if deck else "Notes",
-            ("ml::attention", "übung") if tags else (),
+            ("ml::attention", "Übung") if tags else (),
         ),
         ("**[...]** keeps two moments", "**Adam** keeps two moments", *opt(deck)),
         ("Adam keeps **[...]** moments", "Adam keeps **two** moments", *opt(deck)),

@@ -98,7 +98,7 @@ def test_a_card_is_created_in_a_new_topic(owner_client: Client, owner: Any) -> N
     assert (card.topic.title, card.topic.owner, card.tags, card.key) == (
         "My serving notes",
         owner,
-        "a b",
+        "A b",
         "",
     )
 
@@ -157,7 +157,7 @@ def test_editing_an_own_card_changes_its_text_tags_and_topic(
     assert (card.front, card.back, card.tags, card.topic) == (
         "New $x^2$",
         "New back",
-        "x y",
+        "x Y",
         elsewhere,
     )
 
@@ -417,12 +417,20 @@ def test_bulk_retag_and_move_change_own_cards_and_leave_built_in_ones(
     assert response["Location"] == f"{reverse('card_browser')}?q=a"
     tags = dict(Card.objects.filter(pk__in=ids).values_list("front", "tags"))
     assert tags == {
-        "DPO loss?": "rlhf exam",
-        "PPO clip?": "rlhf exam",
+        "DPO loss?": "rlhf Exam",
+        "PPO clip?": "rlhf Exam",
         "What is a KV cache?": "inference cache",
     }
     html = owner_client.get(response["Location"]).content.decode()
     assert "1 built-in card was left as it was" in html
+
+    # Tags do not tell case apart: "EXAM" removes "Exam"; "RLHF" is already there.
+    bulk(owner_client, "retag", ids, add_tags="RLHF", remove_tags="EXAM")
+    tags = dict(Card.objects.filter(pk__in=ids).values_list("front", "tags"))
+    assert tags["DPO loss?"] == "rlhf"
+    assert (
+        owner_client.get(f"{reverse('card_browser')}?tag=RLHF").context["page"].paginator.count == 2
+    )
 
     target = TopicFactory(owner=owner, title="Target")
     bulk(owner_client, "move", ids, move_to=target.pk)

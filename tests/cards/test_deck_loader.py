@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from django.core.management import CommandError, call_command
 
-from cards.deckfile import DeckFormatError, parse_topic, read_deck
+from cards.deckfile import DeckFormatError, normalize_tags, parse_topic, read_deck
 from cards.models import Card, ReviewLog, ReviewState, Topic
 from cards.services import deck_load
 
@@ -87,7 +87,7 @@ def test_it_parses_cards_with_their_fields_and_ignores_markers_in_code() -> None
     assert [c.key for c in topic.cards] == ["att-formula", "att-scale"]
     first, second = topic.cards
     assert first.kind == "qa"
-    assert first.tags == ("attention", "formula")
+    assert first.tags == ("Attention", "formula")
     assert first.front == "What does attention compute?"
     assert second.kind == "derivation"
     assert "## not a card heading" in second.back
@@ -141,7 +141,7 @@ def test_load_deck_creates_topics_cards_and_tracks(tmp_path: Path) -> None:
     assert "tracks: 1 added" in output
     assert Topic.objects.get().slug == "attention"
     assert Card.objects.filter(owner__isnull=True).count() == 2
-    assert Card.objects.get(key="att-formula").tags == "attention formula"
+    assert Card.objects.get(key="att-formula").tags == "Attention formula"
 
 
 @pytest.mark.django_db
@@ -263,3 +263,11 @@ def test_the_shipped_deck_and_tracks_load(now: dt.datetime) -> None:
     )
     assert Track.objects.exists()
     assert deck_load(topics=read_deck(settings.CADENCE_DECK_DIR), now=now).cards_added == 0
+
+
+def test_tags_keep_their_spelling_and_are_one_tag_whatever_the_case() -> None:
+    assert normalize_tags("Übung übung ÜBUNG ml::Attention ml::attention") == (
+        "Übung",
+        "ml::Attention",
+    )
+    assert normalize_tags(["RLHF", "注意力", "rlhf"]) == ("RLHF", "注意力")

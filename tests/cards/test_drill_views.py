@@ -160,7 +160,7 @@ def test_an_edit_from_the_drill_saves_and_returns_to_the_same_card(
         },
     )
     card.refresh_from_db()
-    assert (card.front, card.tags) == ("New $x^2$ front", "a b")
+    assert (card.front, card.tags) == ("New $x^2$ front", "A b")
     assert response["Location"] == f"{reverse('drill')}?card={card.pk}&show=1"
     assert "New back" in owner_client.get(response["Location"]).content.decode()
 

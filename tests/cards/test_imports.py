@@ -51,7 +51,7 @@ def csv_cards(text: str | bytes, fmt: str = "csv") -> tuple[list[tuple[str, ...]
 
 def test_a_csv_with_a_header_reads_its_columns_by_name() -> None:
     cards, problems = csv_cards('topic,back,front,tags\nRLHF,Answer one,Question one,"a, B"\n')
-    assert cards == [("Question one", "Answer one", "a b", "RLHF")]
+    assert cards == [("Question one", "Answer one", "a B", "RLHF")]
     assert problems == []
 
 
