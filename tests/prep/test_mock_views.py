@@ -245,3 +245,21 @@ def test_the_plan_page_links_mock_items_and_shows_the_trend(
     assert f"{reverse('mock_index')}?item=" in page.text
     assert "Derivation" in page.text
     assert "100%" in page.text
+
+
+def test_math_in_a_rubric_point_and_a_phase_hint_is_typeset_like_the_drill(
+    owner_client: Client, owner: Any, prompt: MockPrompt, now: dt.datetime
+) -> None:
+    prompt.phases[0]["hint"] = "the shapes of $XW_Q$"
+    prompt.rubric[1]["text"] = "Divides by $\\sqrt{d_k}$ and says **why**"
+    prompt.save()
+    session = mock_start(user=owner, prompt=prompt, now=now)
+    page = owner_client.get(reverse("mock_session", args=[session.pk]))
+    assert "$XW_Q$" not in page.text
+    assert '<p class="muted small">the shapes of <math' in page.text
+    mock_finish(session=session, now=now)
+    review = owner_client.get(reverse("mock_session", args=[session.pk]))
+    assert "$\\sqrt{d_k}$" not in review.text
+    assert "<msqrt>" in review.text
+    assert "<strong>why</strong></legend>" in review.text
+    assert "<legend><p>" not in review.text
