@@ -18,6 +18,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django_htmx.http import HttpResponseClientRedirect
 
 from cards.models import Card, ReviewState
 from prep.middleware import AuthedHttpRequest
@@ -275,7 +276,10 @@ def mock_timer(request: AuthedHttpRequest, pk: int) -> HttpResponse:
         )
     except MockError as error:
         messages.error(request, str(error))
-        return redirect("mock_session", pk=session.pk)
+        # From htmx, a redirect would be followed in place and the whole page swapped into
+        # the timer (a session finished in another tab): the browser loads it instead.
+        url = reverse("mock_session", args=[session.pk])
+        return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
     if request.htmx:
         return render(request, "prep/mock_session.html#timer", _writing_context(request, session))
     return redirect("mock_session", pk=session.pk)

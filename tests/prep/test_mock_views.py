@@ -263,3 +263,19 @@ def test_math_in_a_rubric_point_and_a_phase_hint_is_typeset_like_the_drill(
     assert "<msqrt>" in review.text
     assert "<strong>why</strong></legend>" in review.text
     assert "<legend><p>" not in review.text
+
+
+def test_pausing_from_a_tab_whose_session_finished_elsewhere_loads_the_review(
+    owner_client: Client, finished: MockSession
+) -> None:
+    # htmx would follow a plain redirect and swap the whole review page into the timer.
+    url = reverse("mock_timer", args=[finished.pk])
+    response = owner_client.post(url, {"paused": "1"}, **HTMX)
+    assert response.status_code == 200
+    assert response["HX-Redirect"] == reverse("mock_session", args=[finished.pk])
+    assert "<html" not in response.text
+    review = owner_client.get(response["HX-Redirect"])
+    assert "This session is finished." in review.text
+    # Without htmx it stays a plain redirect.
+    plain = owner_client.post(url, {"paused": "1"})
+    assert plain.status_code == 302
