@@ -279,3 +279,19 @@ def test_pausing_from_a_tab_whose_session_finished_elsewhere_loads_the_review(
     # Without htmx it stays a plain redirect.
     plain = owner_client.post(url, {"paused": "1"})
     assert plain.status_code == 302
+
+
+def test_a_note_too_large_to_read_gets_a_clear_page_and_changes_nothing(
+    owner_client: Client, session: MockSession, settings: Any
+) -> None:
+    # Past DATA_UPLOAD_MAX_MEMORY_SIZE Django refuses the body before any view (the CSRF
+    # check reads it first): the 400 page must still say what happened.
+    settings.DEBUG = False
+    url = reverse("mock_note", args=[session.pk, 0])
+    body = "x" * (settings.DATA_UPLOAD_MAX_MEMORY_SIZE + 1)
+    response = owner_client.post(url, {"text": body, "version": "0"})
+    assert response.status_code == 400
+    assert "Nothing was saved or changed." in response.text
+    assert "20,000 characters" in response.text
+    note = MockNote.objects.get(session=session, phase=0)
+    assert (note.version, note.text) == (0, "")
