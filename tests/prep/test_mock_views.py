@@ -4,6 +4,7 @@ autosave replies, bad input, the partner's view and the Markdown export."""
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Any
 
 import pytest
@@ -295,3 +296,66 @@ def test_a_note_too_large_to_read_gets_a_clear_page_and_changes_nothing(
     assert "20,000 characters" in response.text
     note = MockNote.objects.get(session=session, phase=0)
     assert (note.version, note.text) == (0, "")
+
+
+def test_the_picker_filters_by_kind_and_by_this_plan_weeks_topics(
+    owner_client: Client, owner: Any, track: Any, prompt: MockPrompt
+) -> None:
+    from django.utils import timezone
+
+    from prep.models import Profile
+    from prep.selectors import current_week_topic_ids
+    from prep.services import onboarding_complete
+
+    profile = Profile.objects.get(user=owner)
+    today = timezone.now().astimezone(profile.zone).date()
+    onboarding_complete(
+        profile=profile,
+        fields={"track": track, "interview_date": today + dt.timedelta(days=40)},
+        today=today,
+        now=timezone.now(),
+    )
+    week_topics = current_week_topic_ids(user=owner, today=today)
+    assert week_topics
+    assert prompt.topic_id not in week_topics
+    on_week = MockPrompt.objects.create(
+        key="mk-week",
+        kind=MockPrompt.Kind.SYSTEM_DESIGN,
+        title="Design the system of the week",
+        seed="003",
+        source="Seed 003",
+        topic_id=week_topics[0],
+        body="Design it.",
+        phases=prompt.phases,
+        rubric=prompt.rubric,
+        outline="- it",
+        card_keys=prompt.card_keys,
+    )
+
+    def titles(**query: str) -> list[str]:
+        page = owner_client.get(reverse("mock_index"), query)
+        assert page.status_code == 200
+        return re.findall(r'<span class="prompt-title">([^<]+)</span>', page.text)
+
+    assert set(titles()) == {prompt.title, on_week.title}
+    assert titles(week="1") == [on_week.title]
+    assert titles(kind="derivation") == [prompt.title]
+    assert titles(kind="system-design", week="1") == [on_week.title]
+    assert titles(kind="derivation", week="1") == []
+    assert set(titles(kind="no-such-kind")) == {prompt.title, on_week.title}
+
+
+def test_a_phase_past_its_time_box_shows_the_cue_without_javascript(
+    owner_client: Client, owner: Any, prompt: MockPrompt
+) -> None:
+    from django.utils import timezone
+
+    cue = "Past this phase's time box"
+    late = mock_start(user=owner, prompt=prompt, now=timezone.now() - dt.timedelta(minutes=6))
+    page = owner_client.get(reverse("mock_session", args=[late.pk]))
+    assert cue in page.text
+    assert 'class="timer over"' in page.text
+    fresh = mock_start(user=owner, prompt=prompt, now=timezone.now())
+    page = owner_client.get(reverse("mock_session", args=[fresh.pk]))
+    assert cue not in page.text
+    assert "of 5:00" in page.text  # the time box is printed
