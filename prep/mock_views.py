@@ -351,7 +351,18 @@ def mock_export(request: AuthedHttpRequest, pk: int) -> HttpResponse:
 def mock_share(request: AuthedHttpRequest, pk: int) -> HttpResponse:
     session = _own_session(request, pk)
     name = request.POST.get("username", "").strip()
-    recipient = get_user_model().objects.filter(username__iexact=name).first() if name else None
+    users = get_user_model().objects
+    # The exact name first; else a case-insensitive match, but only one: with "Sam" and
+    # "sam" both here (an admin can make both), "SAM" must not pick one of them at random.
+    recipient = users.filter(username=name).first() if name else None
+    if recipient is None and name:
+        matches = list(users.filter(username__iexact=name)[:2])
+        if len(matches) > 1:
+            messages.error(
+                request, f"More than one person is called {name!r} in some case: type it exactly."
+            )
+            return redirect(reverse("mock_session", args=[session.pk]) + "#share")
+        recipient = matches[0] if matches else None
     try:
         share = mock_share_create(session=session, recipient=recipient, now=timezone.now())
     except MockError as error:

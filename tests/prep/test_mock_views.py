@@ -359,3 +359,24 @@ def test_a_phase_past_its_time_box_shows_the_cue_without_javascript(
     page = owner_client.get(reverse("mock_session", args=[fresh.pk]))
     assert cue not in page.text
     assert "of 5:00" in page.text  # the time box is printed
+
+
+def test_sharing_names_one_person_even_when_two_names_differ_only_in_case(
+    owner_client: Client, finished: MockSession, other_user: Any
+) -> None:
+    from prep.services import user_create
+
+    capital = user_create(username="Sam", email="big-sam@example.com", password="a-pass-4242")
+    url = reverse("mock_share", args=[finished.pk])
+    owner_client.post(url, {"username": "Sam"})
+    owner_client.post(url, {"username": "sam"})
+    assert sorted(finished.shares.values_list("recipient__username", flat=True)) == ["Sam", "sam"]
+    finished.shares.all().delete()
+    # Neither is named exactly: refused, with nobody given the link.
+    response = owner_client.post(url, {"username": "SAM"}, follow=True)
+    assert "type it exactly" in response.text
+    assert not finished.shares.exists()
+    # With one match in any case, the case does not matter.
+    capital.delete()
+    owner_client.post(url, {"username": "SAM"})
+    assert list(finished.shares.values_list("recipient", flat=True)) == [other_user.pk]
