@@ -13,6 +13,7 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth import get_user_model
+from django.core.paginator import Paginator
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -50,6 +51,9 @@ from prep.mocks import (
 )
 from prep.models import MockMark, MockPrompt, MockSession, MockShare, PlanItem
 from prep.selectors import current_week_topic_ids
+
+# The history table pages through every session; none is ever left off.
+HISTORY_PAGE_SIZE = 50
 
 
 def _today(request: AuthedHttpRequest) -> dt.date:
@@ -89,7 +93,11 @@ def mock_index(request: AuthedHttpRequest) -> HttpResponse:
             week__plan__is_active=True,
         )
     prompts = list(live_prompts(kind=kind, topic_ids=topic_ids))
-    sessions = list(history(user=request.user)[:100])
+    sessions_page = Paginator(history(user=request.user), HISTORY_PAGE_SIZE).get_page(
+        request.GET.get("page")
+    )
+    query = request.GET.copy()
+    query.pop("page", None)
     context = {
         "kinds": kinds,
         "kind": kind,
@@ -97,9 +105,11 @@ def mock_index(request: AuthedHttpRequest) -> HttpResponse:
         "week_empty": this_week and not topic_ids,
         "item": item,
         "suggested": prompts_for_item(item=item) if item else [],
-        "item_sessions": [s for s in sessions if item and s.plan_item_id == item.pk],
+        "item_sessions": list(history(user=request.user).filter(plan_item=item)) if item else [],
         "prompts": prompts,
-        "sessions": sessions,
+        "sessions": sessions_page.object_list,
+        "sessions_page": sessions_page,
+        "query": query.urlencode(),
         "trends": kind_trends(user=request.user),
     }
     return render(request, "prep/mock_index.html", context)

@@ -380,3 +380,23 @@ def test_sharing_names_one_person_even_when_two_names_differ_only_in_case(
     capital.delete()
     owner_client.post(url, {"username": "SAM"})
     assert list(finished.shares.values_list("recipient", flat=True)) == [other_user.pk]
+
+
+def test_the_history_pages_through_every_session(
+    owner_client: Client, owner: Any, prompt: MockPrompt, now: dt.datetime, monkeypatch: Any
+) -> None:
+    from prep import mock_views
+
+    monkeypatch.setattr(mock_views, "HISTORY_PAGE_SIZE", 2)
+    sessions = [
+        mock_start(user=owner, prompt=prompt, now=now + dt.timedelta(minutes=i)) for i in range(5)
+    ]
+    seen: list[int] = []
+    for page in (1, 2, 3):
+        response = owner_client.get(reverse("mock_index"), {"kind": "derivation", "page": page})
+        rows = response.text.split('<table class="history">')[1].split("</table>")[0]
+        seen += [int(pk) for pk in re.findall(r'href="/mocks/(\d+)/"', rows)[::2]]
+        assert f"Page {page} of 3 · 5 sessions" in response.text
+        if page < 3:
+            assert f'href="?kind=derivation&amp;page={page + 1}#history-title"' in response.text
+    assert seen == [s.pk for s in reversed(sessions)]  # newest first, none left off
