@@ -145,5 +145,15 @@ def test_the_mock_pages_on_a_phone(
         page.wait_for_selector("text=Model answer outline")
         assert page.evaluate("document.documentElement.scrollWidth") <= 390
         page.screenshot(path=str(artifacts / "mock-review-phone.png"), full_page=True)
+        # The history table lists it and one in progress, every column on screen.
+        page.goto(f"{live_server.url}/mocks/")
+        page.locator(".prompt-row button").nth(3).click()
+        page.wait_for_url("**/mocks/*/")
+        page.goto(f"{live_server.url}/mocks/")
+        assert page.locator(".history tbody tr").count() == 2
+        assert page.locator(".history a", has_text="score it").is_visible()
+        assert page.locator(".history a", has_text="in progress").is_visible()
+        assert page.evaluate("document.documentElement.scrollWidth") <= 390
+        page.screenshot(path=str(artifacts / "mock-history-phone.png"), full_page=True)
     finally:
         context.close()
