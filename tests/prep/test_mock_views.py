@@ -400,3 +400,17 @@ def test_the_history_pages_through_every_session(
         if page < 3:
             assert f'href="?kind=derivation&amp;page={page + 1}#history-title"' in response.text
     assert seen == [s.pk for s in reversed(sessions)]  # newest first, none left off
+
+
+def test_the_cards_brought_forward_show_their_front_typeset_like_the_drill(
+    owner_client: Client, owner: Any, finished: MockSession
+) -> None:
+    from cards.models import Card
+
+    Card.objects.filter(key="c-proj").update(front="What shape is $XW_Q$ for one head?")
+    owner_client.post(reverse("mock_score", args=[finished.pk]), {**ALL_MET, "mark-proj": "missed"})
+    review = owner_client.get(reverse("mock_session", args=[finished.pk]))
+    forward = review.text.split('id="forward"')[1].split("</section>")[0]
+    assert "What shape is" in forward
+    assert "$XW_Q$" not in forward
+    assert "<math" in forward
