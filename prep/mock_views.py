@@ -280,6 +280,12 @@ def mock_phase(request: AuthedHttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def mock_timer(request: AuthedHttpRequest, pk: int) -> HttpResponse:
     session = _own_session(request, pk)
+    shown = _int(request.POST.get("phase"))
+    if request.htmx and shown is not None and shown != session.phase and not session.is_finished:
+        # Another tab moved the session on: this tab's clock is of a phase no longer running,
+        # so the page reloads on the phase that is (its notes are saved per phase).
+        messages.info(request, "This session moved to another phase in another tab.")
+        return HttpResponseClientRedirect(reverse("mock_session", args=[session.pk]))
     try:
         session = mock_pause(
             session=session, paused=request.POST.get("paused") == "1", now=timezone.now()

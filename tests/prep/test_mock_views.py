@@ -414,3 +414,21 @@ def test_the_cards_brought_forward_show_their_front_typeset_like_the_drill(
     assert "What shape is" in forward
     assert "$XW_Q$" not in forward
     assert "<math" in forward
+
+
+def test_pausing_from_a_tab_left_on_an_earlier_phase_reloads_on_the_running_one(
+    owner_client: Client, session: MockSession, now: dt.datetime
+) -> None:
+    from prep.mocks import mock_phase_go
+
+    mock_phase_go(session=session, phase=1, now=now)  # another tab moved on
+    url = reverse("mock_timer", args=[session.pk])
+    response = owner_client.post(url, {"paused": "1", "phase": "0"}, **HTMX)
+    assert response["HX-Redirect"] == reverse("mock_session", args=[session.pk])
+    session.refresh_from_db()
+    assert not session.is_paused  # the other tab's clock was not touched
+    # On the phase that runs, pausing works in place.
+    response = owner_client.post(url, {"paused": "1", "phase": "1"}, **HTMX)
+    assert 'id="timer"' in response.text
+    session.refresh_from_db()
+    assert session.is_paused
