@@ -205,6 +205,8 @@ def history(*, user: User) -> QuerySet[MockSession]:
         MockSession.objects.filter(user=user)
         .select_related("prompt")
         .annotate(seconds=Sum("notes__seconds"))
+        # Said again: Django leaves Meta.ordering out of a GROUP BY query such as this one.
+        .order_by("-started_at", "-id")
     )
 
 

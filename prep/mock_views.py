@@ -13,11 +13,13 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth import get_user_model
+from django.core.paginator import Paginator
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django_htmx.http import HttpResponseClientRedirect
 
 from cards.models import Card, ReviewState
 from prep.middleware import AuthedHttpRequest
@@ -49,6 +51,9 @@ from prep.mocks import (
 )
 from prep.models import MockMark, MockPrompt, MockSession, MockShare, PlanItem
 from prep.selectors import current_week_topic_ids
+
+# The history table pages through every session; none is ever left off.
+HISTORY_PAGE_SIZE = 50
 
 
 def _today(request: AuthedHttpRequest) -> dt.date:
@@ -88,7 +93,11 @@ def mock_index(request: AuthedHttpRequest) -> HttpResponse:
             week__plan__is_active=True,
         )
     prompts = list(live_prompts(kind=kind, topic_ids=topic_ids))
-    sessions = list(history(user=request.user)[:100])
+    sessions_page = Paginator(history(user=request.user), HISTORY_PAGE_SIZE).get_page(
+        request.GET.get("page")
+    )
+    query = request.GET.copy()
+    query.pop("page", None)
     context = {
         "kinds": kinds,
         "kind": kind,
@@ -96,9 +105,11 @@ def mock_index(request: AuthedHttpRequest) -> HttpResponse:
         "week_empty": this_week and not topic_ids,
         "item": item,
         "suggested": prompts_for_item(item=item) if item else [],
-        "item_sessions": [s for s in sessions if item and s.plan_item_id == item.pk],
+        "item_sessions": list(history(user=request.user).filter(plan_item=item)) if item else [],
         "prompts": prompts,
-        "sessions": sessions,
+        "sessions": sessions_page.object_list,
+        "sessions_page": sessions_page,
+        "query": query.urlencode(),
         "trends": kind_trends(user=request.user),
     }
     return render(request, "prep/mock_index.html", context)
@@ -269,13 +280,22 @@ def mock_phase(request: AuthedHttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def mock_timer(request: AuthedHttpRequest, pk: int) -> HttpResponse:
     session = _own_session(request, pk)
+    shown = _int(request.POST.get("phase"))
+    if request.htmx and shown is not None and shown != session.phase and not session.is_finished:
+        # Another tab moved the session on: this tab's clock is of a phase no longer running,
+        # so the page reloads on the phase that is (its notes are saved per phase).
+        messages.info(request, "This session moved to another phase in another tab.")
+        return HttpResponseClientRedirect(reverse("mock_session", args=[session.pk]))
     try:
         session = mock_pause(
             session=session, paused=request.POST.get("paused") == "1", now=timezone.now()
         )
     except MockError as error:
         messages.error(request, str(error))
-        return redirect("mock_session", pk=session.pk)
+        # From htmx, a redirect would be followed in place and the whole page swapped into
+        # the timer (a session finished in another tab): the browser loads it instead.
+        url = reverse("mock_session", args=[session.pk])
+        return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
     if request.htmx:
         return render(request, "prep/mock_session.html#timer", _writing_context(request, session))
     return redirect("mock_session", pk=session.pk)
@@ -347,7 +367,18 @@ def mock_export(request: AuthedHttpRequest, pk: int) -> HttpResponse:
 def mock_share(request: AuthedHttpRequest, pk: int) -> HttpResponse:
     session = _own_session(request, pk)
     name = request.POST.get("username", "").strip()
-    recipient = get_user_model().objects.filter(username__iexact=name).first() if name else None
+    users = get_user_model().objects
+    # The exact name first; else a case-insensitive match, but only one: with "Sam" and
+    # "sam" both here (an admin can make both), "SAM" must not pick one of them at random.
+    recipient = users.filter(username=name).first() if name else None
+    if recipient is None and name:
+        matches = list(users.filter(username__iexact=name)[:2])
+        if len(matches) > 1:
+            messages.error(
+                request, f"More than one person is called {name!r} in some case: type it exactly."
+            )
+            return redirect(reverse("mock_session", args=[session.pk]) + "#share")
+        recipient = matches[0] if matches else None
     try:
         share = mock_share_create(session=session, recipient=recipient, now=timezone.now())
     except MockError as error:

@@ -5,10 +5,23 @@ from __future__ import annotations
 from typing import Any
 
 from django import template
+from django.utils.safestring import SafeString, mark_safe
 
+from cards.templatetags.cards_tags import markdown_filter
 from prep.mock_selectors import duration, kind_trends
 
 register = template.Library()
+
+
+@register.filter
+def markdown_inline(text: str) -> SafeString:
+    """One line of Markdown with math (a rubric point, a phase's hint) as inline HTML,
+    rendered and sanitised as the drill renders cards: a single paragraph loses its <p>,
+    so the line can sit in a legend or a sentence."""
+    html = str(markdown_filter(text)).strip()
+    if html.startswith("<p>") and html.endswith("</p>") and html.count("<p>") == 1:
+        html = html[3:-4]
+    return mark_safe(html)  # noqa: S308  (sanitised by cards.rendering)
 
 
 @register.filter

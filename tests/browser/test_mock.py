@@ -145,5 +145,72 @@ def test_the_mock_pages_on_a_phone(
         page.wait_for_selector("text=Model answer outline")
         assert page.evaluate("document.documentElement.scrollWidth") <= 390
         page.screenshot(path=str(artifacts / "mock-review-phone.png"), full_page=True)
+        # The history table lists it and one in progress, every column on screen.
+        page.goto(f"{live_server.url}/mocks/")
+        page.locator(".prompt-row button").nth(3).click()
+        page.wait_for_url("**/mocks/*/")
+        page.goto(f"{live_server.url}/mocks/")
+        assert page.locator(".history tbody tr").count() == 2
+        assert page.locator(".history a", has_text="score it").is_visible()
+        assert page.locator(".history a", has_text="in progress").is_visible()
+        assert page.evaluate("document.documentElement.scrollWidth") <= 390
+        page.screenshot(path=str(artifacts / "mock-history-phone.png"), full_page=True)
     finally:
         context.close()
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_the_mock_pages_have_no_serious_accessibility_violation(
+    browser: Any, live_server: Any, candidate: Any, scheme: str
+) -> None:
+    import os
+
+    from prep.mocks import mock_finish, mock_score, mock_share_create, mock_start, share_token
+    from prep.models import MockPrompt
+    from tests.browser.test_accessibility import AXE, _axe
+
+    if not AXE.exists():
+        if os.environ.get("CI"):
+            pytest.fail("axe-core is not installed: run `make test-tools`.")
+        pytest.skip("axe-core is not installed (make test-tools)")
+    partner = user_create(username="hopper", email="hopper@example.com", password=PASSWORD)
+    zone = Profile.objects.get(user=candidate).zone
+    now = timezone.now()
+
+    def scored(prompt: MockPrompt, marks: list[str], scorer: Any = candidate) -> Any:
+        session = mock_finish(session=mock_start(user=candidate, prompt=prompt, now=now), now=now)
+        rubric = {p["key"]: (marks[i % len(marks)], "") for i, p in enumerate(prompt.rubric)}
+        mock_score(session=session, scorer=scorer, marks=rubric, now=now, zone=zone)
+        return session
+
+    # Every kind's tag in the history, a rising trend, cards brought forward, and a
+    # partner's marks beside the owner's.
+    for kind, _ in MockPrompt.Kind.choices:
+        scored(MockPrompt.objects.filter(kind=kind).first(), ["missed", "partly"])
+    derivation = MockPrompt.objects.filter(kind="derivation").first()
+    latest = scored(derivation, ["met", "partly", "missed"])
+    share = mock_share_create(session=latest, recipient=partner, now=now)
+    marks = {p["key"]: ("partly", "a note") for p in derivation.rubric}
+    mock_score(session=latest, scorer=partner, marks=marks, now=now, zone=zone)
+    writing = mock_start(user=candidate, prompt=derivation, now=now)
+
+    context = browser.new_context(
+        viewport={"width": 1100, "height": 900}, color_scheme=scheme, bypass_csp=True
+    )
+    page = context.new_page()
+    found: dict[str, Any] = {}
+    try:
+        log_in(page, live_server, "grace", PASSWORD)
+        for path in ["/mocks/", f"/mocks/{latest.pk}/", f"/mocks/{writing.pk}/", "/plan/"]:
+            page.goto(f"{live_server.url}{path}")
+            if violations := _axe(page):
+                found[path] = violations
+        context.clear_cookies()
+        partner_page = context.new_page()
+        log_in(partner_page, live_server, "hopper", PASSWORD)
+        partner_page.goto(f"{live_server.url}/mocks/shared/{share_token(share)}/")
+        if violations := _axe(partner_page):
+            found["the partner's page"] = violations
+    finally:
+        context.close()
+    assert not found, found

@@ -4,6 +4,7 @@ autosave replies, bad input, the partner's view and the Markdown export."""
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Any
 
 import pytest
@@ -245,3 +246,189 @@ def test_the_plan_page_links_mock_items_and_shows_the_trend(
     assert f"{reverse('mock_index')}?item=" in page.text
     assert "Derivation" in page.text
     assert "100%" in page.text
+
+
+def test_math_in_a_rubric_point_and_a_phase_hint_is_typeset_like_the_drill(
+    owner_client: Client, owner: Any, prompt: MockPrompt, now: dt.datetime
+) -> None:
+    prompt.phases[0]["hint"] = "the shapes of $XW_Q$"
+    prompt.rubric[1]["text"] = "Divides by $\\sqrt{d_k}$ and says **why**"
+    prompt.save()
+    session = mock_start(user=owner, prompt=prompt, now=now)
+    page = owner_client.get(reverse("mock_session", args=[session.pk]))
+    assert "$XW_Q$" not in page.text
+    assert '<p class="muted small">the shapes of <math' in page.text
+    mock_finish(session=session, now=now)
+    review = owner_client.get(reverse("mock_session", args=[session.pk]))
+    assert "$\\sqrt{d_k}$" not in review.text
+    assert "<msqrt>" in review.text
+    assert "<strong>why</strong></legend>" in review.text
+    assert "<legend><p>" not in review.text
+
+
+def test_pausing_from_a_tab_whose_session_finished_elsewhere_loads_the_review(
+    owner_client: Client, finished: MockSession
+) -> None:
+    # htmx would follow a plain redirect and swap the whole review page into the timer.
+    url = reverse("mock_timer", args=[finished.pk])
+    response = owner_client.post(url, {"paused": "1"}, **HTMX)
+    assert response.status_code == 200
+    assert response["HX-Redirect"] == reverse("mock_session", args=[finished.pk])
+    assert "<html" not in response.text
+    review = owner_client.get(response["HX-Redirect"])
+    assert "This session is finished." in review.text
+    # Without htmx it stays a plain redirect.
+    plain = owner_client.post(url, {"paused": "1"})
+    assert plain.status_code == 302
+
+
+def test_a_note_too_large_to_read_gets_a_clear_page_and_changes_nothing(
+    owner_client: Client, session: MockSession, settings: Any
+) -> None:
+    # Past DATA_UPLOAD_MAX_MEMORY_SIZE Django refuses the body before any view (the CSRF
+    # check reads it first): the 400 page must still say what happened.
+    settings.DEBUG = False
+    url = reverse("mock_note", args=[session.pk, 0])
+    body = "x" * (settings.DATA_UPLOAD_MAX_MEMORY_SIZE + 1)
+    response = owner_client.post(url, {"text": body, "version": "0"})
+    assert response.status_code == 400
+    assert "Nothing was saved or changed." in response.text
+    assert "20,000 characters" in response.text
+    note = MockNote.objects.get(session=session, phase=0)
+    assert (note.version, note.text) == (0, "")
+
+
+def test_the_picker_filters_by_kind_and_by_this_plan_weeks_topics(
+    owner_client: Client, owner: Any, track: Any, prompt: MockPrompt
+) -> None:
+    from django.utils import timezone
+
+    from prep.models import Profile
+    from prep.selectors import current_week_topic_ids
+    from prep.services import onboarding_complete
+
+    profile = Profile.objects.get(user=owner)
+    today = timezone.now().astimezone(profile.zone).date()
+    onboarding_complete(
+        profile=profile,
+        fields={"track": track, "interview_date": today + dt.timedelta(days=40)},
+        today=today,
+        now=timezone.now(),
+    )
+    week_topics = current_week_topic_ids(user=owner, today=today)
+    assert week_topics
+    assert prompt.topic_id not in week_topics
+    on_week = MockPrompt.objects.create(
+        key="mk-week",
+        kind=MockPrompt.Kind.SYSTEM_DESIGN,
+        title="Design the system of the week",
+        seed="003",
+        source="Seed 003",
+        topic_id=week_topics[0],
+        body="Design it.",
+        phases=prompt.phases,
+        rubric=prompt.rubric,
+        outline="- it",
+        card_keys=prompt.card_keys,
+    )
+
+    def titles(**query: str) -> list[str]:
+        page = owner_client.get(reverse("mock_index"), query)
+        assert page.status_code == 200
+        return re.findall(r'<span class="prompt-title">([^<]+)</span>', page.text)
+
+    assert set(titles()) == {prompt.title, on_week.title}
+    assert titles(week="1") == [on_week.title]
+    assert titles(kind="derivation") == [prompt.title]
+    assert titles(kind="system-design", week="1") == [on_week.title]
+    assert titles(kind="derivation", week="1") == []
+    assert set(titles(kind="no-such-kind")) == {prompt.title, on_week.title}
+
+
+def test_a_phase_past_its_time_box_shows_the_cue_without_javascript(
+    owner_client: Client, owner: Any, prompt: MockPrompt
+) -> None:
+    from django.utils import timezone
+
+    cue = "Past this phase's time box"
+    late = mock_start(user=owner, prompt=prompt, now=timezone.now() - dt.timedelta(minutes=6))
+    page = owner_client.get(reverse("mock_session", args=[late.pk]))
+    assert cue in page.text
+    assert 'class="timer over"' in page.text
+    fresh = mock_start(user=owner, prompt=prompt, now=timezone.now())
+    page = owner_client.get(reverse("mock_session", args=[fresh.pk]))
+    assert cue not in page.text
+    assert "of 5:00" in page.text  # the time box is printed
+
+
+def test_sharing_names_one_person_even_when_two_names_differ_only_in_case(
+    owner_client: Client, finished: MockSession, other_user: Any
+) -> None:
+    from prep.services import user_create
+
+    capital = user_create(username="Sam", email="big-sam@example.com", password="a-pass-4242")
+    url = reverse("mock_share", args=[finished.pk])
+    owner_client.post(url, {"username": "Sam"})
+    owner_client.post(url, {"username": "sam"})
+    assert sorted(finished.shares.values_list("recipient__username", flat=True)) == ["Sam", "sam"]
+    finished.shares.all().delete()
+    # Neither is named exactly: refused, with nobody given the link.
+    response = owner_client.post(url, {"username": "SAM"}, follow=True)
+    assert "type it exactly" in response.text
+    assert not finished.shares.exists()
+    # With one match in any case, the case does not matter.
+    capital.delete()
+    owner_client.post(url, {"username": "SAM"})
+    assert list(finished.shares.values_list("recipient", flat=True)) == [other_user.pk]
+
+
+def test_the_history_pages_through_every_session(
+    owner_client: Client, owner: Any, prompt: MockPrompt, now: dt.datetime, monkeypatch: Any
+) -> None:
+    from prep import mock_views
+
+    monkeypatch.setattr(mock_views, "HISTORY_PAGE_SIZE", 2)
+    sessions = [
+        mock_start(user=owner, prompt=prompt, now=now + dt.timedelta(minutes=i)) for i in range(5)
+    ]
+    seen: list[int] = []
+    for page in (1, 2, 3):
+        response = owner_client.get(reverse("mock_index"), {"kind": "derivation", "page": page})
+        rows = response.text.split('<table class="history">')[1].split("</table>")[0]
+        seen += [int(pk) for pk in re.findall(r'href="/mocks/(\d+)/"', rows)[::2]]
+        assert f"Page {page} of 3 · 5 sessions" in response.text
+        if page < 3:
+            assert f'href="?kind=derivation&amp;page={page + 1}#history-title"' in response.text
+    assert seen == [s.pk for s in reversed(sessions)]  # newest first, none left off
+
+
+def test_the_cards_brought_forward_show_their_front_typeset_like_the_drill(
+    owner_client: Client, owner: Any, finished: MockSession
+) -> None:
+    from cards.models import Card
+
+    Card.objects.filter(key="c-proj").update(front="What shape is $XW_Q$ for one head?")
+    owner_client.post(reverse("mock_score", args=[finished.pk]), {**ALL_MET, "mark-proj": "missed"})
+    review = owner_client.get(reverse("mock_session", args=[finished.pk]))
+    forward = review.text.split('id="forward"')[1].split("</section>")[0]
+    assert "What shape is" in forward
+    assert "$XW_Q$" not in forward
+    assert "<math" in forward
+
+
+def test_pausing_from_a_tab_left_on_an_earlier_phase_reloads_on_the_running_one(
+    owner_client: Client, session: MockSession, now: dt.datetime
+) -> None:
+    from prep.mocks import mock_phase_go
+
+    mock_phase_go(session=session, phase=1, now=now)  # another tab moved on
+    url = reverse("mock_timer", args=[session.pk])
+    response = owner_client.post(url, {"paused": "1", "phase": "0"}, **HTMX)
+    assert response["HX-Redirect"] == reverse("mock_session", args=[session.pk])
+    session.refresh_from_db()
+    assert not session.is_paused  # the other tab's clock was not touched
+    # On the phase that runs, pausing works in place.
+    response = owner_client.post(url, {"paused": "1", "phase": "1"}, **HTMX)
+    assert 'id="timer"' in response.text
+    session.refresh_from_db()
+    assert session.is_paused
