@@ -48,6 +48,7 @@ from prep.mocks import (
     mock_start,
     share_from_token,
     share_token,
+    shared_session_of,
 )
 from prep.models import MockMark, MockPrompt, MockSession, MockShare, PlanItem
 from prep.selectors import current_week_topic_ids
@@ -406,7 +407,12 @@ def mock_shared(request: AuthedHttpRequest, token: str) -> HttpResponse:
     """A study partner's view: the prompt, the notes and their own scoring; nothing else."""
     share = share_from_token(token=token, user=request.user)
     if share is None:
-        raise Http404
+        own = shared_session_of(token=token, user=request.user)
+        if own is None:
+            raise Http404
+        # The owner following their own link: their session, where they score it.
+        messages.info(request, "This is your own session: the link is for your partner.")
+        return redirect("mock_session", own.pk)
     if request.method == "POST":
         return _score(request, share.session, share)
     return render(

@@ -382,13 +382,23 @@ def share_token(share: MockShare) -> str:
 
 def share_from_token(*, token: str, user: User) -> MockShare | None:
     """The live share a link names, if it is this user's to open; else None (a 404)."""
+    return _live_share(token, recipient=user)
+
+
+def shared_session_of(*, token: str, user: User) -> MockSession | None:
+    """The user's own session a live share link names (its owner following the link)."""
+    share = _live_share(token, session__user=user)
+    return share.session if share is not None else None
+
+
+def _live_share(token: str, **whose: User) -> MockShare | None:
     try:
         share_id, nonce = signing.loads(token, salt=SHARE_SALT)
     except (signing.BadSignature, ValueError, TypeError):
         return None
     share = (
         MockShare.objects.filter(
-            pk=share_id, recipient=user, revoked_at__isnull=True, session__finished_at__isnull=False
+            pk=share_id, revoked_at__isnull=True, session__finished_at__isnull=False, **whose
         )
         .select_related("session__user", "session__prompt")
         .first()

@@ -205,6 +205,23 @@ def test_a_partner_reads_and_scores_through_a_live_link_only(
     assert other_client.post(url, ALL_MET).status_code == 404
 
 
+def test_the_owner_following_their_own_share_link_lands_on_their_session(
+    owner_client: Client,
+    finished: MockSession,
+    other_user: Any,
+    now: dt.datetime,
+) -> None:
+    share = mock_share_create(session=finished, recipient=other_user, now=now)
+    url = reverse("mock_shared", args=[share_token(share)])
+    response = owner_client.get(url)
+    assert response.status_code == 302
+    assert response["Location"] == reverse("mock_session", args=[finished.pk])
+    # Revoked, the link is dead for its owner too; a tampered one never named anything.
+    mock_share_revoke(share=share, now=now)
+    assert owner_client.get(url).status_code == 404
+    assert owner_client.get(url[:-3] + "xx/").status_code == 404
+
+
 def test_the_owner_revokes_a_share_from_the_page(
     owner_client: Client,
     other_client: Client,
