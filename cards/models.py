@@ -89,7 +89,7 @@ class Card(models.Model):
     back = models.TextField(help_text="Markdown; LaTeX math between $ or $$.")
     # Space-separated, as written, case told apart by nobody; see cards.deckfile.normalize_tags.
     tags = models.CharField(max_length=400, blank=True)
-    source = models.CharField(max_length=400, blank=True)
+    source = models.CharField(max_length=1000, blank=True)
     # The sides as sanitised HTML, rendered when the text is written (cards.rendering);
     # shown only while html_version is the renderer's RENDER_VERSION.
     front_html = models.TextField(blank=True, default="", editable=False)

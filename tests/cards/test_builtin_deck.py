@@ -9,6 +9,7 @@ import pytest
 from django.conf import settings
 
 from cards.deckfile import CardSpec, TopicSpec, read_deck
+from cards.models import Card
 from cards.rendering import RUNNABLE, MathError, code_blocks, math_snippets, math_to_mathml
 from prep.trackfile import read_tracks
 
@@ -102,6 +103,22 @@ def test_every_card_asks_one_question(cards: list[CardSpec]) -> None:
     """One question, or two tightly linked parts ("what is X, and why"): never a list."""
     listing = [card.key for card in cards if asks(card.front) > 2]
     assert not listing, f"fronts that ask three things or more: {listing}"
+
+
+def test_every_card_fits_the_columns_it_is_stored_in(cards: list[CardSpec]) -> None:
+    """SQLite keeps a string of any length; PostgreSQL refuses one past the column's."""
+    longest = {name: Card._meta.get_field(name).max_length for name in ("key", "tags", "source")}
+    too_long = [
+        (card.key, name)
+        for card in cards
+        for name, value in (
+            ("key", card.key),
+            ("tags", " ".join(card.tags)),
+            ("source", card.source),
+        )
+        if len(value) > longest[name]  # type: ignore[operator]
+    ]
+    assert not too_long
 
 
 def test_no_two_cards_share_a_front(cards: list[CardSpec]) -> None:
