@@ -17,6 +17,7 @@ reading no more rows than the day's limits can use.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
@@ -335,7 +336,65 @@ def queue_counts(*, user: User | int, limits: DailyLimits, today: dt.date) -> Qu
     cards up to the new-card limit (the room for new cards is never more).
     """
     user_id = user if isinstance(user, int) else user.pk
-    new_limit = limits.new_cards_limit(today)
+    sql, params = counts_statement(
+        user_id=user_id,
+        today=today,
+        new_limit=limits.new_cards_limit(today),
+        review_limit=limits.max_reviews_per_day,
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        reviewed, new_done, due, waiting, repeat, unseen = cursor.fetchone()
+    return _queue(
+        limits,
+        today,
+        reviewed=reviewed,
+        new_done=new_done,
+        due=due,
+        waiting=waiting,
+        repeat=repeat,
+        unseen=unseen,
+    )
+
+
+# Stand-ins for the user and the day while the counts' statement is built once for its
+# limits: no real id or date takes these values.
+_ANY_USER = -(2**31) + 97
+_ANY_DAY = dt.date(1901, 2, 3)
+
+
+def counts_statement(
+    *, user_id: int, today: dt.date, new_limit: int, review_limit: int
+) -> tuple[str, list[Any]]:
+    """The SQL and parameters of :func:`queue_counts`' one statement. Building it through
+    the ORM costs more than running it, so it is built once per pair of limits (which
+    its LIMITs hold) and database, with stand-ins bound to the user and the day here."""
+    sql, params, users, days = _counts_template(connection.vendor, new_limit, review_limit)
+    bound = list(params)
+    for i in users:
+        bound[i] = user_id
+    for i in days:
+        # As the backend adapts a date: a date, or its ISO text (SQLite).
+        bound[i] = today if isinstance(params[i], dt.date) else today.isoformat()
+    return sql, bound
+
+
+@functools.lru_cache(maxsize=256)
+def _counts_template(
+    vendor: str, new_limit: int, review_limit: int
+) -> tuple[str, tuple[Any, ...], tuple[int, ...], tuple[int, ...]]:
+    """The statement built for the stand-in user and day, and where each stands in."""
+    sql, params = _counts_sql(
+        user_id=_ANY_USER, today=_ANY_DAY, new_limit=new_limit, review_limit=review_limit
+    )
+    users = tuple(i for i, value in enumerate(params) if type(value) is int and value == _ANY_USER)
+    days = tuple(i for i, value in enumerate(params) if value in (_ANY_DAY, _ANY_DAY.isoformat()))
+    return sql, tuple(params), users, days
+
+
+def _counts_sql(
+    *, user_id: int, today: dt.date, new_limit: int, review_limit: int
+) -> tuple[str, list[Any]]:
     states = ReviewState.objects.filter(user_id=user_id)
     done = ReviewLog.objects.filter(user_id=user_id, local_date=today, is_repeat=False)
     new_done_sql = _count_sql(done.filter(repetitions_before=0))
@@ -352,26 +411,14 @@ def queue_counts(*, user: User | int, limits: DailyLimits, today: dt.date) -> Qu
     parts = [
         _count_sql(done.filter(repetitions_before__gt=0)),
         new_done_sql,
-        _count_sql(states.filter(due_on_q(today)), limits.max_reviews_per_day),
+        _count_sql(states.filter(due_on_q(today)), review_limit),
         waiting_sql,
         _count_sql(states.filter(repeats_on_q(today))),
         unseen_if_room,
     ]
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT " + ", ".join(sql for sql, _ in parts),
-            [param for _, params in parts for param in params],
-        )
-        reviewed, new_done, due, waiting, repeat, unseen = cursor.fetchone()
-    return _queue(
-        limits,
-        today,
-        reviewed=reviewed,
-        new_done=new_done,
-        due=due,
-        waiting=waiting,
-        repeat=repeat,
-        unseen=unseen,
+    return (
+        "SELECT " + ", ".join(sql for sql, _ in parts),
+        [param for _, params in parts for param in params],
     )
 
 

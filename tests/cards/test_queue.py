@@ -13,7 +13,7 @@ import pytest
 
 from cards.interview import Horizon
 from cards.models import Card, ReviewLog, ReviewState
-from cards.queue import DailyLimits, queue_counts, queue_counts_many
+from cards.queue import DailyLimits, _counts_sql, counts_statement, queue_counts, queue_counts_many
 from tests.factories import CardFactory, TopicFactory
 
 TODAY = dt.date(2026, 11, 23)
@@ -124,3 +124,17 @@ def test_a_user_with_nothing_has_nothing_to_do(db: Any, owner: Any) -> None:
     counts = queue_counts(user=owner, limits=limits, today=TODAY)
     assert counts.total == 0
     assert counts == queue_counts_many(limits={owner.pk: limits}, today=TODAY)[owner.pk]
+
+
+@pytest.mark.parametrize(("new_limit", "review_limit"), [(10, 200), (0, 50), (3, 0)])
+def test_the_counts_statement_built_once_binds_to_any_user_and_day(
+    db: Any, new_limit: int, review_limit: int
+) -> None:
+    limits = {"new_limit": new_limit, "review_limit": review_limit}
+    texts = set()
+    for user_id, today in ((7, TODAY), (123_456, dt.date(2031, 2, 28)), (1, dt.date(2000, 1, 1))):
+        built = _counts_sql(user_id=user_id, today=today, **limits)
+        assert counts_statement(user_id=user_id, today=today, **limits) == built
+        texts.add(built[0])
+    # The user and the day are parameters only: the SQL text is the same for all.
+    assert len(texts) == 1
