@@ -215,15 +215,18 @@ class BrowseRows:
             self._counts = cached_per_version(
                 user_id=self._user_id,
                 name=f"browse-topics:{self._filters_key}",
-                compute=lambda: [
-                    (row["topic_id"], row["n"])
-                    for row in self._plain.order_by()
-                    .values("topic_id", "topic__order")
-                    .annotate(n=Count("id"))
-                    .order_by("topic__order", "topic_id")
-                ],
+                compute=self._count_by_topic,
             )
         return self._counts
+
+    def _count_by_topic(self) -> list[tuple[int, int]]:
+        # Counted on the cards alone (no join to their topics), then put in deck order
+        # from the few topics themselves.
+        counts = dict(
+            self._plain.order_by().values_list("topic_id").annotate(n=Count("id")).order_by()
+        )
+        order = Topic.objects.filter(pk__in=list(counts)).values_list("pk", "order")
+        return [(pk, counts[pk]) for pk, _ in sorted(order, key=lambda row: (row[1], row[0]))]
 
     def __len__(self) -> int:
         return self.count()
@@ -272,15 +275,14 @@ class BrowseRows:
         studied = ReviewState.objects.filter(
             user_id=self._user_id, card__in=self._plain.values("id")
         ).order_by()
+        ids = list(studied.order_by("due", "card_id").values_list("card_id", flat=True)[window])
+        if stop is not None and len(ids) == stop - start:
+            return ids  # the window is all studied cards: how many there are is not needed
         count = cached_per_version(
             user_id=self._user_id,
             name=f"browse-studied:{self._filters_key}",
             compute=studied.count,
         )
-        ids: list[int] = []
-        if start < count:
-            end = count if stop is None else min(stop, count)
-            ids += studied.order_by("due", "card_id").values_list("card_id", flat=True)[start:end]
         if stop is None or stop > count:
             never = self._plain.exclude(
                 Exists(ReviewState.objects.filter(user_id=self._user_id, card=OuterRef("pk")))
