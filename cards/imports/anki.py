@@ -10,7 +10,7 @@ import sqlite3
 import tempfile
 import time
 import zipfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -462,6 +462,14 @@ IMAGE_OCCLUSION_REASON = (
     "an Image Occlusion note: Cadence cannot draw its masks, and without them the card "
     "would show the answer"
 )
+
+
+def occlusion_fields(fields: Sequence[str]) -> bool:
+    """Whether a note's fields are Anki's Image Occlusion masks (in a package or a text
+    export, whatever its note type is called)."""
+    return any(field.startswith("{{c1::image-occlusion:") for field in fields)
+
+
 IMG_SRC_RE = re.compile(r"<img[^>]+src\s*=\s*[\"']?([^\"'>\s]+)", re.I)
 
 
@@ -694,7 +702,7 @@ def _note_cards(
     if (
         notetype.occlusion
         or set(notetype.fields) >= OCCLUSION_ADDON_FIELDS
-        or any(field.startswith("{{c1::image-occlusion:") for field in fields)
+        or occlusion_fields(fields)
     ):
         result.problems.append(Problem(ref, IMAGE_OCCLUSION_REASON))
         return

@@ -37,6 +37,15 @@ BURIED = (-2, -3)
 MAX_DAYS = 36_500
 
 
+def stays_suspended(schedule: AnkiSchedule) -> bool:
+    return schedule.queue == SUSPENDED
+
+
+def stays_buried(schedule: AnkiSchedule) -> bool:
+    """Buried in Anki and kept buried for today (a new card stays simply new)."""
+    return schedule.type != NEW and schedule.queue in BURIED
+
+
 @dataclass(frozen=True)
 class ImportedState:
     repetitions: int
@@ -115,7 +124,7 @@ def state(
 ) -> ImportedState | None:
     """The card's review state, or None for a card that stays new."""
     today = now.astimezone(zone).date()
-    suspended = schedule.queue == SUSPENDED
+    suspended = stays_suspended(schedule)
     last = _instant(history[-1][0]) if history else None
     first_day = _instant(history[0][0]).astimezone(zone).date() if history else None
     ease = easiness(schedule.factor)
@@ -147,5 +156,5 @@ def state(
         last_reviewed_at=last,
         suspended=suspended,
         introduced_on=min(first_day or last.astimezone(zone).date(), today),
-        buried_on=today if schedule.queue in BURIED else None,
+        buried_on=today if stays_buried(schedule) else None,
     )

@@ -14,7 +14,13 @@ import re
 from dataclasses import dataclass, field
 
 from cards.deckfile import normalize_tags
-from cards.imports.anki import CLOZE_RE, IMAGE_OCCLUSION_REASON, IMG_SRC_RE, cloze_side
+from cards.imports.anki import (
+    CLOZE_RE,
+    IMAGE_OCCLUSION_REASON,
+    IMG_SRC_RE,
+    cloze_side,
+    occlusion_fields,
+)
 from cards.imports.common import (
     ImportRejected,
     Limits,
@@ -208,9 +214,7 @@ def parse_delimited(
             else:
                 fields = [_cell(record, columns, "front"), _cell(record, columns, "back")]
                 notetype = ""
-            if "image occlusion" in notetype.casefold() or any(
-                f.startswith("{{c1::image-occlusion:") for f in fields
-            ):
+            if "image occlusion" in notetype.casefold() or occlusion_fields(fields):
                 result.problems.append(Problem(f"line {line}", IMAGE_OCCLUSION_REASON))
                 continue
             note_sides = _note_sides(notetype, fields)

@@ -25,6 +25,8 @@ from cards.import_jobs import (
     progress_key,
 )
 from cards.imports import IMAGE_TYPES, ImportRejected, check_size, format_size
+from cards.imports.anki_schedule import stays_buried, stays_suspended
+from cards.imports.common import AnkiSchedule
 from cards.media import MEDIA_NAME_RE, media_folder
 from cards.models import Card, ImportJob, ReviewLog, Topic
 from cards.selectors import (
@@ -77,6 +79,7 @@ def _job_context(job: ImportJob) -> dict[str, Any]:
     ready = job.status == ImportJob.Status.READY
     sample = job.rows[:12] if ready else []
     scheduled = [row for row in job.rows if row.get("schedule")] if ready else []
+    schedules = [AnkiSchedule(**row["schedule"]) for row in scheduled]
     return {
         "job": job,
         "progress": job.progress,
@@ -85,12 +88,8 @@ def _job_context(job: ImportJob) -> dict[str, Any]:
         "sample": sample,
         # What keeping Anki's scheduling would bring: cards with a schedule, reviews.
         "scheduled": len(scheduled),
-        "suspended": sum(1 for row in scheduled if row["schedule"]["queue"] == -1),
-        "buried": sum(
-            1
-            for row in scheduled
-            if row["schedule"]["queue"] in (-2, -3) and row["schedule"]["type"] != 0
-        ),
+        "suspended": sum(1 for schedule in schedules if stays_suspended(schedule)),
+        "buried": sum(1 for schedule in schedules if stays_buried(schedule)),
         "history": sum(len(row.get("history") or ()) for row in scheduled),
         # Rows left out, and notices about cards imported all the same (a sound dropped).
         "problems": [p for p in job.problems if not p.get("kept")][:500],
