@@ -180,9 +180,8 @@ def test_done_for_today_leads_to_where_the_next_step_is_done(
     assert response.context["next_step"].url == f"{reverse('card_browser')}?topic={first.topic_id}"
 
 
-def test_the_grade_that_completes_a_drill_item_ticks_it_without_the_plan_page(
-    owner_client: Client, owner: Any, planned: Any
-) -> None:
+def _drill_ticked_by_a_grade(owner_client: Client, owner: Any, planned: Any) -> PlanItem:
+    """A 5-minute drill item 4.5 minutes in, then the grade of 40 s that ticks it."""
     week = planned.weeks.get(number=1)
     topic = Card.objects.order_by("pk").first().topic  # type: ignore[union-attr]
     drill = PlanItem.objects.create(
@@ -199,35 +198,23 @@ def test_the_grade_that_completes_a_drill_item_ticks_it_without_the_plan_page(
             {"card": card, "version": 0, "quality": 4, "shown_at": shown_at},
             HTTP_HX_REQUEST="true",
         )
-    assert PlanItem.objects.get(pk=drill.pk).done_at is not None
-
-
-def _drill_ticked_by_a_grade(owner_client: Client, owner: Any, planned: Any) -> PlanItem:
-    """A 5-minute drill item 4.5 minutes in, then the grade of 40 s that ticks it."""
-    week = planned.weeks.get(number=1)
-    topic = Card.objects.order_by("pk").first().topic  # type: ignore[union-attr]
-    drill = PlanItem.objects.create(
-        week=week, topic=topic, kind="drill", title=f"Drill {topic.title} cards", minutes=5
-    )
-    _log(owner, Card.objects.filter(topic=topic).last(), ms=4 * 60_000 + 30_000)  # type: ignore[arg-type]
-    body = owner_client.get(reverse("drill")).content.decode()
-    card = int(re.search(r'name="card" value="(\d+)"', body).group(1))  # type: ignore[union-attr]
-    with time_machine.travel(NOW + dt.timedelta(seconds=40), tick=False):
-        owner_client.post(
-            reverse("grade"),
-            {"card": card, "version": 0, "quality": 4, "shown_at": int(NOW.timestamp() * 1000)},
-            HTTP_HX_REQUEST="true",
-        )
     drill.refresh_from_db()
+    return drill
+
+
+def test_the_grade_that_completes_a_drill_item_ticks_it_without_the_plan_page(
+    owner_client: Client, owner: Any, planned: Any
+) -> None:
+    drill = _drill_ticked_by_a_grade(owner_client, owner, planned)
     assert drill.done_at is not None
     assert drill.ticked_by_drill
-    return drill
 
 
 def test_undoing_the_grade_that_ticked_a_drill_item_opens_it_again(
     owner_client: Client, owner: Any, planned: Any
 ) -> None:
     drill = _drill_ticked_by_a_grade(owner_client, owner, planned)
+    assert drill.ticked_by_drill
     owner_client.post(reverse("undo"), HTTP_HX_REQUEST="true")
     drill.refresh_from_db()
     assert (drill.done_at, drill.ticked_by_drill) == (None, False)
