@@ -235,12 +235,10 @@ def test_the_owner_revokes_a_share_from_the_page(
     assert other_client.get(url).status_code == 404
 
 
-def test_the_plan_page_links_mock_items_and_shows_the_trend(
-    owner_client: Client, owner: Any, track: Any, finished: MockSession
-) -> None:
+def _onboarded(owner: Any, track: Any, *, days_to_interview: int) -> dt.date:
+    """The owner on ``track`` with an interview that many days off; their local today."""
     from django.utils import timezone
 
-    from prep.mocks import mock_score
     from prep.models import Profile
     from prep.services import onboarding_complete
 
@@ -248,10 +246,23 @@ def test_the_plan_page_links_mock_items_and_shows_the_trend(
     today = timezone.now().astimezone(profile.zone).date()
     onboarding_complete(
         profile=profile,
-        fields={"track": track, "interview_date": today + dt.timedelta(days=3)},
+        fields={"track": track, "interview_date": today + dt.timedelta(days=days_to_interview)},
         today=today,
         now=timezone.now(),
     )
+    return today
+
+
+def test_the_plan_page_links_mock_items_and_shows_the_trend(
+    owner_client: Client, owner: Any, track: Any, finished: MockSession
+) -> None:
+    from django.utils import timezone
+
+    from prep.mocks import mock_score
+    from prep.models import Profile
+
+    _onboarded(owner, track, days_to_interview=3)
+    profile = Profile.objects.get(user=owner)
     mock_score(
         session=finished,
         scorer=owner,
@@ -318,20 +329,9 @@ def test_a_note_too_large_to_read_gets_a_clear_page_and_changes_nothing(
 def test_the_picker_filters_by_kind_and_by_this_plan_weeks_topics(
     owner_client: Client, owner: Any, track: Any, prompt: MockPrompt
 ) -> None:
-    from django.utils import timezone
-
-    from prep.models import Profile
     from prep.selectors import current_week_topic_ids
-    from prep.services import onboarding_complete
 
-    profile = Profile.objects.get(user=owner)
-    today = timezone.now().astimezone(profile.zone).date()
-    onboarding_complete(
-        profile=profile,
-        fields={"track": track, "interview_date": today + dt.timedelta(days=40)},
-        today=today,
-        now=timezone.now(),
-    )
+    today = _onboarded(owner, track, days_to_interview=40)
     week_topics = current_week_topic_ids(user=owner, today=today)
     assert week_topics
     assert prompt.topic_id not in week_topics
