@@ -151,21 +151,27 @@ def test_superscripts_and_subscripts_are_kept(tmp_path: Path) -> None:
     assert "O(n<sup>2</sup>d), H<sub>2</sub>O" in render_markdown(parsed.cards[1].back)
 
 
+def add_occlusion_note(col: Collection, folder: Path) -> Path:
+    """An Image Occlusion note (one rectangle over a picture) made by Anki itself."""
+    image = folder / "brain.png"
+    image.write_bytes(png(40, 40))
+    col.add_image_occlusion_notetype()
+    notetype = col.models.by_name("Image Occlusion")
+    assert notetype is not None
+    col.add_image_occlusion_note(
+        notetype_id=notetype["id"],
+        image_path=str(image),
+        occlusions="{{c1::image-occlusion:rect:left=.1:top=.1:width=.3:height=.2:oi=1}}",
+        header="Name the lobe",
+        back_extra="",
+        tags=[],
+    )
+    return image
+
+
 def test_image_occlusion_notes_are_refused_with_a_reason(tmp_path: Path) -> None:
     def fill(col: Collection) -> None:
-        col.add_image_occlusion_notetype()
-        image = tmp_path / "brain.png"
-        image.write_bytes(png(40, 40))
-        notetype = col.models.by_name("Image Occlusion")
-        assert notetype is not None
-        col.add_image_occlusion_note(
-            notetype_id=notetype["id"],
-            image_path=str(image),
-            occlusions="{{c1::image-occlusion:rect:left=.1:top=.1:width=.3:height=.2:oi=1}}",
-            header="Name the lobe",
-            back_extra="",
-            tags=[],
-        )
+        add_occlusion_note(col, tmp_path)
         add(col, "Basic", Front="Kept", Back="Yes")
 
     parsed = read(build(tmp_path / "col", fill))
@@ -382,19 +388,7 @@ def test_notes_in_plain_text_refuse_image_occlusion_and_name_the_images_left_beh
 
     col = Collection(str(tmp_path / "collection.anki2"))
     try:
-        image = tmp_path / "brain.png"
-        image.write_bytes(png(40, 40))
-        col.add_image_occlusion_notetype()
-        notetype = col.models.by_name("Image Occlusion")
-        assert notetype is not None
-        col.add_image_occlusion_note(
-            notetype_id=notetype["id"],
-            image_path=str(image),
-            occlusions="{{c1::image-occlusion:rect:left=.1:top=.1:width=.3:height=.2:oi=1}}",
-            header="Name the lobe",
-            back_extra="",
-            tags=[],
-        )
+        image = add_occlusion_note(col, tmp_path)
         name = col.media.add_file(str(image))
         add(col, "Basic", Front="Which lobe?", Back=f'Frontal <img src="{name}">')
         add(col, "Basic", Front="Only a picture", Back=f'<img src="{name}">')
