@@ -151,7 +151,9 @@ def readiness(
     recall_if_met: dict[dt.date, float] = {}
     future = iter(upcoming)
     for topic in topics:
-        for day, _ in zip(future, range(topic.unseen), strict=False):
+        # The count first: zip() takes from its first iterator before it finds the second
+        # exhausted, which would drop a day at every topic's end.
+        for _, day in zip(range(topic.unseen), future, strict=False):
             if day not in recall_if_met:
                 recall_if_met[day] = new_card_recall(
                     model=model, met_on=day, horizon=horizon, known_at_first=known_at_first

@@ -12,7 +12,7 @@ from django.test import Client
 from django.urls import reverse
 from icalendar import Calendar
 
-from cards.interview import Horizon
+from cards.interview import Horizon, new_card_recall
 from cards.memory import Memory, Model
 from cards.models import Card, ReviewLog, ReviewState, StudyDay
 from cards.services import review_record
@@ -203,6 +203,26 @@ def test_cards_the_schedule_will_still_bring_in_count_with_their_expected_recall
         known_at_first=0.5,
     )
     assert known.overall.expected > result.overall.expected
+
+
+def test_every_card_the_schedule_still_brings_in_counts_once_whatever_the_topic() -> None:
+    """Each upcoming day is one card of one topic: none is lost where a topic's unseen
+    cards end (one was, at every topic boundary, and the prediction fell short)."""
+    interview = TODAY + dt.timedelta(days=10)
+    horizon = Horizon(interview=interview)
+    topics = [
+        TopicCards(topic_id=n, title=f"Topic {n}", total=3, unseen=3) for n in range(1, 5)
+    ]
+    upcoming = [TODAY + dt.timedelta(days=n // 4) for n in range(12)]
+    result = readiness(
+        topics=topics, cards=[], today=TODAY, horizon=horizon, model=Model(), upcoming=upcoming
+    )
+    each = {
+        day: new_card_recall(model=Model(), met_on=day, horizon=horizon) for day in upcoming
+    }
+    assert result.overall.expected == pytest.approx(sum(each[day] for day in upcoming))
+    by_id = {r.topic_id: r for r in result.topics}
+    assert by_id[4].expected == pytest.approx(sum(each[day] for day in upcoming[9:]))
 
 
 def test_at_risk_counts_the_cards_below_target_on_the_day_and_the_minutes_that_keep_them() -> None:
