@@ -7,8 +7,9 @@ budget (15 and 30 minutes at 8 s a showing) and strategy, the same simulated lea
 study the built-in deck of the "LLM training engineer" track (its topics' cards):
 
 * **sm2**: SM-2 as it is today (no interview date known to the scheduler);
-* **sm2+interview**: SM-2 with interview mode (capped intervals, new cards stopping,
-  the time budget in the rollover, the final sweep);
+* **sm2+interview**: SM-2 with interview mode (capped intervals, new cards paced to the
+  date and stopping when they can no longer be learned, the time budget in the rollover,
+  the final sweep);
 * **fsrs+interview**: FSRS at 0.90 desired retention with interview mode.
 
 **The learner.** Each learner's true memory is FSRS-6 with its own parameters, drawn around
@@ -23,8 +24,9 @@ card graded below 4 the same day (recalled, grade 5). Every showing costs 8 s; t
 session stops when the budget is spent, and what is left waits for the next day.
 
 **The day.** The nightly rollover as ``cards.rollover`` does it (new cards in deck order
-up to 10 a day, the backlog spread, and in interview mode the budget, lowest recall
-first, and the final sweep), then the session as ``cards.queue`` orders it: due reviews
+up to 10 a day, in interview mode at least the pace that meets the whole track by the
+date as far as the day's budget holds them; the backlog spread, and in interview mode the
+budget, lowest recall first, and the final sweep of the cards below the target), then the session as ``cards.queue`` orders it: due reviews
 most overdue first, new cards, same-day repeats. Grades go through the same pure
 functions ``cards.services.review_record`` calls (``cards.scheduling.next_state``,
 ``cards.interview.next_interval``, ``cards.memory.Model.after``); the database shell
@@ -37,9 +39,7 @@ dashboard's predicted readiness (``prep.readiness``, with the inputs
 ``prep.stats.interview_readiness`` gives it: the studied cards' memory states, and the new
 cards the daily limit still brings in before the day with the share the app saw known at
 first sight) minus the truth, mean absolute in points, predicted 7 days before the
-interview and on the day. The prediction does not count the final sweep's extra reviews
-in the room the last days leave, so in interview mode it falls short of the truth by
-about what they add.
+interview (in the morning, after the night's rollover) and on the day.
 """
 
 from __future__ import annotations
@@ -51,7 +51,7 @@ import os
 import random
 import statistics
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -63,16 +63,10 @@ import django  # noqa: E402
 django.setup()
 
 from cards.deckfile import read_deck  # noqa: E402
-from cards.interview import FSRS, SM2, Horizon, next_interval  # noqa: E402
+from cards.interview import FSRS, SM2, Horizon, new_card_pace, next_interval  # noqa: E402
 from cards.memory import DEFAULT_PARAMETERS, Memory, Model  # noqa: E402
 from cards.queue import DailyLimits, DueCard, overdue_order  # noqa: E402
-from cards.rollover import (  # noqa: E402
-    final_sweep_cards,
-    new_card_reserve,
-    spread,
-    sweep,
-    sweep_days,
-)
+from cards.rollover import final_sweep_cards, spread, sweep, sweep_days  # noqa: E402
 from cards.scheduling import SAME_DAY_REPEAT_BELOW, Sm2State, next_state  # noqa: E402
 from prep.readiness import (  # noqa: E402
     CardMemory,
@@ -87,8 +81,10 @@ ROOT = Path(__file__).resolve().parent.parent
 TRACK = "llm-training-engineer"
 SECONDS_PER_SHOWING = 8
 NEW_PER_DAY = 10
-# --no-new-card-stop: interview mode without its new-card stop, to measure what it costs.
+# --no-new-card-stop: interview mode without its new-card stop, to measure what it costs;
+# --no-pace: without new cards paced to the date.
 NEW_CARD_STOP = True
+PACE = True
 MAX_REVIEWS = 150  # the profile's default cap
 FIRST_RECALL = 0.35
 START = dt.date(2027, 3, 1)
@@ -179,8 +175,14 @@ def predicted(cards: list[Card], today: dt.date, horizon: Horizon, limits: Daily
             today=today,
             horizon=horizon,
             unseen=len(unseen),
-            allowance=lambda day: (
-                limits.new_cards_on(day, reviews_due=due.get(day, 0))
+            allowance=lambda day, left: (
+                limits.new_cards_on(
+                    day,
+                    reviews_due=due.get(day, 0),
+                    paced=None
+                    if day == today
+                    else new_card_pace(unseen=left, today=day, horizon=horizon),
+                )
                 - (met_today if day == today else 0)
             ),
         ),
@@ -209,9 +211,10 @@ def simulate(*, strategy: str, horizon_days: int, minutes: int, truth: Model, se
     week_before = 0.0
     for offset in range(horizon_days):
         today = START + dt.timedelta(days=offset)
+        limits = rollover(cards, today, limits)
         if today == interview - dt.timedelta(days=7):
+            # The dashboard that morning: after the night's rollover, before the drill.
             week_before = predicted(cards, today, shown_horizon, limits)
-        rollover(cards, today, limits)
         shown = session(cards, today, limits, truth, rng, seconds=minutes * 60)
         total += shown
         busiest = max(busiest, shown)
@@ -220,7 +223,14 @@ def simulate(*, strategy: str, horizon_days: int, minutes: int, truth: Model, se
     return Run(true, total, busiest, week_before, on_day)
 
 
-def rollover(cards: list[Card], today: dt.date, limits: DailyLimits) -> None:
+def rollover(cards: list[Card], today: dt.date, limits: DailyLimits) -> DailyLimits:
+    """The night of ``today``; returns the limits with the day's pace, as the profile
+    keeps it."""
+    if PACE:
+        paced = new_card_pace(
+            unseen=sum(c.memory is None for c in cards), today=today, horizon=limits.horizon
+        )
+        limits = replace(limits, paced_new_cards=paced, paced_on=today)
     waiting = sum(c.introduced and c.memory is None for c in cards)
     due_today = sum(c.memory is not None and c.due <= today for c in cards)
     allowed = (
@@ -261,7 +271,7 @@ def rollover(cards: list[Card], today: dt.date, limits: DailyLimits) -> None:
             c.due = moves.get(c.number, c.due)
     interview = limits.horizon.interview
     if at_risk and interview is not None:
-        below, above = final_sweep_cards(
+        below = final_sweep_cards(
             recalls=(
                 (c.number, APP.recall_on(c.memory, c.memory_on, interview))
                 for c in seen
@@ -270,7 +280,7 @@ def rollover(cards: list[Card], today: dt.date, limits: DailyLimits) -> None:
             target=limits.horizon.target,
         )
         days_left = (interview - today).days
-        if (below or above) and days_left <= sweep_days(cards=len(below) + len(above), cap=cap):
+        if below and days_left <= sweep_days(cards=len(below), cap=cap):
             already = _later(seen, today)
             already[today] = sum(c.due <= today for c in seen)
             moves = sweep(
@@ -278,13 +288,10 @@ def rollover(cards: list[Card], today: dt.date, limits: DailyLimits) -> None:
                 days=[today + dt.timedelta(days=n) for n in range(days_left)],
                 cap=cap,
                 already_due=already,
-                fill=above,
-                reserve=new_card_reserve(
-                    new_cards=sum(c.introduced and c.memory is None for c in cards)
-                ),
             )
             for c in cards:
                 c.due = moves.get(c.number, c.due)
+    return limits
 
 
 def _later(seen: list[Card], today: dt.date) -> dict[dt.date, int]:
@@ -367,20 +374,23 @@ STRATEGIES = ("sm2", "sm2+interview", "fsrs+interview")
 
 
 def main() -> None:
-    global NEW_PER_DAY, NEW_CARD_STOP  # a benchmark's knobs
+    global NEW_PER_DAY, NEW_CARD_STOP, PACE  # a benchmark's knobs
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--learners", type=int, default=20)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--new-per-day", type=int, default=NEW_PER_DAY)
     parser.add_argument("--no-new-card-stop", action="store_true")
+    parser.add_argument("--no-pace", action="store_true")
     args = parser.parse_args()
     NEW_PER_DAY, NEW_CARD_STOP = args.new_per_day, not args.no_new_card_stop
+    PACE = not args.no_pace
     rng = random.Random(args.seed)
     learners = [(learner_model(rng), rng.randrange(2**31)) for _ in range(args.learners)]
     print(
         f"{len(deck())} cards ({TRACK}), {args.learners} learners, {SECONDS_PER_SHOWING} s a "
         f"showing, {NEW_PER_DAY} new cards a day"
-        f"{'' if NEW_CARD_STOP else ', interview mode without the new-card stop'}\n"
+        f"{'' if NEW_CARD_STOP else ', interview mode without the new-card stop'}"
+        f"{'' if PACE else ', interview mode without the pace'}\n"
     )
     header = (
         f"{'days':>4} {'min':>3}  {'strategy':<15} {'true %':>7} {'reviews':>8} "

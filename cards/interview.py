@@ -13,6 +13,11 @@ scheduler they use:
   the day's reviews fill its time budget; while time is left over they still come in,
   as many as it holds (:meth:`cards.queue.DailyLimits.new_cards_on`): a card met late is
   better known on the day than one never met.
+* **New cards paced to the date** (:func:`new_card_pace`): the unseen cards still to
+  meet, shared over the days a card met for the first time can still be learned to the
+  target. The day's new cards are at least that many while the daily budget holds them
+  (:meth:`cards.queue.DailyLimits.new_cards_on`), so a person with little time meets the
+  whole track before the day instead of a tenth of it a day.
 * **Predicted recall** of a card on the day (:func:`expected_recall`) assumes the
   schedule is kept: each review happens on its due date, and is remembered with the
   card's probability of recall then (Good) or forgotten (Again, then the same-day repeat
@@ -28,6 +33,7 @@ On and after the interview date nothing here changes anything: scheduling is nor
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from dataclasses import dataclass
 
 from cards.memory import AGAIN_QUALITY, GOOD_QUALITY, Memory, Model
@@ -174,6 +180,43 @@ def new_cards_open(*, model: Model, today: dt.date, horizon: Horizon) -> bool:
         return True
     return new_card_recall(model=model, met_on=today, horizon=horizon) >= horizon.target
 
+
+def new_card_days_open(*, today: dt.date, horizon: Horizon, model: Model | None = None) -> int:
+    """The days from ``today`` (included) on which a card met for the first time can still
+    be learned to the target by the interview (:func:`new_cards_open`); 0 without one."""
+    if not horizon.active(today):
+        return 0
+    last = _last_open_day(horizon, model or Model())
+    return (last - today).days + 1 if last >= today else 0
+
+
+@functools.lru_cache(maxsize=256)
+def _last_open_day(horizon: Horizon, model: Model) -> dt.date:
+    """The last day a new card can be met and still learned to the target (``date.min``
+    if none). Closing is for good, the later a card is met the less it is known on the
+    day, and the closed days are the last few: counted from the day back."""
+    assert horizon.interview is not None
+    last = horizon.interview - dt.timedelta(days=1)
+    while not new_cards_open(model=model, today=last, horizon=horizon):
+        last -= dt.timedelta(days=1)
+        if (horizon.interview - last).days > MAX_CLOSED_DAYS:
+            return dt.date.min
+    return last
+
+
+def new_card_pace(
+    *, unseen: int, today: dt.date, horizon: Horizon, model: Model | None = None
+) -> int:
+    """The new cards a day that meet ``unseen`` cards in the days still open to them
+    (:func:`new_card_days_open`), rounded up; 0 when none is open or nothing is left."""
+    days = new_card_days_open(today=today, horizon=horizon, model=model)
+    if days <= 0 or unseen <= 0:
+        return 0
+    return -(-unseen // days)
+
+
+# No target is so high that a card met this long before the day cannot reach it.
+MAX_CLOSED_DAYS = 60
 
 # A card needs at most this many reviews to the interview in :func:`reviews_to_keep`.
 MAX_KEEP_REVIEWS = 30

@@ -41,8 +41,8 @@ from django.db.models import (
     When,
 )
 
-from cards.interview import SM2, Horizon, new_cards_open
-from cards.memory import DEFAULT_RETENTION, Model
+from cards.interview import SM2, Horizon, new_card_days_open
+from cards.memory import DEFAULT_RETENTION
 from cards.models import (
     Card,
     ReviewLog,
@@ -77,6 +77,10 @@ class DailyLimits:
     extra_new_on: dt.date | None = None
     # Suspend a card at the grade that makes it a leech (cards.services.review_record).
     suspend_leeches: bool = False
+    # Interview mode: the new cards a day that meet the track by the date, as the nightly
+    # rollover of ``paced_on`` found them (cards.interview.new_card_pace).
+    paced_new_cards: int = 0
+    paced_on: dt.date | None = None
 
     def new_cards_limit(self, day: dt.date) -> int:
         """The day's new-card limit: the daily one, plus the extra asked for that day."""
@@ -96,6 +100,7 @@ class DailyLimits:
         *,
         reviews_due: int,
         seconds_per_review: float = DEFAULT_SECONDS_PER_REVIEW,
+        paced: int | None = None,
     ) -> int:
         """The new-card limit of local date ``day``.
 
@@ -104,12 +109,27 @@ class DailyLimits:
         time the ``reviews_due`` leave in the budget (each costs about two showings, its
         first answer and a same-day repeat), and none when they fill it. A card met late
         is still better known on the day than one never met.
+
+        In interview mode the day also brings in the paced new cards (``paced``, or what
+        the rollover of that day found), as far as that time left holds them.
         """
         limit = self.new_cards_limit(day)
-        if new_cards_open(model=Model(), today=day, horizon=self.horizon):
+        if paced is None:
+            paced = self.paced_new_cards if day == self.paced_on else 0
+        is_open = (
+            not self.horizon.active(day) or new_card_days_open(today=day, horizon=self.horizon) > 0
+        )
+        if is_open and paced <= limit:
             return limit
         cap = self.review_cap(day=day, seconds_per_review=seconds_per_review)
-        return max(0, min(limit, (cap - reviews_due) // NEW_CARD_SHOWINGS))
+        room = max(0, (cap - reviews_due) // NEW_CARD_SHOWINGS)
+        base = limit if is_open else min(limit, room)
+        return max(base, min(paced, room)) if self.horizon.active(day) else base
+
+    def new_cards_ceiling(self, day: dt.date) -> int:
+        """The most :meth:`new_cards_on` can give on ``day``, whatever the reviews due."""
+        paced = self.paced_new_cards if day == self.paced_on else 0
+        return max(self.new_cards_limit(day), paced)
 
     def new_cards_stopped(self, day: dt.date, *, reviews_due: int) -> bool:
         return (
@@ -339,7 +359,7 @@ def queue_counts(*, user: User | int, limits: DailyLimits, today: dt.date) -> Qu
     sql, params = counts_statement(
         user_id=user_id,
         today=today,
-        new_limit=limits.new_cards_limit(today),
+        new_limit=limits.new_cards_ceiling(today),
         review_limit=limits.max_reviews_per_day,
     )
     with connection.cursor() as cursor:
@@ -531,4 +551,4 @@ def card_queued_with(
     if state is not None and state.last_reviewed_at is not None:
         return state.due <= today
     done = done_on(user_ids=[user_id], day=today).get(user_id, Done())
-    return done.new < limits.new_cards_limit(today)
+    return done.new < limits.new_cards_ceiling(today)

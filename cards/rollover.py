@@ -27,14 +27,22 @@ twice on one date changes nothing the second time):
    (:meth:`cards.queue.DailyLimits.review_cap`), and the cards kept today are the most at
    risk (lowest probability of recall today), the rest spread as above, never dropped.
    Then the **final sweep** over the last days: every studied card not due again before
-   the interview comes back once more, weakest on the day first (:func:`sweep`). Those
-   that would be below the target on interview day come back whatever the budget (over
-   it if need be, never dropped); the others fill the room the daily budget leaves in
-   those days and no more. (The interval cap alone never leaves a card below the target
-   past the interview, so a sweep of those only would be empty: the time the person
-   gives the last days goes to the cards that have gone longest unseen.) The sweep's
-   length is the days all those cards take at the daily budget (at least one, at most
-   ``MAX_SWEEP_DAYS``): it grows with the cards and shrinks with the time the user has.
+   the interview whose predicted recall on the day is below the target comes back once
+   more, weakest first (:func:`sweep`), into the room the daily budget leaves, over it if
+   need be (never dropped). A card that will be above the target on the day is left where
+   it is: one more look at it costs the person's time and adds next to nothing to the day.
+   (The interval cap leaves no card graded in interview mode below the target past the
+   interview; the sweep catches the others: cards graded before the date was set or moved,
+   and cards a backlog spread pushed past it.) The sweep's length is the days those cards
+   take at the daily budget (at least one, at most ``MAX_SWEEP_DAYS``): it grows with the
+   cards and shrinks with the time the user has.
+
+4. **New cards paced to the date** (interview mode, with a track). The day's new cards
+   are at least the unseen cards of the track shared over the days a new card can still
+   be learned to the target by the interview (:func:`cards.interview.new_card_pace`), so
+   the whole track is met in time, within the daily budget
+   (:meth:`cards.queue.DailyLimits.new_cards_on`); the profile's own limit is the least.
+   The pace is returned (``Prepared.paced``) for the caller to keep with the profile.
 
 The drill never depends on this having run: ``cards.queue`` caps the reviews and finds new
 cards by itself; this makes the day's queue what the plan asks for and keeps a backlog
@@ -48,14 +56,14 @@ from __future__ import annotations
 import datetime as dt
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from django.db.models import Count
 
+from cards.interview import Horizon, new_card_pace
 from cards.memory import Memory, Model
 from cards.models import ReviewState, ReviewStateQuerySet, waiting_new_on_q
 from cards.queue import (
-    NEW_CARD_SHOWINGS,
     DailyLimits,
     Done,
     DueCard,
@@ -114,17 +122,10 @@ def sweep(
     days: Sequence[dt.date],
     cap: int,
     already_due: Mapping[dt.date, int],
-    fill: Mapping[int, float] | None = None,
-    reserve: int = 0,
 ) -> dict[int, dt.date]:
     """Where the sweep's cards go (``{state_id: recall on the day}``): weakest first, each
     to the earliest of ``days`` with room under ``cap``; with no room left, round the
-    days again over the cap (never dropped). Then the cards of ``fill`` (above the target
-    on the day), weakest first, into the room the first day (today) still has less
-    ``reserve`` (kept for the day's new cards: a card never met is worth more than one
-    more look at a known one); none over the cap. Only today's room is filled: the cards
-    each day brings back are known on its own night (a card graded in the last days comes
-    back the next), so each night of the sweep fills its own day."""
+    days again over the cap (never dropped)."""
     ordered = sorted(recalls, key=lambda state_id: (recalls[state_id], state_id))
     taken: dict[dt.date, int] = defaultdict(int)
     moves: dict[int, dt.date] = {}
@@ -135,11 +136,6 @@ def sweep(
         )
         taken[target] += 1
         moves[state_id] = target
-    fill = fill or {}
-    today = days[0]
-    room = cap - reserve - already_due.get(today, 0) - taken[today]
-    for state_id in sorted(fill, key=lambda state_id: (fill[state_id], state_id))[: max(room, 0)]:
-        moves[state_id] = today
     return moves
 
 
@@ -148,19 +144,34 @@ class Prepared:
     introduced: int = 0
     moved: int = 0
     swept: int = 0
+    paced: int = 0  # the day's paced new cards (interview mode), 0 without
 
 
 def rollover_prepare(
-    *, user_id: int, day: dt.date, limits: DailyLimits, topic_ids: Sequence[int]
+    *,
+    user_id: int,
+    day: dt.date,
+    limits: DailyLimits,
+    topic_ids: Sequence[int],
+    track_topic_ids: Sequence[int] = (),
 ) -> Prepared:
     """Prepare ``user_id``'s queue for local date ``day`` (see the module docstring).
 
+    ``topic_ids`` are the plan week's topics (where new cards come from first),
+    ``track_topic_ids`` the track's (whose unseen cards set the pace in interview mode).
     Call inside a transaction; a handful of queries whatever the deck or backlog size
     (one UPDATE per date the backlog moves to).
     """
     done = done_on(user_ids=[user_id], day=day).get(user_id, Done())
     pace = seconds_per_review(user_id=user_id)
     states = ReviewState.objects.filter(user_id=user_id)
+    interview_mode = limits.horizon.active(day)
+
+    paced = paced_new_cards(
+        user_id=user_id, day=day, horizon=limits.horizon, track_topic_ids=track_topic_ids
+    )
+    if paced:
+        limits = replace(limits, paced_new_cards=paced, paced_on=day)
 
     introduced = 0
     if topic_ids:
@@ -187,7 +198,6 @@ def rollover_prepare(
             )
             introduced = len(cards)
 
-    interview_mode = limits.horizon.active(day)
     day_cap = limits.review_cap(day=day, seconds_per_review=pace)
     cap = max(day_cap - done.reviewed, 0)
     model = memory_model(user_id=user_id)
@@ -196,26 +206,29 @@ def rollover_prepare(
     )
     swept = 0
     if interview_mode:
-        # The new cards today still holds (the sweep leaves them their room), while any
-        # card is left to meet.
-        unmet = states.waiting_new().exists() or unseen_cards(user_id).exists()
-        allowed = limits.new_cards_on(
-            day, reviews_due=states.due_on(day).count(), seconds_per_review=pace
-        )
-        new_today = max(allowed - done.new, 0) if unmet else 0
-        swept = _final_sweep(
-            user_id=user_id,
-            states=states,
-            day=day,
-            limits=limits,
-            day_cap=day_cap,
-            model=model,
-            new_today=new_today,
-        )
+        swept = _final_sweep(states=states, day=day, limits=limits, day_cap=day_cap, model=model)
     if introduced or moved or swept:
         # The dashboard's cached standing and forecast of this day are out of date.
         data_changed(user_id=user_id)
-    return Prepared(introduced=introduced, moved=moved, swept=swept)
+    return Prepared(introduced=introduced, moved=moved, swept=swept, paced=paced)
+
+
+def paced_new_cards(
+    *, user_id: int, day: dt.date, horizon: Horizon, track_topic_ids: Sequence[int]
+) -> int:
+    """Interview mode's new cards a day on local date ``day`` (:func:`new_card_pace`): the
+    track's cards not met yet (unseen, or brought in and not answered) over the days still
+    open to them; 0 without an interview ahead or a track. Two counts."""
+    if not horizon.active(day) or not track_topic_ids:
+        return 0
+    topics = list(track_topic_ids)
+    to_meet = (
+        unseen_cards(user_id).filter(topic_id__in=topics).count()
+        + ReviewState.objects.filter(user_id=user_id, card__topic_id__in=topics)
+        .waiting_new()
+        .count()
+    )
+    return new_card_pace(unseen=to_meet, today=day, horizon=horizon)
 
 
 def _later_due(states: ReviewStateQuerySet, day: dt.date) -> dict[dt.date, int]:
@@ -284,25 +297,17 @@ def _memory(stability: float | None, difficulty: float | None) -> Memory | None:
     return Memory(stability=stability, difficulty=difficulty)
 
 
-def new_card_reserve(*, new_cards: int) -> int:
-    """The showings the final sweep leaves today's ``new_cards``: each one's first answer
-    and its same-day repeat."""
-    return NEW_CARD_SHOWINGS * new_cards
-
-
 def _final_sweep(
     *,
-    user_id: int,
     states: ReviewStateQuerySet,
     day: dt.date,
     limits: DailyLimits,
     day_cap: int,
     model: Model,
-    new_today: int,
 ) -> int:
     interview = limits.horizon.interview
     assert interview is not None
-    below, above = final_sweep_cards(
+    below = final_sweep_cards(
         recalls=(
             (state_id, model.recall_on(_memory(stability, difficulty), memory_on, interview))
             for state_id, stability, difficulty, memory_on in (
@@ -314,29 +319,19 @@ def _final_sweep(
         target=limits.horizon.target,
     )
     days_left = (interview - day).days
-    if not (below or above) or days_left > sweep_days(cards=len(below) + len(above), cap=day_cap):
+    if not below or days_left > sweep_days(cards=len(below), cap=day_cap):
         return 0
-    due_today = states.due_on(day).count()
     moves = sweep(
         recalls=below,
         days=[day + dt.timedelta(days=n) for n in range(days_left)],
         cap=day_cap,
-        already_due={day: due_today, **_later_due(states, day)},
-        fill=above,
-        reserve=new_card_reserve(new_cards=new_today),
+        already_due={day: states.due_on(day).count(), **_later_due(states, day)},
     )
     _move(moves)
     return len(moves)
 
 
-def final_sweep_cards(
-    *, recalls: Iterable[tuple[int, float]], target: float
-) -> tuple[dict[int, float], dict[int, float]]:
-    """The final sweep's cards (studied, not due again before the interview) by their
-    recall on the day: below the target (each shown once more, whatever the budget) and
-    the rest (shown in the room the budget leaves)."""
-    below: dict[int, float] = {}
-    above: dict[int, float] = {}
-    for state_id, recall in recalls:
-        (below if recall < target else above)[state_id] = recall
-    return below, above
+def final_sweep_cards(*, recalls: Iterable[tuple[int, float]], target: float) -> dict[int, float]:
+    """The final sweep's cards: of the studied ones not due again before the interview
+    (``(state_id, recall on the day)``), those below the target."""
+    return {state_id: recall for state_id, recall in recalls if recall < target}

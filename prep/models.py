@@ -86,6 +86,8 @@ LIMIT_FIELDS = (
     "extra_new_cards",
     "extra_new_on",
     "suspend_leeches",
+    "paced_new_cards",
+    "paced_on",
 )
 
 
@@ -162,6 +164,10 @@ class Profile(models.Model):
         default=0, validators=[MaxValueValidator(200)]
     )
     extra_new_on = models.DateField(null=True, blank=True)
+    # Interview mode: the new cards a day that meet the track by the date, as the nightly
+    # rollover of ``paced_on`` (a local date) found them (cards.interview.new_card_pace).
+    paced_new_cards = models.PositiveIntegerField(default=0, editable=False)
+    paced_on = models.DateField(null=True, blank=True, editable=False)
     suspend_leeches = models.BooleanField(
         default=False,
         help_text=f"Suspend a card when you fail it for the {LEECH_LAPSES}th time "
@@ -208,6 +214,8 @@ class Profile(models.Model):
             minutes_per_day=float(self.hours_per_week) * 60 / 7 * DRILL_SHARE,
             extra_new_cards=self.extra_new_cards,
             extra_new_on=self.extra_new_on,
+            paced_new_cards=self.paced_new_cards,
+            paced_on=self.paced_on,
             suspend_leeches=self.suspend_leeches,
         )
 

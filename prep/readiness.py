@@ -116,17 +116,23 @@ def known_at_first(*, met: int, known: int) -> float:
 
 
 def new_card_days(
-    *, today: dt.date, horizon: Horizon, unseen: int, allowance: Callable[[dt.date], int]
+    *,
+    today: dt.date,
+    horizon: Horizon,
+    unseen: int,
+    allowance: Callable[[dt.date, int], int],
 ) -> list[dt.date]:
     """The day each of the next ``unseen`` new cards is met if the schedule is kept: up to
-    ``allowance(day)`` a day (the day's new-card limit less those already met) from today
+    ``allowance(day, left)`` a day (the day's new-card limit less those already met, with
+    ``left`` of the cards still unmet that morning, which interview mode paces) from today
     to the day before the interview; the cards left after that are not met."""
     days: list[dt.date] = []
     if horizon.interview is None:
         return days
     day = today
     while day < horizon.interview and len(days) < unseen:
-        days.extend([day] * max(0, min(allowance(day), unseen - len(days))))
+        left = unseen - len(days)
+        days.extend([day] * max(0, min(allowance(day, left), left)))
         day += dt.timedelta(days=1)
     return days
 

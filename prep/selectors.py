@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 import statistics
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
 from django.contrib.auth.models import User
@@ -14,7 +14,7 @@ from django.db.models.functions import RowNumber
 from django.urls import reverse
 
 from cards.models import ReviewLog
-from prep.models import PlanItem, PlanWeek
+from prep.models import PlanItem, PlanWeek, TrackTopic
 
 
 def current_week_topic_ids(*, user: User | int, today: dt.date) -> list[int]:
@@ -27,6 +27,16 @@ def current_week_topic_ids(*, user: User | int, today: dt.date) -> list[int]:
             planweek__ends_on__gte=today,
         ).values_list("topic_id", flat=True)
     )
+
+
+def track_topic_ids_many(*, track_ids: Collection[int]) -> dict[int, list[int]]:
+    """Each track's topic ids (track id → ids), in one query."""
+    result: dict[int, list[int]] = {track_id: [] for track_id in track_ids}
+    for track_id, topic_id in TrackTopic.objects.filter(track_id__in=list(track_ids)).values_list(
+        "track_id", "topic_id"
+    ):
+        result[track_id].append(topic_id)
+    return result
 
 
 def current_week(*, user: User | int, today: dt.date) -> PlanWeek | None:

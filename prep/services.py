@@ -21,6 +21,7 @@ from prep.models import Plan, PlanItem, PlanWeek, Profile, Track, TrackTopic
 from prep.planning import Activity, DoneItem, TrackTemplate, generate_plan
 from prep.planning import TrackTopic as PlanTrackTopic
 from prep.scheduled.reminders import reminder_schedule_next
+from prep.scheduled.rollover import pace_refresh
 from prep.trackfile import TrackSpec
 
 
@@ -297,6 +298,8 @@ def plan_generate(*, user: User, today: dt.date) -> Plan:
     plan.hours_per_week = profile.hours_per_week
     plan.notes = draft.notes
     plan.save(update_fields=["interview_date", "hours_per_week", "notes", "updated_at"])
+    # New cards paced to the new date from today, not from the next nightly rollover.
+    pace_refresh(profile=profile, day=today)
     return plan
 
 

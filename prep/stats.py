@@ -12,6 +12,7 @@ from django.contrib.auth.models import User
 from django.core.cache import cache
 from django.db.models import Count, Q
 
+from cards.interview import new_card_pace
 from cards.memory import Memory
 from cards.models import LEARNING, MATURE, Card, ReviewLog, ReviewState, Topic
 from cards.queue import Done, done_on
@@ -388,8 +389,16 @@ def interview_readiness(
             today=today,
             horizon=horizon,
             unseen=sum(t.unseen for t in topics),
-            allowance=lambda day: (
-                limits.new_cards_on(day, reviews_due=due_on.get(day, 0), seconds_per_review=pace)
+            allowance=lambda day, left: (
+                limits.new_cards_on(
+                    day,
+                    reviews_due=due_on.get(day, 0),
+                    seconds_per_review=pace,
+                    # Today's pace is the rollover's; a later day's, what is left then.
+                    paced=None
+                    if day == today
+                    else new_card_pace(unseen=left, today=day, horizon=horizon),
+                )
                 - (met_today if day == today else 0)
             ),
         ),

@@ -11,12 +11,12 @@ from dataclasses import dataclass
 
 from django.db import transaction
 
-from cards.rollover import rollover_prepare
+from cards.rollover import Prepared, paced_new_cards, rollover_prepare
 from core.occurrences import next_occurrence
 from prep.models import LIMIT_FIELDS, Profile
 from prep.scheduled.claims import claim, claim_sql, profiles_reschedule
 from prep.scheduled.reminders import MIDNIGHT, schedules_fill_missing
-from prep.selectors import current_week_topic_ids
+from prep.selectors import current_week_topic_ids, track_topic_ids_many
 
 
 @dataclass
@@ -52,23 +52,32 @@ def rollovers_run_due(
             claimed = claim(sql, now)
             if not claimed:
                 break
-            limits = {
-                profile.pk: profile.limits
+            profiles = {
+                profile.pk: profile
                 for profile in Profile.objects.filter(id__in=[c.profile_id for c in claimed]).only(
-                    *LIMIT_FIELDS
+                    *LIMIT_FIELDS, "track_id"
                 )
             }
+            track_topics = track_topic_ids_many(
+                track_ids={p.track_id for p in profiles.values() if p.track_id is not None}
+            )
+            paced: list[Profile] = []
             rescheduled: list[tuple[int, dt.date, dt.datetime, dt.date]] = []
             for c in claimed:
                 zone = zoneinfo.ZoneInfo(c.time_zone)
                 # Late (the sweep was down): prepare the user's current day, not a past one.
                 day = max(c.local_date, now.astimezone(zone).date())
+                profile = profiles[c.profile_id]
                 prepared = rollover_prepare(
                     user_id=c.user_id,
                     day=day,
-                    limits=limits[c.profile_id],
+                    limits=profile.limits,
                     topic_ids=current_week_topic_ids(user=c.user_id, today=day),
+                    track_topic_ids=track_topics.get(profile.track_id, ()),
                 )
+                if (profile.paced_new_cards, profile.paced_on) != (prepared.paced, day):
+                    profile.paced_new_cards, profile.paced_on = prepared.paced, day
+                    paced.append(profile)
                 result.introduced += prepared.introduced
                 result.moved += prepared.moved
                 upcoming = next_occurrence(
@@ -78,5 +87,43 @@ def rollovers_run_due(
             profiles_reschedule(
                 rescheduled, columns=["last_rollover_on", "next_rollover_at", "next_rollover_on"]
             )
+            Profile.objects.bulk_update(paced, ["paced_new_cards", "paced_on"])
         result.profiles += len(claimed)
     return result
+
+
+def pace_refresh(*, profile: Profile, day: dt.date) -> int:
+    """Work out and keep the paced new cards of ``profile``'s local date ``day`` now (a new
+    plan: a new date, time or track), as the nightly rollover does."""
+    paced = paced_new_cards(
+        user_id=profile.user_id,
+        day=day,
+        horizon=profile.horizon,
+        track_topic_ids=track_topic_ids_many(track_ids=[profile.track_id]).get(profile.track_id, [])
+        if profile.track_id is not None
+        else [],
+    )
+    Profile.objects.filter(pk=profile.pk).update(paced_new_cards=paced, paced_on=day)
+    profile.paced_new_cards, profile.paced_on = paced, day
+    return paced
+
+
+def rollover_one(*, profile: Profile, day: dt.date) -> Prepared:
+    """Prepare one person's local date ``day`` now (``run_rollovers --user``): idempotent
+    as the nightly one is."""
+    track_topics = (
+        track_topic_ids_many(track_ids=[profile.track_id]).get(profile.track_id, [])
+        if profile.track_id is not None
+        else []
+    )
+    with transaction.atomic():
+        prepared = rollover_prepare(
+            user_id=profile.user_id,
+            day=day,
+            limits=profile.limits,
+            topic_ids=current_week_topic_ids(user=profile.user_id, today=day),
+            track_topic_ids=track_topics,
+        )
+        Profile.objects.filter(pk=profile.pk).update(paced_new_cards=prepared.paced, paced_on=day)
+    profile.paced_new_cards, profile.paced_on = prepared.paced, day
+    return prepared

@@ -160,13 +160,15 @@ def test_the_new_cards_still_to_come_are_met_at_the_daily_limit_until_the_day_be
         today=TODAY,
         horizon=Horizon(interview=interview),
         unseen=25,
-        allowance=lambda day: 4 if day == TODAY else 10,  # 6 already met today
+        allowance=lambda day, left: 4 if day == TODAY else 10,  # 6 already met today
     )
     assert (
         days
         == [TODAY] * 4 + [TODAY + dt.timedelta(days=1)] * 10 + [TODAY + dt.timedelta(days=2)] * 10
     )
-    assert new_card_days(today=TODAY, horizon=Horizon(), unseen=25, allowance=lambda d: 10) == []
+    assert (
+        new_card_days(today=TODAY, horizon=Horizon(), unseen=25, allowance=lambda d, left: 10) == []
+    )
 
 
 def test_the_share_known_at_first_sight_is_measured_once_there_are_enough_answers() -> None:
@@ -210,16 +212,12 @@ def test_every_card_the_schedule_still_brings_in_counts_once_whatever_the_topic(
     cards end (one was, at every topic boundary, and the prediction fell short)."""
     interview = TODAY + dt.timedelta(days=10)
     horizon = Horizon(interview=interview)
-    topics = [
-        TopicCards(topic_id=n, title=f"Topic {n}", total=3, unseen=3) for n in range(1, 5)
-    ]
+    topics = [TopicCards(topic_id=n, title=f"Topic {n}", total=3, unseen=3) for n in range(1, 5)]
     upcoming = [TODAY + dt.timedelta(days=n // 4) for n in range(12)]
     result = readiness(
         topics=topics, cards=[], today=TODAY, horizon=horizon, model=Model(), upcoming=upcoming
     )
-    each = {
-        day: new_card_recall(model=Model(), met_on=day, horizon=horizon) for day in upcoming
-    }
+    each = {day: new_card_recall(model=Model(), met_on=day, horizon=horizon) for day in upcoming}
     assert result.overall.expected == pytest.approx(sum(each[day] for day in upcoming))
     by_id = {r.topic_id: r for r in result.topics}
     assert by_id[4].expected == pytest.approx(sum(each[day] for day in upcoming[9:]))

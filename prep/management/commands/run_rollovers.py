@@ -5,14 +5,11 @@ from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError, CommandParser
-from django.db import transaction
 
-from cards.rollover import rollover_prepare
 from core.localtime import local_date
 from prep.management.commands._scheduled import StopFlag, add_now_argument, parse_now
 from prep.models import Profile
-from prep.scheduled.rollover import rollovers_run_due
-from prep.selectors import current_week_topic_ids
+from prep.scheduled.rollover import rollover_one, rollovers_run_due
 
 
 class Command(BaseCommand):
@@ -35,13 +32,7 @@ class Command(BaseCommand):
                 raise CommandError(f"no user {options['user']!r}")
             profile = Profile.objects.get(user=user)
             day = local_date(now, profile.zone)
-            with transaction.atomic():
-                prepared = rollover_prepare(
-                    user_id=user.pk,
-                    day=day,
-                    limits=profile.limits,
-                    topic_ids=current_week_topic_ids(user=user, today=day),
-                )
+            prepared = rollover_one(profile=profile, day=day)
             self.stdout.write(self.style.SUCCESS(f"{user.username} on {day}: {prepared}"))
             return
         with StopFlag() as stop:
