@@ -196,6 +196,7 @@ def plan(request: AuthedHttpRequest) -> HttpResponse:
             for risk in at_risk_many(profiles=[profile], today=today)[profile.user_id]
         ],
         "new_cards_stopped": profile.limits.new_cards_stopped(today, reviews_due=counts.due),
+        "new_cards_paced": _new_cards_paced(profile, today=today, reviews_due=counts.due),
         "leeches": ReviewState.objects.filter(user=request.user).leeches().count(),
         "calibration": calibration(user=request.user),
     }
@@ -276,6 +277,14 @@ def profile(request: AuthedHttpRequest) -> HttpResponse:
         "interview_passed": current.interview_passed(today),
     }
     return render(request, "prep/profile.html", context)
+
+
+def _new_cards_paced(profile: Profile, *, today: dt.date, reviews_due: int) -> int:
+    """Today's new cards when interview mode's pace raises them above the profile's limit
+    (0 otherwise): what the plan page says."""
+    limits = profile.limits
+    day_new = limits.new_cards_on(today, reviews_due=reviews_due)
+    return day_new if day_new > limits.new_cards_limit(today) else 0
 
 
 @require_POST

@@ -11,6 +11,7 @@ from django.core import mail
 from django.test import Client
 from django.urls import reverse
 
+from cards.interview import new_card_pace
 from prep.models import Plan, PlanItem, PlanWeek, Profile, Track
 from prep.services import PlanNotPossible, plan_generate, profile_save_and_replan
 from tests.conftest import link_in, signup_post
@@ -216,3 +217,23 @@ def test_the_profile_change_of_hours_rebuilds_the_plan(
     )
     assert "rebuilt" in response.content.decode()
     assert PlanItem.objects.filter(week__plan__user=owner).count() >= before
+
+
+def test_a_short_run_to_the_interview_paces_new_cards_to_meet_the_whole_track(
+    owner_client: Client, owner: Any, track: Track
+) -> None:
+    """Onboarding with the interview eight days out: the day's new cards are the pace
+    that meets the track's 30 cards by the date, above a limit of 2 a day, on the plan
+    page and in the drill."""
+    onboard(owner_client, track, interview="2026-12-01", hours="14")
+    profile = Profile.objects.get(user=owner)
+    expected = new_card_pace(unseen=30, today=TODAY, horizon=profile.horizon)
+    assert (profile.paced_new_cards, profile.paced_on) == (expected, TODAY)
+    Profile.objects.filter(pk=profile.pk).update(new_cards_per_day=2)
+    assert expected > 2
+    html = owner_client.get(reverse("plan")).content.decode()
+    assert f"{expected} new cards today, more than your 2 a day" in html
+    assert owner_client.get(reverse("drill")).context["counts"].new == expected
+    # With a limit at or above the pace, the limit stands and the page says nothing of it.
+    Profile.objects.filter(pk=profile.pk).update(new_cards_per_day=expected)
+    assert "more than your" not in owner_client.get(reverse("plan")).content.decode()
