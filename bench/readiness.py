@@ -26,9 +26,9 @@ session stops when the budget is spent, and what is left waits for the next day.
 **The day.** The nightly rollover as ``cards.rollover`` does it (new cards in deck order
 up to 10 a day, in interview mode at least the pace that meets the whole track by the
 date as far as the day's budget holds them; the backlog spread, and in interview mode the
-budget, lowest recall first, and the final sweep of the cards below the target), then the session as ``cards.queue`` orders it: due reviews
-most overdue first, new cards, same-day repeats. Grades go through the same pure
-functions ``cards.services.review_record`` calls (``cards.scheduling.next_state``,
+budget, lowest recall first, and the final sweep of the cards below the target), then
+the session as ``cards.queue`` orders it: due reviews most overdue first, new cards,
+same-day repeats. Grades go through the same pure functions ``cards.services.review_record`` calls (``cards.scheduling.next_state``,
 ``cards.interview.next_interval``, ``cards.memory.Model.after``); the database shell
 around them is mirrored here.
 
