@@ -28,7 +28,8 @@ up to 10 a day, in interview mode at least the pace that meets the whole track b
 date as far as the day's budget holds them; the backlog spread, and in interview mode the
 budget, lowest recall first, and the final sweep of the cards below the target), then
 the session as ``cards.queue`` orders it: due reviews most overdue first, new cards,
-same-day repeats. Grades go through the same pure functions ``cards.services.review_record`` calls (``cards.scheduling.next_state``,
+same-day repeats. Grades go through the same pure functions
+``cards.services.review_record`` calls (``cards.scheduling.next_state``,
 ``cards.interview.next_interval``, ``cards.memory.Model.after``); the database shell
 around them is mirrored here.
 
