@@ -73,7 +73,7 @@ def rollovers_run_due(
                     day=day,
                     limits=profile.limits,
                     topic_ids=current_week_topic_ids(user=c.user_id, today=day),
-                    track_topic_ids=track_topics.get(profile.track_id, ()),
+                    track_topic_ids=track_topics.get(profile.track_id or 0, ()),
                 )
                 if (profile.paced_new_cards, profile.paced_on) != (prepared.paced, day):
                     profile.paced_new_cards, profile.paced_on = prepared.paced, day
@@ -99,9 +99,7 @@ def pace_refresh(*, profile: Profile, day: dt.date) -> int:
         user_id=profile.user_id,
         day=day,
         horizon=profile.horizon,
-        track_topic_ids=track_topic_ids_many(track_ids=[profile.track_id]).get(profile.track_id, [])
-        if profile.track_id is not None
-        else [],
+        track_topic_ids=_track_topic_ids(profile),
     )
     Profile.objects.filter(pk=profile.pk).update(paced_new_cards=paced, paced_on=day)
     profile.paced_new_cards, profile.paced_on = paced, day
@@ -111,19 +109,20 @@ def pace_refresh(*, profile: Profile, day: dt.date) -> int:
 def rollover_one(*, profile: Profile, day: dt.date) -> Prepared:
     """Prepare one person's local date ``day`` now (``run_rollovers --user``): idempotent
     as the nightly one is."""
-    track_topics = (
-        track_topic_ids_many(track_ids=[profile.track_id]).get(profile.track_id, [])
-        if profile.track_id is not None
-        else []
-    )
     with transaction.atomic():
         prepared = rollover_prepare(
             user_id=profile.user_id,
             day=day,
             limits=profile.limits,
             topic_ids=current_week_topic_ids(user=profile.user_id, today=day),
-            track_topic_ids=track_topics,
+            track_topic_ids=_track_topic_ids(profile),
         )
         Profile.objects.filter(pk=profile.pk).update(paced_new_cards=prepared.paced, paced_on=day)
     profile.paced_new_cards, profile.paced_on = prepared.paced, day
     return prepared
+
+
+def _track_topic_ids(profile: Profile) -> list[int]:
+    if profile.track_id is None:
+        return []
+    return track_topic_ids_many(track_ids=[profile.track_id])[profile.track_id]
