@@ -111,9 +111,12 @@ class DailyLimits:
         is still better known on the day than one never met.
 
         In interview mode the day also brings in the paced new cards (``paced``, or what
-        the rollover of that day found), as far as that time left holds them.
+        the rollover of that day found), as far as that time left holds them; a limit of
+        0 (no new cards at all) stands.
         """
         limit = self.new_cards_limit(day)
+        if limit == 0:
+            return 0
         if paced is None:
             paced = self.paced_new_cards if day == self.paced_on else 0
         is_open = (
@@ -128,8 +131,9 @@ class DailyLimits:
 
     def new_cards_ceiling(self, day: dt.date) -> int:
         """The most :meth:`new_cards_on` can give on ``day``, whatever the reviews due."""
-        paced = self.paced_new_cards if day == self.paced_on else 0
-        return max(self.new_cards_limit(day), paced)
+        limit = self.new_cards_limit(day)
+        paced = self.paced_new_cards if day == self.paced_on and limit else 0
+        return max(limit, paced)
 
     def new_cards_stopped(self, day: dt.date, *, reviews_due: int) -> bool:
         return (

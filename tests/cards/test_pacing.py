@@ -67,6 +67,9 @@ def test_the_pace_raises_the_days_new_cards_as_far_as_the_budget_holds_them() ->
         paced_limits(DAY + dt.timedelta(days=14), paced=4, on=DAY).new_cards_on(DAY, reviews_due=0)
         == 10
     )
+    # No new cards at all, the person's choice, stands.
+    none = replace(limits, new_cards_per_day=0)
+    assert (none.new_cards_on(DAY, reviews_due=0), none.new_cards_ceiling(DAY)) == (0, 0)
     # On and after the interview: as without one.
     after = paced_limits(DAY, paced=30, on=DAY)
     assert after.new_cards_on(DAY, reviews_due=0) == 10
