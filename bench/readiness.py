@@ -64,7 +64,14 @@ import django  # noqa: E402
 django.setup()
 
 from cards.deckfile import read_deck  # noqa: E402
-from cards.interview import FSRS, SM2, Horizon, new_card_pace, next_interval  # noqa: E402
+from cards.interview import (  # noqa: E402
+    FSRS,
+    SM2,
+    Horizon,
+    new_card_pace,
+    new_card_review_dates,
+    next_interval,
+)
 from cards.memory import DEFAULT_PARAMETERS, Memory, Model  # noqa: E402
 from cards.queue import DailyLimits, DueCard, overdue_order  # noqa: E402
 from cards.rollover import final_sweep_cards, spread, sweep, sweep_days  # noqa: E402
@@ -176,6 +183,9 @@ def predicted(cards: list[Card], today: dt.date, horizon: Horizon, limits: Daily
             today=today,
             horizon=horizon,
             unseen=len(unseen),
+            cap=lambda day: limits.review_cap(day=day, seconds_per_review=SECONDS_PER_SHOWING),
+            load=due,
+            showings=lambda day: new_card_review_dates(model=APP, met_on=day, horizon=horizon),
             allowance=lambda day, left: (
                 limits.new_cards_on(
                     day,
@@ -382,6 +392,12 @@ def main() -> None:
     parser.add_argument("--new-per-day", type=int, default=NEW_PER_DAY)
     parser.add_argument("--no-new-card-stop", action="store_true")
     parser.add_argument("--no-pace", action="store_true")
+    parser.add_argument(
+        "--minutes",
+        type=lambda text: [int(m) for m in text.split(",")],
+        default=[15, 30],
+        help="daily budgets, comma-separated (default 15,30)",
+    )
     args = parser.parse_args()
     NEW_PER_DAY, NEW_CARD_STOP = args.new_per_day, not args.no_new_card_stop
     PACE = not args.no_pace
@@ -400,7 +416,7 @@ def main() -> None:
     print(header)
     print("-" * len(header))
     for horizon_days in (14, 28, 42):
-        for minutes in (15, 30):
+        for minutes in args.minutes:
             for strategy in STRATEGIES:
                 runs = [
                     simulate(

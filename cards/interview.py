@@ -39,6 +39,8 @@ from dataclasses import dataclass
 from cards.memory import AGAIN_QUALITY, GOOD_QUALITY, Memory, Model
 
 DEFAULT_TARGET = 0.9
+# What a new card costs in showings on its first day: its first answer and a repeat.
+NEW_CARD_SHOWINGS = 2
 SM2, FSRS = "sm2", "fsrs"
 # Predicted recall follows both outcomes of this many future reviews, then the likelier.
 BRANCHED_REVIEWS = 3
@@ -241,10 +243,21 @@ def reviews_to_keep(
     if day >= horizon.interview:
         below = model.recall_on(memory, last, horizon.interview) < horizon.target
         return int(below)
-    reviews = 0
-    while day < horizon.interview and reviews < MAX_KEEP_REVIEWS:
+    return len(review_dates(model=model, memory=memory, last=last, due=day, horizon=horizon))
+
+
+def review_dates(
+    *, model: Model, memory: Memory, last: dt.date, due: dt.date, horizon: Horizon
+) -> list[dt.date]:
+    """The days before the interview a card last graded ``last`` and due ``due`` is
+    reviewed if the schedule is kept and each review is remembered (Good)."""
+    assert horizon.interview is not None
+    dates: list[dt.date] = []
+    day = due
+    while day < horizon.interview and len(dates) < MAX_KEEP_REVIEWS:
         memory = model.after(memory, GOOD_QUALITY, (day - last).days)
-        last, reviews = day, reviews + 1
+        last = day
+        dates.append(day)
         day += dt.timedelta(
             days=capped_interval(
                 model=model,
@@ -254,4 +267,27 @@ def reviews_to_keep(
                 horizon=horizon,
             )
         )
-    return reviews
+    return dates
+
+
+@functools.lru_cache(maxsize=256)
+def new_card_review_dates(
+    *, model: Model, met_on: dt.date, horizon: Horizon
+) -> tuple[dt.date, ...]:
+    """The showings of a card met for the first time on ``met_on``, before the interview,
+    if the schedule is kept: its first day (answered wrong, repeated to Good), then each
+    review remembered (:func:`review_dates`). The days the drill's time goes to it."""
+    if not horizon.active(met_on):
+        return ()
+    memory = model.after(model.after(None, AGAIN_QUALITY, 0), GOOD_QUALITY, 0)
+    due = met_on + dt.timedelta(
+        days=capped_interval(
+            model=model,
+            memory=memory,
+            today=met_on,
+            interval=model.interval(memory, horizon.target),
+            horizon=horizon,
+        )
+    )
+    later = review_dates(model=model, memory=memory, last=met_on, due=due, horizon=horizon)
+    return (met_on,) * NEW_CARD_SHOWINGS + tuple(later)

@@ -41,7 +41,7 @@ from django.db.models import (
     When,
 )
 
-from cards.interview import SM2, Horizon, new_card_days_open
+from cards.interview import NEW_CARD_SHOWINGS, SM2, Horizon, new_card_days_open
 from cards.memory import DEFAULT_RETENTION
 from cards.models import (
     Card,
@@ -54,8 +54,6 @@ from cards.models import (
 
 # The time a review takes when a person has no measured answers yet (the benchmark's too).
 DEFAULT_SECONDS_PER_REVIEW = 8.0
-# What a new card costs in showings on its first day: its first answer and a repeat.
-NEW_CARD_SHOWINGS = 2
 
 
 @dataclass(frozen=True)

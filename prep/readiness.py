@@ -22,10 +22,17 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
-from cards.interview import Horizon, expected_recall, new_card_recall, reviews_to_keep
+from cards.interview import (
+    NEW_CARD_SHOWINGS,
+    Horizon,
+    expected_recall,
+    new_card_recall,
+    reviews_to_keep,
+)
 from cards.memory import Memory, Model
 
 
@@ -121,18 +128,36 @@ def new_card_days(
     horizon: Horizon,
     unseen: int,
     allowance: Callable[[dt.date, int], int],
+    cap: Callable[[dt.date], int] | None = None,
+    load: Mapping[dt.date, int] | None = None,
+    showings: Callable[[dt.date], Sequence[dt.date]] | None = None,
 ) -> list[dt.date]:
     """The day each of the next ``unseen`` new cards is met if the schedule is kept: up to
     ``allowance(day, left)`` a day (the day's new-card limit less those already met, with
     ``left`` of the cards still unmet that morning, which interview mode paces) from today
-    to the day before the interview; the cards left after that are not met."""
+    to the day before the interview; the cards left after that are not met.
+
+    With a daily ``cap`` on showings (interview mode's time budget), a day meets only the
+    new cards the time left holds, two showings each: the time left is the cap less the
+    reviews of studied cards that day (``load``) and the ``showings(met_on)`` of the cards
+    this projection has met already."""
     days: list[dt.date] = []
     if horizon.interview is None:
         return days
+    projected: dict[dt.date, int] = defaultdict(int)
+    load = load or {}
     day = today
     while day < horizon.interview and len(days) < unseen:
         left = unseen - len(days)
-        days.extend([day] * max(0, min(allowance(day, left), left)))
+        n = min(allowance(day, left), left)
+        if cap is not None:
+            busy = load.get(day, 0) + projected[day]
+            n = min(n, (cap(day) - busy) // NEW_CARD_SHOWINGS)
+        n = max(n, 0)
+        days.extend([day] * n)
+        if showings is not None and n:
+            for shown_on in showings(day):
+                projected[shown_on] += n
         day += dt.timedelta(days=1)
     return days
 

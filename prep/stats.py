@@ -12,7 +12,7 @@ from django.contrib.auth.models import User
 from django.core.cache import cache
 from django.db.models import Count, Q
 
-from cards.interview import new_card_pace
+from cards.interview import new_card_pace, new_card_review_dates
 from cards.memory import Memory
 from cards.models import LEARNING, MATURE, Card, ReviewLog, ReviewState, Topic
 from cards.queue import Done, done_on
@@ -379,16 +379,21 @@ def interview_readiness(
         )
         for s in chosen
     ]
+    model = memory_model(user_id=user.pk)
     return readiness(
         topics=topics,
         cards=cards,
         today=today,
         horizon=horizon,
-        model=memory_model(user_id=user.pk),
+        model=model,
         upcoming=new_card_days(
             today=today,
             horizon=horizon,
             unseen=sum(t.unseen for t in topics),
+            # The day's time holds the reviews due then and the cards met before it.
+            cap=lambda day: limits.review_cap(day=day, seconds_per_review=pace),
+            load=due_on,
+            showings=lambda day: new_card_review_dates(model=model, met_on=day, horizon=horizon),
             allowance=lambda day, left: (
                 limits.new_cards_on(
                     day,

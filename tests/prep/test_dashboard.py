@@ -207,6 +207,33 @@ def test_cards_the_schedule_will_still_bring_in_count_with_their_expected_recall
     assert known.overall.expected > result.overall.expected
 
 
+def test_new_cards_are_projected_only_into_the_time_a_tight_budget_leaves() -> None:
+    """A day meets the new cards its showings hold after the reviews due then and the
+    later showings of the cards met before it, two showings each: a person with a few
+    minutes a day is not promised ten new cards a day."""
+    interview = TODAY + dt.timedelta(days=10)
+    horizon = Horizon(interview=interview)
+    second = TODAY + dt.timedelta(days=1)
+    days = new_card_days(
+        today=TODAY,
+        horizon=horizon,
+        unseen=100,
+        allowance=lambda day, left: 10,
+        cap=lambda day: 20,
+        load={TODAY: 14, second: 4},
+        # A card met on a day shows twice that day and once the next.
+        showings=lambda day: (day, day, day + dt.timedelta(days=1)),
+    )
+    # Today 6 showings left: 3 cards. Tomorrow 20 - 4 - 3 = 13: 6 cards. Then 20 - 6 = 14: 7.
+    assert days[:3] == [TODAY] * 3
+    assert days[3:9] == [second] * 6
+    assert days[9:16] == [TODAY + dt.timedelta(days=2)] * 7
+    unbounded = new_card_days(
+        today=TODAY, horizon=horizon, unseen=100, allowance=lambda day, left: 10
+    )
+    assert unbounded[:10] == [TODAY] * 10
+
+
 def test_every_card_the_schedule_still_brings_in_counts_once_whatever_the_topic() -> None:
     """Each upcoming day is one card of one topic: none is lost where a topic's unseen
     cards end (one was, at every topic boundary, and the prediction fell short)."""
