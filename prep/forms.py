@@ -126,6 +126,7 @@ class ProfileForm(forms.ModelForm[Profile]):
             "scheduler",
             "desired_retention",
             "suspend_leeches",
+            "pace_new_cards",
         )
         widgets = {
             "reminder_time": forms.TimeInput(attrs={"type": "time"}, format="%H:%M"),
@@ -137,6 +138,7 @@ class ProfileForm(forms.ModelForm[Profile]):
             "remind_when_empty": "Send the daily e-mail even when nothing is due",
             "grading": "Grade buttons in the drill",
             "suspend_leeches": "Suspend leeches automatically",
+            "pace_new_cards": "Pace new cards to the interview date",
         }
         help_texts = {"remind_when_empty": ""}
 

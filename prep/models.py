@@ -86,6 +86,7 @@ LIMIT_FIELDS = (
     "extra_new_cards",
     "extra_new_on",
     "suspend_leeches",
+    "pace_new_cards",
     "paced_new_cards",
     "paced_on",
 )
@@ -164,6 +165,12 @@ class Profile(models.Model):
         default=0, validators=[MaxValueValidator(200)]
     )
     extra_new_on = models.DateField(null=True, blank=True)
+    pace_new_cards = models.BooleanField(
+        default=True,
+        help_text="With an interview date ahead, bring in more new cards than the daily limit "
+        "when that is what meeting every card of your track by the date takes, as far as your "
+        "daily minutes hold them.",
+    )
     # Interview mode: the new cards a day that meet the track by the date, as the nightly
     # rollover of ``paced_on`` (a local date) found them (cards.interview.new_card_pace).
     paced_new_cards = models.PositiveIntegerField(default=0, editable=False)
@@ -214,7 +221,7 @@ class Profile(models.Model):
             minutes_per_day=float(self.hours_per_week) * 60 / 7 * DRILL_SHARE,
             extra_new_cards=self.extra_new_cards,
             extra_new_on=self.extra_new_on,
-            paced_new_cards=self.paced_new_cards,
+            paced_new_cards=self.paced_new_cards if self.pace_new_cards else 0,
             paced_on=self.paced_on,
             suspend_leeches=self.suspend_leeches,
         )

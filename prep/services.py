@@ -336,6 +336,7 @@ def profile_save_and_replan(
     """Save profile settings; a change to the date, hours or track re-plans from today.
     A new date (or none) in place of one that has passed answers "keep going?" too."""
     changed = any(getattr(profile, name) != fields[name] for name in PLAN_FIELDS if name in fields)
+    pacing = "pace_new_cards" in fields and fields["pace_new_cards"] != profile.pace_new_cards
     if (
         profile.interview_passed(today)
         and "interview_date" in fields
@@ -346,6 +347,8 @@ def profile_save_and_replan(
     plannable = bool(profile.onboarded_at and profile.track and profile.interview_date)
     if changed and plannable and profile.interview_date > today:  # type: ignore[operator]
         return plan_generate(user=profile.user, today=today)
+    if pacing:
+        pace_refresh(profile=profile, day=today)
     return None
 
 

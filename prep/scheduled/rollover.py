@@ -73,7 +73,9 @@ def rollovers_run_due(
                     day=day,
                     limits=profile.limits,
                     topic_ids=current_week_topic_ids(user=c.user_id, today=day),
-                    track_topic_ids=track_topics.get(profile.track_id or 0, ()),
+                    track_topic_ids=track_topics.get(profile.track_id or 0, ())
+                    if profile.pace_new_cards
+                    else (),
                 )
                 if (profile.paced_new_cards, profile.paced_on) != (prepared.paced, day):
                     profile.paced_new_cards, profile.paced_on = prepared.paced, day
@@ -123,6 +125,7 @@ def rollover_one(*, profile: Profile, day: dt.date) -> Prepared:
 
 
 def _track_topic_ids(profile: Profile) -> list[int]:
-    if profile.track_id is None:
+    """The topics whose unseen cards set the pace: none when the person turned it off."""
+    if profile.track_id is None or not profile.pace_new_cards:
         return []
     return track_topic_ids_many(track_ids=[profile.track_id])[profile.track_id]

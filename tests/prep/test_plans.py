@@ -237,3 +237,32 @@ def test_a_short_run_to_the_interview_paces_new_cards_to_meet_the_whole_track(
     # With a limit at or above the pace, the limit stands and the page says nothing of it.
     Profile.objects.filter(pk=profile.pk).update(new_cards_per_day=expected)
     assert "more than your" not in owner_client.get(reverse("plan")).content.decode()
+
+
+def test_the_pace_can_be_turned_off_on_the_profile_and_on_again(
+    owner_client: Client, owner: Any, track: Track
+) -> None:
+    onboard(owner_client, track, interview="2026-12-01", hours="14")
+    profile = Profile.objects.get(user=owner)
+    Profile.objects.filter(pk=profile.pk).update(new_cards_per_day=2)
+    paced = profile.paced_new_cards
+    assert paced > 2
+    settings = {
+        "time_zone": "Europe/Berlin",
+        "reminder_time": "07:30",
+        "new_cards_per_day": "2",
+        "max_reviews_per_day": "150",
+        "interview_date": "2026-12-01",
+        "hours_per_week": "14",
+        "track": str(track.pk),
+        "grading": profile.grading,
+        "scheduler": profile.scheduler,
+        "desired_retention": str(profile.desired_retention),
+    }
+    response = owner_client.post(reverse("profile"), settings)  # the box left unticked
+    assert response.status_code == 302
+    assert Profile.objects.get(pk=profile.pk).pace_new_cards is False
+    assert owner_client.get(reverse("drill")).context["counts"].new == 2
+    assert "more than your" not in owner_client.get(reverse("plan")).content.decode()
+    owner_client.post(reverse("profile"), {**settings, "pace_new_cards": "on"})
+    assert owner_client.get(reverse("drill")).context["counts"].new == paced
