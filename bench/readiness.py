@@ -257,10 +257,15 @@ def rollover(cards: list[Card], today: dt.date, limits: DailyLimits) -> DailyLim
             card.introduced, card.due = True, today
             room -= 1
     cap = limits.review_cap(day=today, seconds_per_review=SECONDS_PER_SHOWING)
+    kept = limits.reviews_kept(
+        day=today,
+        seconds_per_review=SECONDS_PER_SHOWING,
+        cards_to_meet=any(c.memory is None for c in cards),
+    )
     at_risk = limits.horizon.active(today)
     seen = [c for c in cards if c.memory is not None]
     due = [c for c in seen if c.due <= today and c.repeat_on != today]
-    if len(due) > cap:
+    if len(due) > kept:
         moves = spread(
             cards=[
                 DueCard(
@@ -273,8 +278,8 @@ def rollover(cards: list[Card], today: dt.date, limits: DailyLimits) -> DailyLim
                 for c in due
             ],
             day=today,
-            cap=cap,
-            later_cap=cap,
+            cap=kept,
+            later_cap=kept,
             already_due=_later(seen, today),
             at_risk_first=at_risk,
         )

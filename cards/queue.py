@@ -56,6 +56,11 @@ from cards.models import (
 DEFAULT_SECONDS_PER_REVIEW = 8.0
 
 
+# Interview mode keeps at most this share of a day's time for its new cards while the
+# reviews due would fill it (DailyLimits.reviews_kept).
+NEW_CARD_TIME_SHARE = 0.3
+
+
 @dataclass(frozen=True)
 class DailyLimits:
     """How much of a day a person gives to the drill (their profile says)."""
@@ -126,6 +131,19 @@ class DailyLimits:
         room = max(0, (cap - reviews_due) // NEW_CARD_SHOWINGS)
         base = limit if is_open else min(limit, room)
         return max(base, min(paced, room)) if self.horizon.active(day) else base
+
+    def reviews_kept(self, *, day: dt.date, seconds_per_review: float, cards_to_meet: bool) -> int:
+        """The reviews the nightly rollover keeps on ``day`` (the rest moves on, never
+        dropped): the day's cap, less, in interview mode while cards are left to meet and
+        a new card can still be learned by the date, the time of the day's new cards (two
+        showings each, at most ``NEW_CARD_TIME_SHARE`` of the day). With little time a
+        day, a card never met is worth more on the day than one more look at a known one."""
+        cap = self.review_cap(day=day, seconds_per_review=seconds_per_review)
+        if not (cards_to_meet and new_card_days_open(today=day, horizon=self.horizon) > 0):
+            return cap
+        new = self.new_cards_on(day, reviews_due=0, seconds_per_review=seconds_per_review)
+        reserve = min(int(cap * NEW_CARD_TIME_SHARE), NEW_CARD_SHOWINGS * new)
+        return max(cap - reserve, 1)
 
     def new_cards_ceiling(self, day: dt.date) -> int:
         """The most :meth:`new_cards_on` can give on ``day``, whatever the reviews due."""

@@ -24,7 +24,9 @@ twice on one date changes nothing the second time):
 
 3. **Interview mode** (an interview date ahead). The day's reviews are also sized to the
    drill's daily minutes at the user's measured seconds per review
-   (:meth:`cards.queue.DailyLimits.review_cap`), and the cards kept today are the most at
+   (:meth:`cards.queue.DailyLimits.review_cap`), less, while cards are left to meet, the
+   time of the day's new cards (at most ``NEW_CARD_TIME_SHARE`` of it,
+   :meth:`cards.queue.DailyLimits.reviews_kept`), and the cards kept today are the most at
    risk (lowest probability of recall today), the rest spread as above, never dropped.
    Then the **final sweep** over the last days: every studied card not due again before
    the interview whose predicted recall on the day is below the target comes back once
@@ -199,10 +201,20 @@ def rollover_prepare(
             introduced = len(cards)
 
     day_cap = limits.review_cap(day=day, seconds_per_review=pace)
-    cap = max(day_cap - done.reviewed, 0)
+    kept = limits.reviews_kept(
+        day=day,
+        seconds_per_review=pace,
+        cards_to_meet=interview_mode
+        and (states.waiting_new().exists() or unseen_cards(user_id).exists()),
+    )
     model = memory_model(user_id=user_id)
     moved = _spread_backlog(
-        states=states, day=day, cap=cap, day_cap=day_cap, model=model, at_risk=interview_mode
+        states=states,
+        day=day,
+        cap=max(kept - done.reviewed, 0),
+        day_cap=kept,
+        model=model,
+        at_risk=interview_mode,
     )
     swept = 0
     if interview_mode:

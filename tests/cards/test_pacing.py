@@ -9,10 +9,10 @@ from typing import Any
 
 from cards.interview import Horizon, new_card_days_open, new_card_pace, new_cards_open
 from cards.memory import Model
-from cards.models import ReviewState
+from cards.models import Card, ReviewState
 from cards.queue import DailyLimits, queue_counts
 from cards.rollover import rollover_prepare
-from tests.integration.builders import deck
+from tests.integration.builders import deck, reviewed
 
 DAY = dt.date(2027, 3, 1)
 
@@ -104,3 +104,43 @@ def test_the_rollover_paces_the_tracks_cards_and_the_drill_shows_them(owner: Any
     # Without a track (or an interview) there is no pace.
     plain = rollover_prepare(user_id=owner.pk, day=DAY, limits=limits, topic_ids=[])
     assert plain.paced == 0
+
+
+def test_with_cards_left_to_meet_a_full_day_of_reviews_leaves_time_for_new_ones() -> None:
+    interview = DAY + dt.timedelta(days=30)
+    five_minutes = DailyLimits(
+        new_cards_per_day=10,
+        max_reviews_per_day=500,
+        horizon=Horizon(interview=interview),
+        minutes_per_day=5,  # 37 showings at 8 s
+    )
+    assert five_minutes.review_cap(day=DAY, seconds_per_review=8) == 37
+    # 30% of the day (11 showings) stays for new cards; the rest of the reviews move on.
+    assert five_minutes.reviews_kept(day=DAY, seconds_per_review=8, cards_to_meet=True) == 26
+    assert five_minutes.reviews_kept(day=DAY, seconds_per_review=8, cards_to_meet=False) == 37
+    # Plenty of time: the new cards' two showings each, no more.
+    hour = replace(five_minutes, minutes_per_day=60)
+    assert hour.reviews_kept(day=DAY, seconds_per_review=8, cards_to_meet=True) == 450 - 20
+    # Once a new card could no longer be learned by the date, reviews keep the whole day.
+    late = interview - dt.timedelta(days=1)
+    assert five_minutes.reviews_kept(day=late, seconds_per_review=8, cards_to_meet=True) == 37
+    # No interview: the review limit, as always.
+    plain = DailyLimits(new_cards_per_day=10, max_reviews_per_day=150)
+    assert plain.reviews_kept(day=DAY, seconds_per_review=8, cards_to_meet=True) == 150
+
+
+def test_the_rollover_moves_reviews_to_leave_the_new_cards_their_time(owner: Any) -> None:
+    topics = deck(topics=1, cards_each=60)
+    cards = list(Card.objects.order_by("id"))
+    reviewed(owner, cards[:50], due=DAY)  # 50 due; 10 cards never met
+    limits = DailyLimits(
+        new_cards_per_day=10,
+        max_reviews_per_day=500,
+        horizon=Horizon(interview=DAY + dt.timedelta(days=30)),
+        minutes_per_day=5,
+    )
+    prepared = rollover_prepare(user_id=owner.pk, day=DAY, limits=limits, topic_ids=[topics[0].pk])
+    assert prepared.moved == 50 - 26
+    counts = queue_counts(user=owner, limits=limits, today=DAY)
+    assert (counts.due, counts.new) == (26, 10)
+    assert ReviewState.objects.filter(user=owner, due=DAY + dt.timedelta(days=1)).count() == 24
