@@ -12,6 +12,7 @@ from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
+from pathlib import Path
 from typing import Any
 
 from django.conf import settings
@@ -81,11 +82,16 @@ def _reply_code(error: BaseException) -> int | None:
     return None
 
 
+# Where the message itself goes to the server: smtplib's DATA step, and the SMTP
+# backend's own when it pipelines (config.mail.send_data).
+_DATA_STEPS = {("smtplib.py", "data"), ("mail.py", "send_data")}
+
+
 def _in_data_phase(error: BaseException) -> bool:
-    """Whether the link broke after the message itself was sent (smtplib's DATA step):
-    then the server may have accepted it."""
+    """Whether the link broke after the message itself was sent (the DATA step): then the
+    server may have accepted it."""
     return any(
-        frame.name == "data" and frame.filename.endswith("smtplib.py")
+        (Path(frame.filename).name, frame.name) in _DATA_STEPS
         for frame in traceback.extract_tb(error.__traceback__)
     )
 
