@@ -9,7 +9,7 @@ import pytest
 from django.core.mail.backends.smtp import EmailBackend
 
 from config.mail import SmtpBackend
-from prep.emails import BatchRenderer, email_message, email_render
+from prep.emails import BatchRenderer, _address, _formatted_address, email_message, email_render
 from tests.integration.smtp_sink import SinkHandler, SmtpSink
 
 HEADERS = {
@@ -213,3 +213,20 @@ def test_a_real_server_receives_from_our_backend_what_djangos_sends(
     assert ours == djangos
     assert ours[0] == ["a@example.com", "z@example.com", "b@example.com"]
     assert b"\r\n.dot line\r\n..two\r\n" in ours[1][0]
+
+
+@pytest.mark.parametrize(
+    "address",
+    [
+        "lena@example.com",
+        "x.y+z@sub.example.org",
+        "o'brien!#$%&*/=?^_`{|}~-@ex-ample.co.uk",
+        "Zoë <zoe@example.com>",
+        "Lena <lena@example.com>",
+        '"a b"@example.com',
+        "a..b@example.com",
+        "user@[127.0.0.1]",
+    ],
+)
+def test_a_bare_address_is_written_as_parsing_and_formatting_would(address: str) -> None:
+    assert _address(address) == _formatted_address(address)
