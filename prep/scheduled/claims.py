@@ -192,10 +192,23 @@ def deliveries_move(
         return []
     table = EmailDelivery._meta.db_table
     if _is_postgres():
-        marks, id_params = "= ANY(%s::bigint[])", [ids]
+        # Joined to the ids, the rows are found by primary key and their status checked
+        # on each. Written ``WHERE id IN (...) AND status = ...``, PostgreSQL may AND in the
+        # partial index of pending deliveries, which the statistics think small (a
+        # morning's claim adds 100,000 queued rows within a minute) and then scan it whole
+        # for every chunk: most of the database's time in the 100,000-user benchmark.
+        sql = (
+            f"UPDATE {table} AS d SET status = %s{extra} FROM unnest(%s::bigint[]) AS v(id) "
+            f"WHERE d.id = v.id AND d.status = %s RETURNING d.id"
+        )
+        id_params: list[Any] = [ids]
     else:
-        marks, id_params = "IN (" + ", ".join(["%s"] * len(ids)) + ")", ids
-    sql = f"UPDATE {table} SET status = %s{extra} WHERE id {marks} AND status = %s RETURNING id"
+        marks = ", ".join(["%s"] * len(ids))
+        sql = (
+            f"UPDATE {table} SET status = %s{extra} WHERE id IN ({marks}) AND status = %s "
+            "RETURNING id"
+        )
+        id_params = ids
     with connection.cursor() as cursor:
         cursor.execute(sql, db_params([to_status, *params, *id_params, from_status]))
         return [row[0] for row in cursor.fetchall()]

@@ -121,11 +121,16 @@ def reminders_send_batch(
     budget = settings.CADENCE_REMINDER_BATCH_SECONDS if time_budget is None else time_budget
     deadline = time.monotonic() + budget
     result = SendResult()
-    deliveries = list(
-        EmailDelivery.objects.filter(id__in=list(delivery_ids), status=Status.QUEUED)
+    # By id alone, the status checked here: a filter on it could lead PostgreSQL to the
+    # partial index of pending deliveries (see claims.deliveries_move). A row read queued
+    # is only claimed by the compare-and-set before its chunk goes out, as before.
+    deliveries = [
+        d
+        for d in EmailDelivery.objects.filter(id__in=list(delivery_ids))
         .select_related("user__profile")
         .order_by("id")
-    )
+        if d.status == Status.QUEUED
+    ]
     result.not_queued = len(set(delivery_ids)) - len(deliveries)
     max_delay = dt.timedelta(seconds=settings.CADENCE_REMINDER_MAX_DELAY)
 
