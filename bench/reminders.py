@@ -8,10 +8,15 @@ It creates a throw-away database with the built-in deck and tracks and N users (
 100,000) spread over six time zones, each with 8 cards under review (most due), an active
 plan whose current week has a topic and three items. Every user's reminder is made due
 now. Then it starts a private Redis, an SMTP sink in its own process (tests/integration/
-smtp_sink.py, which counts what it accepts) and a Celery worker (prefork, two processes
-a core), enqueues the reminder sweep once (as beat does every minute) and times until the
-sink has accepted every e-mail. It reports e-mails per second and the total time, and
-checks the guarantee: one e-mail per user, every delivery sent.
+smtp_sink.py: a real SMTP server that offers PIPELINING, as most do, so each e-mail takes
+two round trips, and counts each message at its final dot) and a Celery worker (prefork,
+two processes a core), enqueues the reminder sweep once (as beat does every minute) and
+times until the sink has accepted every e-mail. It reports e-mails per second, the total
+time, the CPU seconds of the worker, the sink and the PostgreSQL backends of its
+database, and checks the guarantee: one e-mail per user, every delivery sent.
+
+``--keep`` leaves the database, and ``--reuse`` runs again on it (its deliveries deleted,
+every reminder due again): a run without the minute of set-up.
 """
 
 from __future__ import annotations
@@ -65,6 +70,12 @@ def main() -> None:
     # Two worker processes a core: a sender waits on the SMTP server between messages.
     parser.add_argument("--concurrency", type=int, default=2 * (os.cpu_count() or 1))
     parser.add_argument("--keep", action="store_true", help="Keep the database afterwards.")
+    parser.add_argument(
+        "--reuse",
+        action="store_true",
+        help="Use the database a --keep run left (the same --users): its deliveries are "
+        "deleted and every reminder made due again, instead of building it anew.",
+    )
     parser.add_argument("--db-name", default="cadence_bench_reminders")
     parser.add_argument("--redis-port", type=int, default=0, help="0: any free port")
     parser.add_argument("--smtp-port", type=int, default=0, help="0: any free port")
@@ -123,10 +134,19 @@ def main() -> None:
     # Not test_<name>: the benchmark must not clobber a test run's database.
     connection.settings_dict["TEST"]["NAME"] = args.db_name
     old_name = connection.settings_dict["NAME"]
-    connection.creation.create_test_db(verbosity=0, autoclobber=True)
+    if args.reuse:
+        connection.close()
+        connection.settings_dict["NAME"] = args.db_name
+    else:
+        connection.creation.create_test_db(verbosity=0, autoclobber=True)
     try:
         started = time.monotonic()
-        populate(args.users)
+        if args.reuse:
+            users = make_due()
+            if users != args.users:
+                sys.exit(f"the kept database has {users:,} users, not {args.users:,}")
+        else:
+            populate(args.users)
         print(f"set-up: {args.users:,} users in {time.monotonic() - started:.0f} s")
         sink = start(
             [
@@ -203,6 +223,34 @@ def session_cpu(session: int) -> float:
     return total / ticks
 
 
+class DatabaseCpu:
+    """CPU seconds of the PostgreSQL backends serving one database on this machine, read
+    from /proc at each :meth:`sample`: backends come and go (a worker's connection lives
+    CONN_MAX_AGE), so each is read while it lives and kept at its last reading."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.ticks = os.sysconf("SC_CLK_TCK")
+        self.seen: dict[int, int] = {}
+        self.sample()
+        self.before = dict(self.seen)
+
+    def sample(self) -> None:
+        for proc in Path("/proc").glob("[0-9]*"):
+            try:
+                command = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode("latin-1")
+                if not command.startswith("postgres:") or f" {self.name} " not in command:
+                    continue
+                fields = (proc / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            self.seen[int(proc.name)] = int(fields[11]) + int(fields[12])
+
+    def used(self) -> float:
+        self.sample()
+        return sum(t - self.before.get(pid, 0) for pid, t in self.seen.items()) / self.ticks
+
+
 def populate(count: int) -> None:
     from django.contrib.auth import get_user_model
     from django.core.management import call_command
@@ -270,8 +318,9 @@ def populate(count: int) -> None:
         )
         cursor.execute(
             """
-            INSERT INTO prep_planitem (week_id, topic_id, kind, title, minutes, "order", done_at)
-            SELECT w.id, %s, k.kind, k.title, k.minutes, k.ord, NULL
+            INSERT INTO prep_planitem (week_id, topic_id, kind, title, minutes, "order", done_at,
+                ticked_by_drill)
+            SELECT w.id, %s, k.kind, k.title, k.minutes, k.ord, NULL, false
             FROM prep_planweek w
             CROSS JOIN (VALUES ('derive', 'Derive the Bradley-Terry reward loss', 45, 0),
                                ('sketch', 'Sketch the RLHF pipeline end to end', 60, 1),
@@ -280,7 +329,20 @@ def populate(count: int) -> None:
             [topic.pk],
         )
         cursor.execute("ANALYZE")
-    # Everyone's reminder is due now, for their own local date.
+    make_due()
+
+
+def make_due() -> int:
+    """Everyone's reminder due now, for their own local date, and no delivery recorded
+    yet; the number of users."""
+    from django.contrib.auth import get_user_model
+    from django.utils import timezone
+
+    from prep.models import EmailDelivery, Profile
+
+    now = timezone.now()
+    EmailDelivery.objects.all().delete()
+    Profile.objects.update(last_reminder_on=None)
     for zone in ZONES:
         Profile.objects.filter(time_zone=zone).update(
             next_reminder_at=now - dt.timedelta(minutes=1),
@@ -288,6 +350,12 @@ def populate(count: int) -> None:
             next_rollover_at=now + dt.timedelta(days=1),
             next_rollover_on=now.astimezone(ZoneInfo(zone)).date() + dt.timedelta(days=1),
         )
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        # Each run starts from tables alike, without the last run's dead rows.
+        cursor.execute("VACUUM ANALYZE prep_emaildelivery, prep_profile")
+    return get_user_model().objects.count()
 
 
 def run(
@@ -302,7 +370,11 @@ def run(
         lines = sink_log.read_text().split()
         return int(lines[-1]) if len(lines) > 1 and lines[-1].isdigit() else 0
 
+    from django.db import connection
+
+    database = str(connection.settings_dict["NAME"])
     cpu_before = session_cpu(worker.pid), session_cpu(sink.pid)
+    database_cpu = DatabaseCpu(database)
     started = time.monotonic()
     send_due_reminders.delay()
     first_at = None
@@ -311,6 +383,7 @@ def run(
         now = time.monotonic()
         if first_at is None and accepted() > 0:
             first_at = now
+        database_cpu.sample()
         if now - last_report >= 10:
             print(f"  {now - started:5.0f} s: {accepted():,} accepted")
             last_report = now
@@ -321,6 +394,7 @@ def run(
     total = time.monotonic() - started
     worker_cpu = session_cpu(worker.pid) - cpu_before[0]
     sink_cpu = session_cpu(sink.pid) - cpu_before[1]
+    database_cpu_used = database_cpu.used()
     sent = accepted()
     statuses = dict(
         EmailDelivery.objects.values_list("status")
@@ -335,8 +409,8 @@ def run(
         print(f"first e-mail after {first_at - started:.1f} s")
     print(
         f"CPU: worker {worker_cpu:.1f} s ({1000 * worker_cpu / max(sent, 1):.2f} ms an e-mail), "
-        f"SMTP sink {sink_cpu:.1f} s (PostgreSQL not counted); 1-minute load at the end "
-        f"{os.getloadavg()[0]:.1f}"
+        f"SMTP sink {sink_cpu:.1f} s, PostgreSQL backends {database_cpu_used:.1f} s; "
+        f"1-minute load at the end {os.getloadavg()[0]:.1f}"
     )
     print(f"deliveries by status: {statuses}")
     print(f"users with more than one delivery: {per_user.count()}")

@@ -6,6 +6,7 @@ of ``.eml`` files opens in any mail client and is easy to read in tests and by h
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import smtplib
@@ -50,7 +51,10 @@ _PLAIN_ADDRESS = re.compile(
 class SmtpBackend(smtp.EmailBackend):
     """Django's SMTP backend, taking a message's bytes from its ``wire_bytes()`` when it
     has one (prep.emails.CadenceEmail: the same bytes, written directly), and parsing
-    each address once. Other messages go the usual way."""
+    each address once. Other messages go the usual way.
+
+    Such a message goes out pipelined (RFC 2920) when the server offers PIPELINING: see
+    :func:`sendmail_pipelined`."""
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -65,13 +69,16 @@ class SmtpBackend(smtp.EmailBackend):
         recipients = email_message.recipients()
         if not recipients:
             return False
-        assert self.connection is not None
+        connection = self.connection
+        assert connection is not None
+        sender = self._address(email_message.from_email)
+        to = [self._address(address) for address in recipients]
         try:
-            self.connection.sendmail(
-                self._address(email_message.from_email),
-                [self._address(address) for address in recipients],
-                data,
-            )
+            connection.ehlo_or_helo_if_needed()
+            if connection.has_extn("pipelining"):
+                sendmail_pipelined(connection, sender, to, data)
+            else:
+                connection.sendmail(sender, to, data)
         except smtplib.SMTPException:
             if not self.fail_silently:
                 raise
@@ -85,3 +92,83 @@ class SmtpBackend(smtp.EmailBackend):
         if prepared is None:
             prepared = self._prepared[address] = self.prep_address(address)
         return prepared
+
+
+_LEADING_PERIOD = re.compile(rb"(?m)^\.")
+
+
+def sendmail_pipelined(
+    connection: smtplib.SMTP, sender: str, recipients: Sequence[str], data: bytes
+) -> dict[str, tuple[int, bytes]]:
+    """``smtplib.SMTP.sendmail`` with RFC 2920 pipelining, for a server that offers it:
+    the envelope (MAIL, each RCPT, DATA) in one write and the message in a second, two
+    round trips where smtplib takes three and one a recipient. The same replies raise
+    the same exceptions, and a link that breaks is seen where smtplib sees it: in
+    :func:`send_data`, the step after which the server may have the message (the sender
+    records that e-mail unknown, never sends it again)."""
+    options = f" size={len(data)}" if connection.has_extn("size") else ""
+    commands = [
+        f"mail FROM:{smtplib.quoteaddr(sender)}{options}",
+        *(f"rcpt TO:{smtplib.quoteaddr(recipient)}" for recipient in recipients),
+        "data",
+    ]
+    if any("\r" in command or "\n" in command for command in commands):
+        raise ValueError("command and arguments contain prohibited newline characters")
+    connection.send("".join(f"{command}\r\n" for command in commands))
+    code, reply = connection.getreply()
+    if code == 421:
+        connection.close()
+        raise smtplib.SMTPSenderRefused(code, reply, sender)
+    sender_refused = None if code == 250 else (code, reply)
+    refused: dict[str, tuple[int, bytes]] = {}
+    for recipient in recipients:
+        code, reply = connection.getreply()
+        if code not in (250, 251):
+            refused[recipient] = (code, reply)
+        if code == 421:
+            connection.close()
+            raise smtplib.SMTPRecipientsRefused(refused)
+    code, reply = connection.getreply()  # to DATA
+    if code == 421:
+        connection.close()
+        raise smtplib.SMTPDataError(code, reply)
+    nobody = sender_refused is not None or len(refused) == len(recipients)
+    if code == 354 and not nobody:
+        return send_data(connection, data, refused)
+    if code == 354:
+        # RFC 2920 has the server refuse DATA when no recipient was taken; one that did
+        # not gets an empty message, which reaches nobody, to close the transaction.
+        connection.send(b".\r\n")
+        connection.getreply()
+    else:
+        _reset(connection)
+    if sender_refused is not None:
+        raise smtplib.SMTPSenderRefused(*sender_refused, sender)
+    if nobody:
+        raise smtplib.SMTPRecipientsRefused(refused)
+    raise smtplib.SMTPDataError(code, reply)
+
+
+def send_data(
+    connection: smtplib.SMTP, data: bytes, refused: dict[str, tuple[int, bytes]]
+) -> dict[str, tuple[int, bytes]]:
+    """The message after the server's 354, as ``smtplib.SMTP.data`` sends it (leading
+    periods doubled, the closing dot line), and the server's verdict on it."""
+    body = _LEADING_PERIOD.sub(b"..", data)
+    if not body.endswith(b"\r\n"):
+        body += b"\r\n"
+    connection.send(body + b".\r\n")
+    code, reply = connection.getreply()
+    if code != 250:
+        if code == 421:
+            connection.close()
+        else:
+            _reset(connection)
+        raise smtplib.SMTPDataError(code, reply)
+    return refused
+
+
+def _reset(connection: smtplib.SMTP) -> None:
+    # As smtplib's own reset after a refusal: a server already gone shows on the next use.
+    with contextlib.suppress(smtplib.SMTPServerDisconnected):
+        connection.rset()

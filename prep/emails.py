@@ -227,8 +227,23 @@ def _addresses(values: Sequence[object]) -> str:
     return ", ".join(_address(str(v)) for v in values)
 
 
-@functools.lru_cache(maxsize=256)
+# A bare addr-spec, a dot-atom local part at an ASCII host name: what parsing and
+# formatting it would give back unchanged (tests/prep/test_email_building.py holds it).
+_BARE_ADDRESS = re.compile(
+    r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
+    r"@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*"
+)
+
+
 def _address(value: str) -> str:
+    # Each recipient's own address, different on every e-mail: no parsing when bare.
+    if _BARE_ADDRESS.fullmatch(value):
+        return value
+    return _formatted_address(value)
+
+
+@functools.lru_cache(maxsize=256)
+def _formatted_address(value: str) -> str:
     # A non-ASCII display name is RFC 2047-encoded; the address itself is left alone.
     # Cached for the sender's address, the same on every e-mail.
     return formataddr(parseaddr(value), charset=_UTF8_HEADERS)

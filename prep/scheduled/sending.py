@@ -12,6 +12,7 @@ from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
+from pathlib import Path
 from typing import Any
 
 from django.conf import settings
@@ -81,11 +82,16 @@ def _reply_code(error: BaseException) -> int | None:
     return None
 
 
+# Where the message itself goes to the server: smtplib's DATA step, and the SMTP
+# backend's own when it pipelines (config.mail.send_data).
+_DATA_STEPS = {("smtplib.py", "data"), ("mail.py", "send_data")}
+
+
 def _in_data_phase(error: BaseException) -> bool:
-    """Whether the link broke after the message itself was sent (smtplib's DATA step):
-    then the server may have accepted it."""
+    """Whether the link broke after the message itself was sent (the DATA step): then the
+    server may have accepted it."""
     return any(
-        frame.name == "data" and frame.filename.endswith("smtplib.py")
+        (Path(frame.filename).name, frame.name) in _DATA_STEPS
         for frame in traceback.extract_tb(error.__traceback__)
     )
 
@@ -115,11 +121,16 @@ def reminders_send_batch(
     budget = settings.CADENCE_REMINDER_BATCH_SECONDS if time_budget is None else time_budget
     deadline = time.monotonic() + budget
     result = SendResult()
-    deliveries = list(
-        EmailDelivery.objects.filter(id__in=list(delivery_ids), status=Status.QUEUED)
+    # By id alone, the status checked here: a filter on it could lead PostgreSQL to the
+    # partial index of pending deliveries (see claims.deliveries_move). A row read queued
+    # is only claimed by the compare-and-set before its chunk goes out, as before.
+    deliveries = [
+        d
+        for d in EmailDelivery.objects.filter(id__in=list(delivery_ids))
         .select_related("user__profile")
         .order_by("id")
-    )
+        if d.status == Status.QUEUED
+    ]
     result.not_queued = len(set(delivery_ids)) - len(deliveries)
     max_delay = dt.timedelta(seconds=settings.CADENCE_REMINDER_MAX_DELAY)
 

@@ -9,7 +9,8 @@ import pytest
 from django.core.mail.backends.smtp import EmailBackend
 
 from config.mail import SmtpBackend
-from prep.emails import BatchRenderer, email_message, email_render
+from prep.emails import BatchRenderer, _address, _formatted_address, email_message, email_render
+from tests.integration.smtp_sink import SinkHandler, SmtpSink
 
 HEADERS = {
     "Date": "Mon, 23 Nov 2026 07:00:00 GMT",
@@ -123,6 +124,12 @@ class Recorder:
     def sendmail(self, from_addr: str, to_addrs: list[str], msg: bytes) -> None:
         self.sent.append((from_addr, to_addrs, msg))
 
+    def ehlo_or_helo_if_needed(self) -> None:
+        pass
+
+    def has_extn(self, name: str) -> bool:
+        return False  # no PIPELINING: the plain sendmail above
+
 
 def backend(cls: type[EmailBackend]) -> EmailBackend:
     made = cls(
@@ -172,3 +179,54 @@ def test_the_smtp_backend_refuses_an_address_django_refuses() -> None:
     )
     with pytest.raises(ValueError):  # noqa: PT011 - Django's own refusal
         backend(SmtpBackend).send_messages([message])
+
+
+@pytest.mark.parametrize("pipelining", [True, False])
+def test_a_real_server_receives_from_our_backend_what_djangos_sends(
+    pipelining: bool, settings: Any
+) -> None:
+    """Pipelined (RFC 2920) or not, the server gets the same envelope and message, a line
+    that starts with a period included, and the connection goes on to the next one."""
+    messages = [
+        email_message(
+            subject=f"s{n}",
+            text=f"Hi\n.dot line\n..two\n{n}",
+            html="<p>x</p>",
+            to=to,
+            headers=HEADERS,
+        )
+        for n, to in enumerate([["a@example.com"], ["Zoë <z@example.com>", "b@example.com"]])
+    ]
+    received = {}
+    for name in ("config.mail.SmtpBackend", "django.core.mail.backends.smtp.EmailBackend"):
+        with SmtpSink(SinkHandler(pipelining=pipelining)) as sink:
+            settings.MAILERS = sink.mailer_settings(timeout=5, backend=name)
+            from django.core import mail
+
+            mail.mailers.default.send_messages(messages)
+            assert sink.wait_for(2, timeout=5)
+            received[name] = (
+                sink.handler.recipients,
+                [boundaryless(m) for m in sink.handler.messages],
+            )
+    ours, djangos = received.values()
+    assert ours == djangos
+    assert ours[0] == ["a@example.com", "z@example.com", "b@example.com"]
+    assert b"\r\n.dot line\r\n..two\r\n" in ours[1][0]
+
+
+@pytest.mark.parametrize(
+    "address",
+    [
+        "lena@example.com",
+        "x.y+z@sub.example.org",
+        "o'brien!#$%&*/=?^_`{|}~-@ex-ample.co.uk",
+        "Zoë <zoe@example.com>",
+        "Lena <lena@example.com>",
+        '"a b"@example.com',
+        "a..b@example.com",
+        "user@[127.0.0.1]",
+    ],
+)
+def test_a_bare_address_is_written_as_parsing_and_formatting_would(address: str) -> None:
+    assert _address(address) == _formatted_address(address)

@@ -414,10 +414,19 @@ def test_weekly_summary_alone_still_goes_out_without_daily_reminders(
 # --- Failures and the delivery guarantee ------------------------------------------------
 
 
-@pytest.fixture
-def sink(settings: Any) -> Iterator[SmtpSink]:
-    with SmtpSink(SinkHandler()) as running:
-        settings.MAILERS = running.mailer_settings(timeout=5)
+@pytest.fixture(
+    params=[
+        pytest.param(("django.core.mail.backends.smtp.EmailBackend", False), id="smtplib"),
+        pytest.param(("config.mail.SmtpBackend", True), id="pipelined"),
+        pytest.param(("config.mail.SmtpBackend", False), id="ours-unpipelined"),
+    ]
+)
+def sink(settings: Any, request: pytest.FixtureRequest) -> Iterator[SmtpSink]:
+    """A real SMTP server, sent to by Django's own backend, by ours pipelining (RFC 2920)
+    and by ours to a server that does not offer it: the guarantee holds on each."""
+    backend, pipelining = request.param
+    with SmtpSink(SinkHandler(pipelining=pipelining)) as running:
+        settings.MAILERS = running.mailer_settings(timeout=5, backend=backend)
         yield running
 
 
@@ -480,6 +489,21 @@ def test_a_connection_lost_mid_message_is_never_sent_again(
     unknown = EmailDelivery.objects.get(status=Status.UNKNOWN)
     assert unknown.user.email not in sink.handler.recipients
     assert len(sink.handler.recipients) == len(set(sink.handler.recipients)) == 3
+
+
+def test_a_connection_lost_before_the_message_is_handed_over_sends_it_later(
+    db: Any, travel: Callable[[dt.datetime], None], sink: SmtpSink
+) -> None:
+    """The link breaks while the server answers the envelope (pipelined or not): the
+    message itself never left, so it is queued again, not unknown."""
+    ids = claimed_berliners(travel, 4)
+    sink.handler.drop_at_rcpt = 2
+    with pytest.raises(TransientMailError):
+        reminders_send_batch(delivery_ids=ids, now=at(7), chunk_size=10)
+    assert statuses() == {Status.SENT: 1, Status.QUEUED: 3}
+    reminders_send_batch(delivery_ids=ids, now=at(7, 1), chunk_size=10)
+    assert statuses() == {Status.SENT: 4}
+    assert sorted(sink.handler.recipients) == sorted(f"b{i}@example.com" for i in range(4))
 
 
 def test_a_lost_task_is_enqueued_again_after_a_while(
