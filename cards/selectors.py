@@ -334,7 +334,7 @@ def visible_card_counts(*, user_id: int, where: Q | None = None, name: str = "")
         .order_by()
     )
     builtin = cached_per_deck(
-        name=f"topic-counts:{name}",
+        name=f"topic-counts-v1:{name}",
         compute=lambda: list(
             by_topic(Card.objects.filter(owner__isnull=True, retired_at__isnull=True))
         ),
@@ -437,7 +437,7 @@ def _browse_tags(*, user: User) -> list[str]:
     # One entry per tag whatever its case (the first spelling met: the built-in deck's,
     # then the person's in sorted order), sorted without case.
     spelled: dict[str, str] = {}
-    builtin = cached_per_deck(name="tag-strings", compute=_builtin_tag_strings)
+    builtin = cached_per_deck(name="tag-strings-v1", compute=_builtin_tag_strings)
     for tags in [*builtin, *own_tag_strings(user_id=user.pk)]:
         for tag in tags.split():
             spelled.setdefault(tag.casefold(), tag)
