@@ -33,6 +33,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tests.settings")
@@ -165,7 +166,7 @@ def _kept(old_name: str) -> bool:
     """Whether a kept database is there to reuse."""
     if connection.vendor != "postgresql":
         return False
-    with connection._nodb_cursor() as cursor:  # type: ignore[attr-defined]
+    with connection._nodb_cursor() as cursor:
         cursor.execute("SELECT 1 FROM pg_database WHERE datname = %s", [DB_NAME])
         return cursor.fetchone() is not None
 
@@ -174,7 +175,7 @@ FIRST, REPEAT = "first visit", "repeat visit"
 PAGES = ("/plan/", "/cards/", "/cards/?sort=due&page=20")
 
 
-def _measured_users(sizes: tuple[int, ...], others: int) -> dict[int, object] | None:
+def _measured_users(sizes: tuple[int, ...], others: int) -> dict[int, Any] | None:
     from django.contrib.auth.models import User
 
     users = {size: User.objects.filter(username=f"size{size}").first() for size in sizes}
@@ -229,7 +230,7 @@ def run(*, sizes: tuple[int, ...], args: argparse.Namespace, built: bool) -> Non
     clients = {}
     for size, user in users.items():
         client = Client()
-        client.force_login(user)  # type: ignore[arg-type]
+        client.force_login(user)
         clients[size] = client
     pages = tuple(p for p in PAGES if not args.paths or p in args.paths.split(","))
 
@@ -255,7 +256,7 @@ def run(*, sizes: tuple[int, ...], args: argparse.Namespace, built: bool) -> Non
             for size in sizes:
                 for kind in (FIRST, REPEAT):
                     if kind == FIRST:
-                        data_changed(user_id=users[size].pk)  # type: ignore[attr-defined]
+                        data_changed(user_id=users[size].pk)
                     took, n = visit(size, page)
                     samples.setdefault((page, kind, size), []).append(took * 1000)
                     queries.setdefault((page, kind, size), set()).add(n)
@@ -288,9 +289,9 @@ def _uptime() -> str:
 
 
 @contextmanager
-def _timed_statements() -> Iterator[list[tuple[str, list[object] | None, float]]]:
+def _timed_statements() -> Iterator[list[tuple[str, Any, float]]]:
     """Every statement run inside, with its parameters and time in ms."""
-    seen: list[tuple[str, list[object] | None, float]] = []
+    seen: list[tuple[str, Any, float]] = []
 
     def wrapper(execute, sql, params, many, context):  # type: ignore[no-untyped-def]
         start = time.perf_counter()
@@ -318,7 +319,7 @@ def profile(
     small, large = sizes
     for page in pages:
         for kind in (FIRST, REPEAT):
-            best: dict[int, list[tuple[str, list[object] | None, float]]] = {}
+            best: dict[int, list[tuple[str, Any, float]]] = {}
             for size in sizes:
                 visit(size, page)
                 for _ in range(3):

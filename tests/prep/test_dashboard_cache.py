@@ -267,12 +267,14 @@ def _import_one(user: Any) -> None:
     import_jobs.import_confirm(job=job, now=NOW, zone=BERLIN)
 
 
+def _grade_and_undo(user: Any, card: Card) -> None:
+    grade(user, card)
+    review_undo(user=user, now=NOW, zone=BERLIN)
+
+
 QUEUE_WRITES: dict[str, Any] = {
     "grade": lambda user, cards: grade(user, cards[0], quality=5),
-    "undo": lambda user, cards: (
-        grade(user, cards[0]),
-        review_undo(user=user, now=NOW, zone=BERLIN),
-    ),
+    "undo": lambda user, cards: _grade_and_undo(user, cards[0]),
     "suspend": lambda user, cards: review_suspend(
         user=user, card=cards[0], suspended=True, now=NOW, zone=BERLIN
     ),
