@@ -11,7 +11,7 @@ from typing import Any
 
 from django.contrib.auth.models import User
 from django.core.cache import cache
-from django.db.models import Count, Q
+from django.db.models import Count, Q, QuerySet
 
 from cards.memory import Memory
 from cards.models import LEARNING, MATURE, Card, ReviewLog, ReviewState, Topic
@@ -88,6 +88,17 @@ def _state_counts(*, user: User) -> dict[int, dict[str, int]]:
             for name in ("n_suspended", "n_learning", "n_mature"):
                 counts[name] = counts.get(name, 0) + row[name]
     return states
+
+
+def _per_owner[Q_: QuerySet[Any, Any]](states: Q_, *, user_id: int) -> list[Q_]:
+    """One person's states (``states``, of reviewed cards only) as two reads: those on
+    their own cards, joined through the (owner, topic, id) index, and those on built-in
+    cards. Together the same rows as ``states``; read at once, the join to the cards
+    table read every person's cards. (A person has states on those two kinds only.)"""
+    return [
+        states.filter(card__owner_id=user_id, card__retired_at__isnull=True),
+        states.filter(card__owner__isnull=True),
+    ]
 
 
 def topic_standing(*, user: User, today: dt.date) -> list[TopicStanding]:
@@ -361,11 +372,13 @@ def interview_readiness(
             last=memory_on,
             due=due,
         )
-        for topic_id, stability, difficulty, memory_on, due in ReviewState.objects.filter(
-            user=user, card__topic_id__in=[s.topic.pk for s in chosen]
+        for owned in _per_owner(
+            ReviewState.objects.filter(user=user, card__topic_id__in=[s.topic.pk for s in chosen])
+            .reviewed()
+            .values_list("card__topic_id", "stability", "difficulty", "memory_on", "due"),
+            user_id=user.pk,
         )
-        .reviewed()
-        .values_list("card__topic_id", "stability", "difficulty", "memory_on", "due")
+        for topic_id, stability, difficulty, memory_on, due in owned
     ]
     due_on: dict[dt.date, int] = {}
     for card in cards:
@@ -418,7 +431,7 @@ def at_risk_many(*, profiles: Sequence[Profile], today: dt.date) -> dict[int, li
     user_ids = [p.user_id for p in active]
     cards: dict[int, list[CardMemory]] = {uid: [] for uid in user_ids}
     titles: dict[int, dict[int, str]] = {uid: {} for uid in user_ids}
-    for user_id, topic_id, title, stability, difficulty, memory_on, due in (
+    states = (
         ReviewState.objects.filter(user_id__in=user_ids)
         .reviewed()
         .values_list(
@@ -430,6 +443,12 @@ def at_risk_many(*, profiles: Sequence[Profile], today: dt.date) -> dict[int, li
             "memory_on",
             "due",
         )
+    )
+    # One person (the plan page): their cards and the built-in ones read apart. Many (the
+    # daily e-mail's batches): one read of them all.
+    parts = _per_owner(states, user_id=user_ids[0]) if len(user_ids) == 1 else [states]
+    for user_id, topic_id, title, stability, difficulty, memory_on, due in (
+        row for part in parts for row in part
     ):
         if stability is None or difficulty is None:
             continue
