@@ -1,24 +1,39 @@
 """The dashboard (/plan/) and the card browser (/cards/) at two deck sizes, beside other
 users' data: server time and queries per request.
 
-Not a test: it prints figures. Run on PostgreSQL, for example:
+Not a test: it prints figures. Run on PostgreSQL and Redis, for example:
 
-    DATABASE_URL=postgres://root@127.0.0.1:5432/cadence .venv/bin/python bench/dashboard.py
+    DATABASE_URL=postgres://root@127.0.0.1:5432/cadence REDIS_URL=redis://127.0.0.1:6379/0 \
+        .venv/bin/python bench/dashboard.py [--rounds 15] [--keep] [--reuse] [--profile]
 
-It makes a throw-away database with ``OTHERS`` users holding their own history (so a query
-that reads other people's rows shows up), then, for each size in ``SIZES``, one user with
+It makes a database of its own with ``--others`` users holding their own history (so a
+query that reads other people's rows shows up), then, for each of ``--sizes``, one user with
 that many cards and two years of daily reviews. Requests run in process (Django's test
-client), interleaved between the sizes; the figures are medians over ``ROUNDS``.
+client), interleaved between the sizes. Each page is timed twice a round: on the first
+visit after a change (the person's cache token moved just before, as every write moves it)
+and on a repeat visit straight after. The figures are medians over ``--rounds``, with the
+spread (lowest..highest) beside them.
+
+``--keep`` leaves the built database behind; ``--reuse`` measures a database a ``--keep``
+run left (migrated to the current code first) instead of building one, when it holds the
+same sizes and number of other users. ``--profile`` prints, for each page, every statement
+of one request at each size side by side, and EXPLAIN ANALYZE of the ones that grow.
 """
 
 from __future__ import annotations
 
+import argparse
 import datetime as dt
+import logging
 import os
 import statistics
+import subprocess
 import sys
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tests.settings")
@@ -36,6 +51,7 @@ OTHERS = int(os.environ.get("BENCH_OTHERS", 200))
 OTHER_CARDS = 300
 DAYS = 730
 ROUNDS = 15
+DB_NAME = os.environ.get("BENCH_DB_NAME", "cadence_bench_dashboard")
 
 
 def build_user(name: str, *, cards: int, days: int, per_day: int) -> object:
@@ -111,73 +127,229 @@ def build_user(name: str, *, cards: int, days: int, per_day: int) -> object:
 
 
 def main() -> None:
+    logging.disable(logging.INFO)  # the sign-in's log lines
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default=",".join(map(str, SIZES)), help="two deck sizes")
+    parser.add_argument("--rounds", type=int, default=ROUNDS)
+    parser.add_argument("--others", type=int, default=OTHERS, help="other users")
+    parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
+    parser.add_argument("--reuse", action="store_true", help="measure a kept database")
+    parser.add_argument(
+        "--interview",
+        type=int,
+        default=0,
+        metavar="DAYS",
+        help="give the measured users an interview this many days ahead (readiness shown)",
+    )
+    parser.add_argument("--profile", action="store_true", help="per-statement profile")
+    parser.add_argument("--paths", default="", help="only these pages (comma-separated)")
+    args = parser.parse_args()
+    sizes = tuple(int(n) for n in args.sizes.split(","))
+    assert len(sizes) == 2, "two sizes, the small one first"
     setup_test_environment()
     old_name = connection.settings_dict["NAME"]
     if connection.vendor == "postgresql":
-        connection.settings_dict["TEST"]["NAME"] = os.environ.get(
-            "BENCH_DB_NAME", "cadence_bench_dashboard"
-        )
-    connection.creation.create_test_db(verbosity=0, autoclobber=True)
+        connection.settings_dict["TEST"]["NAME"] = DB_NAME
+    keepdb = args.reuse and _kept(old_name)
+    connection.creation.create_test_db(verbosity=0, autoclobber=True, keepdb=keepdb)
     try:
-        run()
+        run(sizes=sizes, args=args, built=keepdb)
     finally:
-        connection.creation.destroy_test_db(old_name, verbosity=0)
+        if args.keep:
+            connection.close()
+            connection.settings_dict["NAME"] = old_name
+        else:
+            connection.creation.destroy_test_db(old_name, verbosity=0)
 
 
-COLD = "/plan/ (first visit of the day)"
-PATHS = ("/plan/", COLD, "/cards/", "/cards/?sort=due&page=20")
+def _kept(old_name: str) -> bool:
+    """Whether a kept database is there to reuse."""
+    if connection.vendor != "postgresql":
+        return False
+    with connection._nodb_cursor() as cursor:
+        cursor.execute("SELECT 1 FROM pg_database WHERE datname = %s", [DB_NAME])
+        return cursor.fetchone() is not None
 
 
-def run() -> None:
+FIRST, REPEAT = "first visit", "repeat visit"
+PAGES = ("/plan/", "/cards/", "/cards/?sort=due&page=20")
+
+
+def _measured_users(sizes: tuple[int, ...], others: int) -> dict[int, Any] | None:
+    from django.contrib.auth.models import User
+
+    users = {size: User.objects.filter(username=f"size{size}").first() for size in sizes}
+    made = User.objects.filter(username__startswith="other").count()
+    if any(u is None for u in users.values()) or made != others:
+        return None
+    return users
+
+
+def run(*, sizes: tuple[int, ...], args: argparse.Namespace, built: bool) -> None:
     from django.conf import settings
 
     from cards.services import cards_render_stale
     from cards.versions import data_changed
+    from prep.models import Profile
 
     # The dashboard's history is cached only in a cache every process shares (Redis); the
     # test settings turn it off for tests that run inside one transaction.
     settings.CADENCE_SHARED_CACHE = bool(settings.REDIS_URL)
 
     started = time.perf_counter()
-    for n in range(OTHERS):
-        build_user(f"other{n}", cards=OTHER_CARDS, days=365, per_day=2)
-    users = {size: build_user(f"size{size}", cards=size, days=DAYS, per_day=20) for size in SIZES}
-    cards_render_stale()
+    users = _measured_users(sizes, args.others) if built else None
+    if users is None:
+        if built:
+            print("the kept database does not hold these sizes: building anew")
+            with connection.cursor() as cursor:
+                cursor.execute("TRUNCATE auth_user, cards_card, cards_topic CASCADE")
+        for n in range(args.others):
+            build_user(f"other{n}", cards=OTHER_CARDS, days=365, per_day=2)
+        users = {
+            size: build_user(f"size{size}", cards=size, days=DAYS, per_day=20) for size in sizes
+        }
+        cards_render_stale()
+        how = f"built in {time.perf_counter() - started:.0f} s"
+    else:
+        how = "reused from a kept database"
+    interview = (
+        dt.datetime.now(dt.UTC).date() + dt.timedelta(days=args.interview)
+        if args.interview
+        else None
+    )
+    Profile.objects.filter(user__in=list(users.values())).update(interview_date=interview)
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE")
     print(
-        f"database: {connection.vendor}; {OTHERS} other users ({OTHER_CARDS} cards, a year of "
-        f"reviews each); measured users at {', '.join(map(str, SIZES))} cards with {DAYS} days "
-        f"of 20 reviews; built in {time.perf_counter() - started:.0f} s; {ROUNDS} rounds"
+        f"database: {connection.vendor}; {args.others} other users ({OTHER_CARDS} cards, a "
+        f"year of reviews each); measured users at {', '.join(map(str, sizes))} cards with "
+        f"{DAYS} days of 20 reviews; {how}; {args.rounds} rounds; interview "
+        f"{f'in {args.interview} days' if interview else 'none'}"
     )
+    print(f"history cache: {'on (Redis)' if settings.CADENCE_SHARED_CACHE else 'off'}")
     clients = {}
     for size, user in users.items():
         client = Client()
-        client.force_login(user)  # type: ignore[arg-type]
+        client.force_login(user)
         clients[size] = client
-    samples: dict[tuple[str, int], list[float]] = {}
-    queries: dict[tuple[str, int], int] = {}
-    for _ in range(ROUNDS):
-        for path in PATHS:
-            for size, client in clients.items():
-                if path == COLD:
-                    data_changed(user_id=users[size].pk)  # type: ignore[attr-defined]
-                with CaptureQueriesContext(connection) as captured:
-                    start = time.perf_counter()
-                    response = client.get("/plan/" if path == COLD else path)
-                    took = time.perf_counter() - start
-                assert response.status_code == 200, (path, response.status_code)
-                samples.setdefault((path, size), []).append(took)
-                queries[(path, size)] = len(captured)
-    print(f"history cache: {'on (Redis)' if settings.CADENCE_SHARED_CACHE else 'off'}")
-    for path in PATHS:
-        small, large = SIZES
-        medians = {size: statistics.median(samples[(path, size)]) * 1000 for size in SIZES}
-        print(
-            f"{path}: {small} cards {medians[small]:.0f} ms ({queries[(path, small)]} queries), "
-            f"{large} cards {medians[large]:.0f} ms ({queries[(path, large)]} queries), "
-            f"ratio {medians[large] / medians[small]:.2f}×"
-        )
+    pages = tuple(p for p in PAGES if not args.paths or p in args.paths.split(","))
+
+    def visit(size: int, page: str) -> tuple[float, int]:
+        with CaptureQueriesContext(connection) as captured:
+            start = time.perf_counter()
+            response = clients[size].get(page)
+            took = time.perf_counter() - start
+        assert response.status_code == 200, (page, response.status_code)
+        return took, len(captured)
+
+    if args.profile:
+        profile(sizes=sizes, users=users, pages=pages, visit=visit)
+        return
+    print(f"uptime before: {_uptime()}")
+    samples: dict[tuple[str, str, int], list[float]] = {}
+    queries: dict[tuple[str, str, int], set[int]] = {}
+    for page in pages:  # one visit of each first: imports, template compiling
+        for size in sizes:
+            visit(size, page)
+    for _ in range(args.rounds):
+        for page in pages:
+            for size in sizes:
+                for kind in (FIRST, REPEAT):
+                    if kind == FIRST:
+                        data_changed(user_id=users[size].pk)
+                    took, n = visit(size, page)
+                    samples.setdefault((page, kind, size), []).append(took * 1000)
+                    queries.setdefault((page, kind, size), set()).add(n)
+    print(f"uptime after: {_uptime()}")
+    small, large = sizes
+    print(
+        f"{'page':<28} {'visit':<13} {f'{small} cards: median (spread)':>30} "
+        f"{f'{large} cards: median (spread)':>31} {'ratio':>6}  queries"
+    )
+    for page in pages:
+        for kind in (FIRST, REPEAT):
+            medians = {s: statistics.median(samples[(page, kind, s)]) for s in sizes}
+            cells = [
+                f"{medians[s]:.0f} ms ({min(samples[(page, kind, s)]):.0f}.."
+                f"{max(samples[(page, kind, s)]):.0f})"
+                for s in sizes
+            ]
+            counts = ["/".join(map(str, sorted(queries[(page, kind, s)]))) for s in sizes]
+            print(
+                f"{page:<28} {kind:<13} {cells[0]:>30} {cells[1]:>31} "
+                f"{medians[large] / medians[small]:>5.2f}×  {counts[0]} / {counts[1]}"
+            )
+
+
+def _uptime() -> str:
+    try:
+        return subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
+    except OSError:
+        return "(no uptime)"
+
+
+@contextmanager
+def _timed_statements() -> Iterator[list[tuple[str, Any, float]]]:
+    """Every statement run inside, with its parameters and time in ms."""
+    seen: list[tuple[str, Any, float]] = []
+
+    def wrapper(execute, sql, params, many, context):  # type: ignore[no-untyped-def]
+        start = time.perf_counter()
+        try:
+            return execute(sql, params, many, context)
+        finally:
+            seen.append((sql, params, (time.perf_counter() - start) * 1000))
+
+    with connection.execute_wrapper(wrapper):
+        yield seen
+
+
+def profile(
+    *,
+    sizes: tuple[int, ...],
+    users: dict[int, object],
+    pages: tuple[str, ...],
+    visit: Callable[[int, str], tuple[float, int]],
+) -> None:
+    """Each page's statements on a first and a repeat visit at both sizes, side by side
+    (the best of three requests each), and EXPLAIN ANALYZE of those over 2 ms that take
+    half as long again at the large size."""
+    from cards.versions import data_changed
+
+    small, large = sizes
+    for page in pages:
+        for kind in (FIRST, REPEAT):
+            best: dict[int, list[tuple[str, Any, float]]] = {}
+            for size in sizes:
+                visit(size, page)
+                for _ in range(3):
+                    if kind == FIRST:
+                        data_changed(user_id=users[size].pk)  # type: ignore[attr-defined]
+                    with _timed_statements() as seen:
+                        visit(size, page)
+                    if size not in best or sum(t for *_, t in seen) < sum(
+                        t for *_, t in best[size]
+                    ):
+                        best[size] = list(seen)
+            a, b = best[small], best[large]
+            print(
+                f"\n== {page} ({kind}): {len(a)} / {len(b)} statements, "
+                f"{sum(t for *_, t in a):.1f} / {sum(t for *_, t in b):.1f} ms in the database"
+            )
+            growing = []
+            for i in range(max(len(a), len(b))):
+                ta = a[i][2] if i < len(a) else 0.0
+                tb = b[i][2] if i < len(b) else 0.0
+                sql = (b[i] if i < len(b) else a[i])[0]
+                print(f"  {i:>2} {ta:7.2f} {tb:7.2f} ms  {' '.join(sql.split())[:150]}")
+                if i < len(b) and tb > 2 and tb > 1.5 * ta:
+                    growing.append(b[i])
+            for sql, params, _ in growing:
+                with connection.cursor() as cursor:
+                    cursor.execute("EXPLAIN (ANALYZE, BUFFERS) " + sql, params)
+                    plan = "\n".join(f"      {row[0]}" for row in cursor.fetchall())
+                print(f"\n  EXPLAIN ANALYZE at {large} cards: {' '.join(sql.split())[:300]}")
+                print(plan)
 
 
 if __name__ == "__main__":

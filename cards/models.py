@@ -117,6 +117,19 @@ class Card(models.Model):
             ),
             models.Index(fields=["owner", "position"], name="card_owner_position"),
             models.Index(fields=["topic", "position"], name="card_topic_position"),
+            # One person's cards with their topics read from the index alone: the browser's
+            # and the dashboard's counts per topic, and the join of a person's states to
+            # their cards' topics. Partial, so that no arm of the drill's counts (built-in
+            # cards, or a person's whatever their retired_at) can take it: with it, the
+            # planner chose it for the new-card count and read far more.
+            models.Index(
+                fields=["owner", "topic", "id"],
+                condition=Q(owner__isnull=False, retired_at__isnull=True),
+                name="card_owner_topic",
+            ),
+            # The distinct tags of one person's cards, read one value at a time (a loose
+            # index scan), so their cost follows how many tags there are, not cards.
+            models.Index(fields=["owner", "tags"], name="card_owner_tags"),
         ]
 
     def __str__(self) -> str:
@@ -243,6 +256,16 @@ class ReviewState(models.Model):
                 fields=["user"],
                 condition=Q(last_reviewed_at__isnull=True, suspended=False),
                 name="reviewstate_waiting",
+            ),
+            # The dashboard's leech count: a handful among a big deck's states.
+            models.Index(
+                fields=["user"], condition=Q(lapses__gte=LEECH_LAPSES), name="reviewstate_leeches"
+            ),
+            # The dashboard's forecast: the reviewed cards by due date, from the index alone.
+            models.Index(
+                fields=["user", "due", "card"],
+                condition=Q(suspended=False, last_reviewed_at__isnull=False),
+                name="reviewstate_reviewed_due",
             ),
         ]
 

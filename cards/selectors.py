@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any, overload
 
 from django.contrib.auth.models import User
+from django.db import connection
 from django.db.models import Count, Exists, F, FilteredRelation, OuterRef, Q, QuerySet, Sum
 
 from cards.memory import Model, parameters_valid
@@ -25,7 +26,7 @@ from cards.models import (
 )
 from cards.queue import DEFAULT_SECONDS_PER_REVIEW
 from cards.scheduling import PASSING_QUALITY
-from cards.versions import cached_per_version
+from cards.versions import cached_per_deck, cached_per_version
 
 # A streak longer than this is still shown as this many days: it bounds the read.
 STREAK_HORIZON_DAYS = 1000
@@ -183,6 +184,7 @@ class BrowseRows:
 
     def __init__(self, *, user: User, filters: BrowseFilters) -> None:
         self._plain, self._cards, self._needs_state = _browse(user=user, filters=filters)
+        self._where = _card_filters(user=user, filters=filters)
         self._sort = filters.sort
         self._user_id = user.pk
         topic = filters.topic.pk if filters.topic is not None else None
@@ -199,7 +201,7 @@ class BrowseRows:
         self.ordered = True
 
     def count(self) -> int:
-        if self._in_deck_order:
+        if not self._needs_state:
             return sum(n for _, n in self._topic_counts())
         # The same for every page of these filters until the person's data changes.
         return cached_per_version(
@@ -222,8 +224,8 @@ class BrowseRows:
     def _count_by_topic(self) -> list[tuple[int, int]]:
         # Counted on the cards alone (no join to their topics), then put in deck order
         # from the few topics themselves.
-        counts = dict(
-            self._plain.order_by().values_list("topic_id").annotate(n=Count("id")).order_by()
+        counts = visible_card_counts(
+            user_id=self._user_id, where=self._where, name=self._filters_key
         )
         order = Topic.objects.filter(pk__in=list(counts)).values_list("pk", "order")
         return [(pk, counts[pk]) for pk, _ in sorted(order, key=lambda row: (row[1], row[0]))]
@@ -272,9 +274,17 @@ class BrowseRows:
         (user, due, card) index, then the cards never studied by id, each read only as
         far as the window reaches."""
         start, stop = window.start or 0, window.stop
-        studied = ReviewState.objects.filter(
-            user_id=self._user_id, card__in=self._plain.values("id")
-        ).order_by()
+        if self._where:
+            studied = ReviewState.objects.filter(
+                user_id=self._user_id, card__in=self._plain.values("id")
+            ).order_by()
+        else:
+            # Every card the person sees: their states but those on retired built-in cards
+            # (a person's states are on their own cards and the built-in ones only), read
+            # from the (user, due, card) index without the cards table.
+            studied = ReviewState.objects.filter(user_id=self._user_id).exclude(
+                card_id__in=RETIRED_BUILTIN
+            )
         ids = list(studied.order_by("due", "card_id").values_list("card_id", flat=True)[window])
         if stop is not None and len(ids) == stop - start:
             return ids  # the window is all studied cards: how many there are is not needed
@@ -300,26 +310,67 @@ class BrowseRows:
         return list(narrow.order_by(*sort).values_list("id", flat=True)[window])
 
 
-def _browse(*, user: User, filters: BrowseFilters) -> tuple[QuerySet[Card], QuerySet[Card], bool]:
-    """The cards matching the filters on the cards themselves, the same with the person's
-    state joined, filtered and sorted, and whether the state filters any out."""
-    plain = Card.objects.visible_to(user)
+RETIRED_BUILTIN = Card.objects.filter(owner__isnull=True, retired_at__isnull=False).values("id")
+
+
+def visible_card_counts(*, user_id: int, where: Q | None = None, name: str = "") -> dict[int, int]:
+    """How many of the cards a person sees (those matching ``where``) each topic holds.
+    Counted in parts, never with an OR that makes the planner read every person's
+    cards: the person's own from the (owner, topic, id) index alone, and the built-in
+    ones, the same for everyone, kept under the deck's token (``name`` tells filters
+    apart)."""
+    where = where or Q()
+
+    def by_topic(cards: QuerySet[Card]) -> QuerySet[Card, tuple[int, int]]:
+        rows = cards.filter(where).order_by().values_list("topic_id").annotate(n=Count("*"))
+        return rows.order_by()
+
+    own = Card.objects.filter(owner_id=user_id)
+    # The unretired ones apart, to match the (owner, topic, id) index's condition (a
+    # person's own cards are never retired by the app, only the built-in deck's are).
+    rows = list(
+        by_topic(own.filter(retired_at__isnull=True))
+        .union(by_topic(own.filter(retired_at__isnull=False)), all=True)
+        .order_by()
+    )
+    builtin = cached_per_deck(
+        name=f"topic-counts-v1:{name}",
+        compute=lambda: list(
+            by_topic(Card.objects.filter(owner__isnull=True, retired_at__isnull=True))
+        ),
+    )
+    counts: dict[int, int] = {}
+    for topic_id, n in rows + builtin:  # a person's card may sit in a built-in topic
+        counts[topic_id] = counts.get(topic_id, 0) + n
+    return counts
+
+
+def _card_filters(*, user: User, filters: BrowseFilters) -> Q:
+    """The filters on the cards themselves (not on the person's states), as one Q."""
+    where = Q()
     if q := filters.q.strip():
-        plain = plain.filter(Q(front__icontains=q) | Q(back__icontains=q) | Q(tags__icontains=q))
+        where &= Q(front__icontains=q) | Q(back__icontains=q) | Q(tags__icontains=q)
     if filters.topic is not None:
-        plain = plain.filter(topic=filters.topic)
+        where &= Q(topic=filters.topic)
     if tag := filters.tag.strip():
         # Tags do not tell case apart (cards.deckfile.normalize_tags).
-        plain = plain.filter(
+        where &= (
             Q(tags__iexact=tag)
             | Q(tags__istartswith=f"{tag} ")
             | Q(tags__iendswith=f" {tag}")
             | Q(tags__icontains=f" {tag} ")
         )
     if filters.owner == "mine":
-        plain = plain.filter(owner=user)
+        where &= Q(owner=user)
     elif filters.owner == "builtin":
-        plain = plain.filter(owner__isnull=True)
+        where &= Q(owner__isnull=True)
+    return where
+
+
+def _browse(*, user: User, filters: BrowseFilters) -> tuple[QuerySet[Card], QuerySet[Card], bool]:
+    """The cards matching the filters on the cards themselves, the same with the person's
+    state joined, filtered and sorted, and whether the state filters any out."""
+    plain = Card.objects.visible_to(user).filter(_card_filters(user=user, filters=filters))
     cards = (
         plain.annotate(
             mine=FilteredRelation("review_states", condition=Q(review_states__user=user))
@@ -383,18 +434,43 @@ def browse_tags(*, user: User) -> list[str]:
 
 
 def _browse_tags(*, user: User) -> list[str]:
-    # One entry per tag whatever its case (the first spelling met), sorted without case.
+    # One entry per tag whatever its case (the first spelling met: the built-in deck's,
+    # then the person's in sorted order), sorted without case.
     spelled: dict[str, str] = {}
-    for tags in (
-        Card.objects.visible_to(user)
+    builtin = cached_per_deck(name="tag-strings-v1", compute=_builtin_tag_strings)
+    for tags in [*builtin, *own_tag_strings(user_id=user.pk)]:
+        for tag in tags.split():
+            spelled.setdefault(tag.casefold(), tag)
+    return [spelled[key] for key in sorted(spelled)]
+
+
+def _builtin_tag_strings() -> list[str]:
+    return sorted(
+        Card.objects.filter(owner__isnull=True, retired_at__isnull=True)
         .exclude(tags="")
         .order_by()
         .values_list("tags", flat=True)
         .distinct()
-    ):
-        for tag in tags.split():
-            spelled.setdefault(tag.casefold(), tag)
-    return [spelled[key] for key in sorted(spelled)]
+    )
+
+
+def own_tag_strings(*, user_id: int) -> list[str]:
+    """The distinct tag strings of a person's own cards, sorted: read from the (owner,
+    tags) index one value at a time (each the least one above the last), so it costs the
+    number of distinct strings, not of cards (PostgreSQL has no skip scan of its own)."""
+    table = connection.ops.quote_name(Card._meta.db_table)
+    sql = f"""
+        WITH RECURSIVE found(tags) AS (
+            SELECT MIN(tags) FROM {table} WHERE owner_id = %s AND tags > ''
+            UNION ALL
+            SELECT (SELECT MIN(c.tags) FROM {table} c WHERE c.owner_id = %s AND c.tags > found.tags)
+            FROM found WHERE found.tags IS NOT NULL
+        )
+        SELECT tags FROM found WHERE tags IS NOT NULL
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [user_id, user_id])
+        return [row[0] for row in cursor.fetchall()]
 
 
 # --- Export -----------------------------------------------------------------------------

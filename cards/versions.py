@@ -38,15 +38,20 @@ def tokens_shared() -> bool:
     return bool(settings.CADENCE_SHARED_CACHE)
 
 
-def data_version(*, user_id: int) -> str:
-    """The current token of a person's data and of the built-in deck, as one string."""
-    keys = [_user_key(user_id), DECK_KEY]
+def _tokens(keys: list[str]) -> dict[str, str]:
     found = cache.get_many(keys)
     for key in keys:
         if key not in found:
             # add, not set: a token a concurrent write has just set wins.
             cache.add(key, _new_token(), timeout=TOKEN_SECONDS)
             found[key] = cache.get(key) or _new_token()
+    return found
+
+
+def data_version(*, user_id: int) -> str:
+    """The current token of a person's data and of the built-in deck, as one string."""
+    keys = [_user_key(user_id), DECK_KEY]
+    found = _tokens(keys)
     return f"{found[keys[0]]}.{found[keys[1]]}"
 
 
@@ -69,6 +74,19 @@ def cached_per_version[T](*, user_id: int, name: str, compute: Callable[[], T]) 
     if not tokens_shared():
         return compute()
     key = f"cards:read:{user_id}:{name}:{data_version(user_id=user_id)}"
+    found = cache.get(key)
+    if found is None:
+        found = compute()
+        cache.set(key, found, timeout=READ_SECONDS)
+    return found  # type: ignore[no-any-return]
+
+
+def cached_per_deck[T](*, name: str, compute: Callable[[], T]) -> T:
+    """``compute()`` of the built-in deck alone, kept under the deck's token: shared by
+    everyone, and moved only by :func:`deck_changed` (a person's writes leave it)."""
+    if not tokens_shared():
+        return compute()
+    key = f"cards:deck-read:{name}:{_tokens([DECK_KEY])[DECK_KEY]}"
     found = cache.get(key)
     if found is None:
         found = compute()

@@ -4,21 +4,27 @@ date or the topic), a fixed handful of queries whatever the length of the histor
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from django.contrib.auth.models import User
 from django.core.cache import cache
-from django.db.models import Count, Q
+from django.db.models import Count, Q, QuerySet
 
 from cards.interview import new_card_pace, new_card_review_dates
 from cards.memory import Memory
 from cards.models import LEARNING, MATURE, Card, ReviewLog, ReviewState, Topic
-from cards.queue import Done, done_on
+from cards.queue import DailyLimits, Done, QueueCounts, done_on, queue_counts
 from cards.scheduling import PASSING_QUALITY
-from cards.selectors import memory_model, memory_models, seconds_per_review
-from cards.versions import data_version, tokens_shared
+from cards.selectors import (
+    memory_model,
+    memory_models,
+    seconds_per_review,
+    visible_card_counts,
+)
+from cards.versions import cached_per_version, data_version, tokens_shared
 from prep.models import Profile, TrackTopic
 from prep.readiness import (
     CardMemory,
@@ -67,24 +73,39 @@ class TopicStanding:
         return self.share(self.mature)
 
 
-def topic_standing(*, user: User, today: dt.date) -> list[TopicStanding]:
-    topics = list(Topic.objects.visible_to(user))
-    totals = dict(
-        Card.objects.visible_to(user)
-        .values("topic_id")
-        .annotate(n=Count("id"))
-        .values_list("topic_id", "n")
-    )
-    states = {
-        row["card__topic_id"]: row
-        for row in ReviewState.objects.filter(user=user, card__retired_at__isnull=True)
-        .values("card__topic_id")
-        .annotate(
+def _state_counts(*, user: User) -> dict[int, dict[str, int]]:
+    """The person's suspended, learning and mature cards per topic. Their own cards and
+    the built-in ones joined apart: joined to both at once (an OR) the planner read every
+    person's cards; apart, each join reads one owner's from the (owner, topic, id) index."""
+    states: dict[int, dict[str, int]] = {}
+    base = ReviewState.objects.filter(user=user, card__retired_at__isnull=True)
+    for owned in (base.filter(card__owner=user), base.filter(card__owner__isnull=True)):
+        for row in owned.values("card__topic_id").annotate(
             n_suspended=Count("id", filter=Q(suspended=True)),
             n_learning=Count("id", filter=LEARNING),
             n_mature=Count("id", filter=MATURE),
-        )
-    }
+        ):
+            counts = states.setdefault(row["card__topic_id"], {})
+            for name in ("n_suspended", "n_learning", "n_mature"):
+                counts[name] = counts.get(name, 0) + row[name]
+    return states
+
+
+def _per_owner[Q_: QuerySet[Any, Any]](states: Q_, *, user_id: int) -> list[Q_]:
+    """One person's states (``states``, of reviewed cards only) as two reads: those on
+    their own cards, joined through the (owner, topic, id) index, and those on built-in
+    cards. Together the same rows as ``states``; read at once, the join to the cards
+    table read every person's cards. (A person has states on those two kinds only.)"""
+    return [
+        states.filter(card__owner_id=user_id, card__retired_at__isnull=True),
+        states.filter(card__owner__isnull=True),
+    ]
+
+
+def topic_standing(*, user: User, today: dt.date) -> list[TopicStanding]:
+    topics = list(Topic.objects.visible_to(user))
+    totals = visible_card_counts(user_id=user.pk)
+    states = _state_counts(user=user)
     # Per card, then per topic in Python: joining the log to the cards table made the
     # planner scan every user's cards (the log has no topic of its own).
     recent = list(
@@ -352,11 +373,13 @@ def interview_readiness(
             last=memory_on,
             due=due,
         )
-        for topic_id, stability, difficulty, memory_on, due in ReviewState.objects.filter(
-            user=user, card__topic_id__in=[s.topic.pk for s in chosen]
+        for owned in _per_owner(
+            ReviewState.objects.filter(user=user, card__topic_id__in=[s.topic.pk for s in chosen])
+            .reviewed()
+            .values_list("card__topic_id", "stability", "difficulty", "memory_on", "due"),
+            user_id=user.pk,
         )
-        .reviewed()
-        .values_list("card__topic_id", "stability", "difficulty", "memory_on", "due")
+        for topic_id, stability, difficulty, memory_on, due in owned
     ]
     due_on: dict[dt.date, int] = {}
     for card in cards:
@@ -422,7 +445,7 @@ def at_risk_many(*, profiles: Sequence[Profile], today: dt.date) -> dict[int, li
     user_ids = [p.user_id for p in active]
     cards: dict[int, list[CardMemory]] = {uid: [] for uid in user_ids}
     titles: dict[int, dict[int, str]] = {uid: {} for uid in user_ids}
-    for user_id, topic_id, title, stability, difficulty, memory_on, due in (
+    states = (
         ReviewState.objects.filter(user_id__in=user_ids)
         .reviewed()
         .values_list(
@@ -434,6 +457,12 @@ def at_risk_many(*, profiles: Sequence[Profile], today: dt.date) -> dict[int, li
             "memory_on",
             "due",
         )
+    )
+    # One person (the plan page): their cards and the built-in ones read apart. Many (the
+    # daily e-mail's batches): one read of them all.
+    parts = _per_owner(states, user_id=user_ids[0]) if len(user_ids) == 1 else [states]
+    for user_id, topic_id, title, stability, difficulty, memory_on, due in (
+        row for part in parts for row in part
     ):
         if stability is None or difficulty is None:
             continue
@@ -477,6 +506,18 @@ class History:
 
 
 HISTORY_SECONDS = 26 * 60 * 60
+
+
+def dashboard_queue_counts(*, user: User, limits: DailyLimits, today: dt.date) -> QueueCounts:
+    """The drill's counts (cards.queue.queue_counts) as the dashboard shows them, kept
+    under the person's token (cards.versions: every write of their cards, states or log
+    moves it, the nightly rollover's too), their local day and their limits."""
+    described = hashlib.sha256(repr(limits).encode()).hexdigest()[:32]
+    return cached_per_version(
+        user_id=user.pk,
+        name=f"queue-counts:{today.isoformat()}:{described}",
+        compute=lambda: queue_counts(user=user, limits=limits, today=today),
+    )
 
 
 def dashboard_history(*, user: User, today: dt.date) -> History:

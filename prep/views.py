@@ -18,7 +18,6 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from cards.memory import MIN_FIT_REVIEWS
 from cards.models import MemoryParameters, ReviewLog, ReviewState
-from cards.queue import queue_counts
 from cards.selectors import streaks
 from cards.tasks import memory_fit_task
 from core.localtime import local_date
@@ -49,7 +48,13 @@ from prep.services import (
     profile_extra_new_cards_set,
     profile_save_and_replan,
 )
-from prep.stats import at_risk_many, calibration, dashboard_history, interview_readiness
+from prep.stats import (
+    at_risk_many,
+    calibration,
+    dashboard_history,
+    dashboard_queue_counts,
+    interview_readiness,
+)
 from prep.throttle import throttle_allow
 
 TOO_MANY_EMAILS = (
@@ -162,7 +167,7 @@ def plan(request: AuthedHttpRequest) -> HttpResponse:
         if active
         else PlanWeek.objects.none()
     )
-    counts = queue_counts(user=request.user, limits=profile.limits, today=today)
+    counts = dashboard_queue_counts(user=request.user, limits=profile.limits, today=today)
     history = dashboard_history(user=request.user, today=today)
     standing = history.standing
     items = list(week.items.all()) if week else []

@@ -552,7 +552,9 @@ def test_the_browser_runs_a_fixed_number_of_queries_with_3000_cards(
         for i, card in enumerate(cards[:2000])
     )
     for query in ["", "state=learning&sort=due", "q=question&tag=common&page=7"]:
-        with django_assert_max_num_queries(9):
+        # The built-in deck's counts and tags are reads of their own (kept under the
+        # deck's token where the cache is shared; here, without it, read every time).
+        with django_assert_max_num_queries(10):
             response = owner_client.get(f"{reverse('card_browser')}?{query}")
         assert response.status_code == 200
     with django_assert_max_num_queries(16):
