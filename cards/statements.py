@@ -89,8 +89,16 @@ class Loader:
         with connection.cursor() as cursor:
             cursor.execute(self.statement.sql, self.statement.bind(**values))
             row = cursor.fetchone()
-        if row is None:
-            return None
+        return None if row is None else self._load(row)
+
+    def all(self, **values: Any) -> list[Any]:
+        """Every row's first model, its linked ones cached on it."""
+        with connection.cursor() as cursor:
+            cursor.execute(self.statement.sql, self.statement.bind(**values))
+            rows = cursor.fetchall()
+        return [self._load(row) for row in rows]
+
+    def _load(self, row: Sequence[Any]) -> Model:
         row = list(row)
         for i, functions, expression in self.converters:
             value = row[i]
