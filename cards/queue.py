@@ -47,10 +47,12 @@ from cards.models import (
     Card,
     ReviewLog,
     ReviewState,
+    Topic,
     due_on_q,
     repeats_on_q,
     waiting_new_on_q,
 )
+from cards.statements import ANY_DAY, ANY_ID, ANY_OTHER_ID, Loader, loader
 
 # The time a review takes when a person has no measured answers yet (the benchmark's too).
 DEFAULT_SECONDS_PER_REVIEW = 8.0
@@ -490,16 +492,10 @@ def next_card(
 
     ``priority_topic_ids`` may be a function giving them: it is called only when the
     next card is a new one (the only order they change)."""
+    user_id = user if isinstance(user, int) else user.pk
     states = ReviewState.objects.filter(user=user).select_related("card__topic")
     if counts.due:
-        # The state is chosen alone, in a subquery, then read with its card: ordering a big
-        # deck's reviews joined to its cards made the planner read every card.
-        due = most_overdue_first(ReviewState.objects.filter(user=user).due_on(today), today)
-        state = (
-            ReviewState.objects.filter(pk=Subquery(due.values("pk")[:1]))
-            .select_related("card__topic")
-            .first()
-        )
+        state = _next_due(connection.vendor).first(user=user_id, day=today)
         if state:
             return NextCard(card=state.card, state=state, section="due")
     if counts.new:
@@ -528,14 +524,72 @@ def next_card(
         if card:
             return NextCard(card=card, state=None, section="new")
     if counts.repeat:
-        repeats = states.repeats_on(today).order_by("last_reviewed_at", "card_id")
         # Do not show the card just graded again at once when another repeat is waiting.
         if exclude_card_id is not None and counts.repeat > 1:
-            repeats = repeats.exclude(card_id=exclude_card_id)
-        state = repeats.first()
+            state = _next_repeat(connection.vendor, True).first(
+                user=user_id, day=today, card=exclude_card_id
+            )
+        else:
+            state = _next_repeat(connection.vendor, False).first(user=user_id, day=today)
         if state:
             return NextCard(card=state.card, state=state, section="repeat")
     return None
+
+
+# A state read with its card and the card's topic, linked as select_related links them.
+STATE_CARD_TOPIC = (
+    (ReviewState, None),
+    (Card, ReviewState._meta.get_field("card")),
+    (Topic, Card._meta.get_field("topic")),
+)
+
+
+def next_due_queryset(*, user_id: int, today: dt.date) -> QuerySet[ReviewState]:
+    """The most overdue review with its card: the state is chosen alone, in a subquery,
+    then read with its card (ordering a big deck's reviews joined to its cards made the
+    planner read every card)."""
+    due = most_overdue_first(ReviewState.objects.filter(user_id=user_id).due_on(today), today)
+    return ReviewState.objects.filter(pk=Subquery(due.values("pk")[:1])).select_related(
+        "card__topic"
+    )
+
+
+def next_repeat_queryset(
+    *, user_id: int, today: dt.date, exclude_card_id: int | None = None
+) -> QuerySet[ReviewState]:
+    """The same-day repeat waiting longest, with its card (``exclude_card_id``'s left out)."""
+    repeats = (
+        ReviewState.objects.filter(user_id=user_id)
+        .repeats_on(today)
+        .select_related("card__topic")
+        .order_by("last_reviewed_at", "card_id")
+    )
+    if exclude_card_id is not None:
+        repeats = repeats.exclude(card_id=exclude_card_id)
+    return repeats[:1]
+
+
+@functools.lru_cache(maxsize=8)
+def _next_due(vendor: str) -> Loader:
+    return loader(
+        next_due_queryset(user_id=ANY_ID, today=ANY_DAY),
+        chain=STATE_CARD_TOPIC,
+        stand_ins={"user": ANY_ID, "day": ANY_DAY},
+    )
+
+
+@functools.lru_cache(maxsize=8)
+def _next_repeat(vendor: str, excluding: bool) -> Loader:
+    stand_ins: dict[str, Any] = {"user": ANY_ID, "day": ANY_DAY}
+    if excluding:
+        stand_ins["card"] = ANY_OTHER_ID
+    return loader(
+        next_repeat_queryset(
+            user_id=ANY_ID, today=ANY_DAY, exclude_card_id=ANY_OTHER_ID if excluding else None
+        ),
+        chain=STATE_CARD_TOPIC,
+        stand_ins=stand_ins,
+    )
 
 
 def card_queued(*, user: User | int, card: Card, limits: DailyLimits, today: dt.date) -> bool:

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from django.contrib.auth.models import User
-from django.db import IntegrityError, transaction
-from django.db.models import Count, F, Max, Q
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Count, F, Max, Q, QuerySet
 from django.utils.text import slugify
 
 from cards.deckfile import TopicSpec, normalize_tags
@@ -25,7 +26,7 @@ from cards.models import (
     StudyDay,
     Topic,
 )
-from cards.queue import DailyLimits, card_queued_with
+from cards.queue import STATE_CARD_TOPIC, DailyLimits, card_queued_with
 from cards.rendering import RENDER_VERSION, render_markdown
 from cards.scheduling import (
     INITIAL_EASINESS,
@@ -37,6 +38,7 @@ from cards.scheduling import (
     validate_quality,
 )
 from cards.selectors import memory_model
+from cards.statements import ANY_ID, ANY_OTHER_ID, Loader, loader, row_insert, row_update
 from cards.versions import data_changed, deck_changed
 from core.localtime import local_date
 
@@ -347,15 +349,8 @@ def review_grade(
     """
     validate_quality(quality)
     today = local_date(now, zone)
-    visible = Q(card__owner__isnull=True, card__retired_at__isnull=True) | Q(card__owner=user)
     with transaction.atomic():
-        state = (
-            # Lock the state row only, not the (perhaps shared) card read with it.
-            ReviewState.objects.select_for_update(of=("self",))
-            .select_related("card__topic")
-            .filter(visible, user=user, card_id=card_id)
-            .first()
-        )
+        state = _locked_state(connection.vendor).first(user=user.pk, card=card_id)
         card = (
             state.card
             if state is not None
@@ -376,6 +371,29 @@ def review_grade(
             answer_ms=answer_ms,
             limits=limits,
             model=model,
+        )
+
+
+def locked_state_queryset(*, user_id: int, card_id: int) -> QuerySet[ReviewState]:
+    """The user's state of a card they can see, locked, read with the card and its topic."""
+    visible = Q(card__owner__isnull=True, card__retired_at__isnull=True) | Q(card__owner_id=user_id)
+    return (
+        # Lock the state row only, not the (perhaps shared) card read with it.
+        ReviewState.objects.select_for_update(of=("self",))
+        .select_related("card__topic")
+        .filter(visible, user_id=user_id, card_id=card_id)[:1]
+    )
+
+
+@functools.lru_cache(maxsize=8)
+def _locked_state(vendor: str) -> Loader:
+    # select_for_update is built only inside a transaction (the grade's, at first use;
+    # no savepoint there).
+    with transaction.atomic(savepoint=False):
+        return loader(
+            locked_state_queryset(user_id=ANY_ID, card_id=ANY_OTHER_ID),
+            chain=STATE_CARD_TOPIC,
+            stand_ins={"user": ANY_ID, "card": ANY_OTHER_ID},
         )
 
 
@@ -460,15 +478,13 @@ def _record(
         # Only a new row needs the savepoint: its insert may meet another's.
         try:
             with transaction.atomic():
-                state.save()
+                row_insert(state)
         except IntegrityError:
             # Another request created this card's state first: that showing is graded.
             raise StaleGrade from None
     else:
-        state.save(
-            update_fields=[*GRADED_FIELDS, "suspended"] if leech_suspended else GRADED_FIELDS
-        )
-    log = ReviewLog.objects.create(
+        row_update(state, [*GRADED_FIELDS, "suspended"] if leech_suspended else GRADED_FIELDS)
+    log = ReviewLog(
         user=user,
         card=card,
         quality=quality,
@@ -487,6 +503,7 @@ def _record(
         state_before=before,
         predicted_recall=predicted,
     )
+    row_insert(log)
     data_changed(user_id=user.pk)
     return ReviewOutcome(log=log, state=state, leech_suspended=leech_suspended)
 

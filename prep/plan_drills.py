@@ -9,13 +9,16 @@ import's history)."""
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections import defaultdict
 from collections.abc import Sequence
 
-from django.db.models import Sum
+from django.db import connection
+from django.db.models import QuerySet, Sum
 
 from cards.models import ReviewLog
-from prep.models import PlanItem
+from cards.statements import ANY_DAY, ANY_ID, ANY_OTHER_ID, Loader, loader
+from prep.models import Plan, PlanItem, PlanWeek
 
 
 def plan_drills_tick(
@@ -58,18 +61,40 @@ def _drills(
     *, user_ids: Sequence[int], on: dt.date, topic_ids: Sequence[int] | None, **state: bool
 ) -> list[PlanItem]:
     """The drill items of the active plans' week holding ``on`` (of ``topic_ids``)."""
+    if len(user_ids) == 1 and topic_ids is not None and len(topic_ids) == 1:
+        # A grade's or an undo's: one person, one topic, on every drill request.
+        one = _one_topics_drills(connection.vendor, tuple(sorted(state.items())))
+        return one.all(user=user_ids[0], day=on, topic=topic_ids[0])
+    return list(drills_queryset(user_ids=user_ids, on=on, topic_ids=topic_ids, **state))
+
+
+def drills_queryset(
+    *, user_ids: Sequence[int], on: dt.date, topic_ids: Sequence[int] | None, **state: bool
+) -> QuerySet[PlanItem]:
     topics = {} if topic_ids is None else {"topic_id__in": list(topic_ids)}
-    return list(
-        PlanItem.objects.filter(
-            **topics,
-            **state,
-            week__plan__user_id__in=list(user_ids),
-            week__plan__is_active=True,
-            week__starts_on__lte=on,
-            week__ends_on__gte=on,
-            kind=PlanItem.Kind.DRILL,
-            topic__isnull=False,
-        ).select_related("week__plan")
+    return PlanItem.objects.filter(
+        **topics,
+        **state,
+        week__plan__user_id__in=list(user_ids),
+        week__plan__is_active=True,
+        week__starts_on__lte=on,
+        week__ends_on__gte=on,
+        kind=PlanItem.Kind.DRILL,
+        topic__isnull=False,
+    ).select_related("week__plan")
+
+
+@functools.lru_cache(maxsize=16)
+def _one_topics_drills(vendor: str, state: tuple[tuple[str, bool], ...]) -> Loader:
+    """:func:`drills_queryset` for one person and one topic, built once (cards.statements)."""
+    return loader(
+        drills_queryset(user_ids=[ANY_ID], on=ANY_DAY, topic_ids=[ANY_OTHER_ID], **dict(state)),
+        chain=(
+            (PlanItem, None),
+            (PlanWeek, PlanItem._meta.get_field("week")),
+            (Plan, PlanWeek._meta.get_field("plan")),
+        ),
+        stand_ins={"user": ANY_ID, "day": ANY_DAY, "topic": ANY_OTHER_ID},
     )
 
 

@@ -8,11 +8,13 @@ from typing import Any
 
 import pytest
 import time_machine
+from django.db import connection
 from django.test import Client
 from django.urls import reverse
 
 from cards.models import Card, ReviewLog
 from prep.models import PlanItem, Profile, Track
+from prep.plan_drills import _one_topics_drills, drills_queryset
 from prep.services import plan_generate
 
 NOW = dt.datetime(2026, 11, 23, 10, 0, tzinfo=dt.UTC)  # Monday, 11:00 in Berlin
@@ -31,6 +33,10 @@ def planned(owner: Any, track: Track) -> Any:
         track=track, interview_date=dt.date(2027, 1, 4), onboarded_at=NOW, hours_per_week=6
     )
     return plan_generate(user=owner, today=TODAY)
+
+
+def fields(instance: Any) -> dict[str, Any]:
+    return {f.attname: getattr(instance, f.attname) for f in instance._meta.concrete_fields}
 
 
 def _log(owner: Any, card: Card, *, ms: int, day: dt.date = TODAY) -> None:
@@ -241,3 +247,32 @@ def test_undoing_a_grade_keeps_a_drill_item_the_time_still_reaches(
     owner_client.post(reverse("undo"), HTTP_HX_REQUEST="true")
     drill.refresh_from_db()
     assert drill.done_at is not None
+
+
+@pytest.mark.parametrize(
+    "state", [{"done_at__isnull": True}, {"done_at__isnull": False, "ticked_by_drill": True}]
+)
+def test_a_grades_drill_items_are_read_by_a_statement_built_once(
+    owner: Any, planned: Any, state: dict[str, bool]
+) -> None:
+    drills = PlanItem.objects.filter(week__plan__user=owner, kind=PlanItem.Kind.DRILL)
+    if state.get("ticked_by_drill"):
+        drills.update(done_at=NOW, ticked_by_drill=True)
+    statement = _one_topics_drills(connection.vendor, tuple(sorted(state.items())))
+    topics = {item.topic_id for item in drills}
+    assert len(topics) > 1
+    found = 0
+    for topic_id in topics:
+        for day in (TODAY, TODAY + dt.timedelta(days=9)):
+            arguments = {"user_ids": [owner.pk], "on": day, "topic_ids": [topic_id]}
+            sql, params = drills_queryset(**arguments, **state).query.sql_with_params()
+            bound = statement.statement.bind(user=owner.pk, day=day, topic=topic_id)
+            assert (statement.statement.sql, bound) == (sql, list(params))
+            orm = list(drills_queryset(**arguments, **state))
+            read = statement.all(user=owner.pk, day=day, topic=topic_id)
+            found += len(read)
+            assert [fields(i) for i in read] == [fields(i) for i in orm]
+            assert [fields(i.week) for i in read] == [fields(i.week) for i in orm]
+            # The plan's hours are a Decimal, as the ORM reads them.
+            assert [fields(i.week.plan) for i in read] == [fields(i.week.plan) for i in orm]
+    assert found

@@ -1,0 +1,195 @@
+"""The drill's statements built once and bound per call (cards.statements): each bound
+statement is the one its queryset builds for those arguments, its rows are the instances
+the ORM reads, and the row writes store what ``save`` stores."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import pytest
+from django.db import DatabaseError, connection, transaction
+from django.forms.models import model_to_dict
+
+from cards.models import Card, ReviewLog, ReviewState
+from cards.queue import (
+    STATE_CARD_TOPIC,
+    _next_due,
+    _next_repeat,
+    next_due_queryset,
+    next_repeat_queryset,
+)
+from cards.services import _locked_state, locked_state_queryset
+from cards.statements import loader, row_insert, row_update
+from tests.factories import CardFactory, TopicFactory
+
+TODAY = dt.date(2026, 11, 23)
+NOW = dt.datetime(2026, 11, 23, 11, 0, tzinfo=dt.UTC)
+ARGUMENTS = ((7, TODAY, 3), (123_456, dt.date(2031, 2, 28), 99), (1, dt.date(2000, 1, 1), 1))
+
+
+def fields(instance: Any) -> dict[str, Any]:
+    return {f.attname: getattr(instance, f.attname) for f in instance._meta.concrete_fields}
+
+
+def test_the_next_due_statement_binds_to_any_user_and_day(db: Any) -> None:
+    texts = set()
+    for user_id, today, _ in ARGUMENTS:
+        sql, params = next_due_queryset(user_id=user_id, today=today).query.sql_with_params()
+        bound = _next_due(connection.vendor).statement
+        assert (bound.sql, bound.bind(user=user_id, day=today)) == (sql, list(params))
+        texts.add(sql)
+    assert len(texts) == 1
+
+
+@pytest.mark.parametrize("excluding", [False, True])
+def test_the_next_repeat_statement_binds_to_any_user_day_and_card(db: Any, excluding: bool) -> None:
+    for user_id, today, card_id in ARGUMENTS:
+        queryset = next_repeat_queryset(
+            user_id=user_id, today=today, exclude_card_id=card_id if excluding else None
+        )
+        sql, params = queryset.query.sql_with_params()
+        bound = _next_repeat(connection.vendor, excluding).statement
+        values: dict[str, Any] = {"user": user_id, "day": today}
+        if excluding:
+            values["card"] = card_id
+        assert (bound.sql, bound.bind(**values)) == (sql, list(params))
+
+
+def test_the_grades_locking_read_binds_to_any_user_and_card(db: Any) -> None:
+    with transaction.atomic():
+        for user_id, _, card_id in ARGUMENTS:
+            queryset = locked_state_queryset(user_id=user_id, card_id=card_id)
+            sql, params = queryset.query.sql_with_params()
+            bound = _locked_state(connection.vendor).statement
+            assert (bound.sql, bound.bind(user=user_id, card=card_id)) == (sql, list(params))
+    if connection.vendor == "postgresql":
+        # Only the state row is locked, never the (perhaps shared) card read with it.
+        assert 'FOR UPDATE OF "cards_reviewstate"' in bound.sql
+
+
+def state(user: Any, card: Card, **values: Any) -> ReviewState:
+    return ReviewState.objects.create(
+        user=user,
+        card=card,
+        repetitions=3,
+        interval=values.pop("interval", 10),
+        easiness=2.5,
+        introduced_on=TODAY - dt.timedelta(days=40),
+        last_reviewed_at=NOW - dt.timedelta(days=10),
+        stability=4.5,
+        difficulty=5.25,
+        memory_on=TODAY - dt.timedelta(days=10),
+        **values,
+    )
+
+
+def test_a_loaded_state_is_the_orms_with_its_card_and_topic(
+    owner: Any, other_user: Any, django_assert_num_queries: Any
+) -> None:
+    topic = TopicFactory()
+    cards = CardFactory.create_batch(4, topic=topic, tags="a b")
+    state(owner, cards[0], due=TODAY - dt.timedelta(days=1))
+    state(owner, cards[1], due=TODAY - dt.timedelta(days=5), interval=3)  # the most overdue
+    state(owner, cards[2], due=TODAY - dt.timedelta(days=2), repeat_on=TODAY)
+    state(other_user, cards[1], due=TODAY - dt.timedelta(days=30), interval=1)
+    read = [
+        (_next_due(connection.vendor).first, {"user": owner.pk, "day": TODAY}),
+        (_next_repeat(connection.vendor, False).first, {"user": owner.pk, "day": TODAY}),
+    ]
+    expected = [
+        next_due_queryset(user_id=owner.pk, today=TODAY).first(),
+        next_repeat_queryset(user_id=owner.pk, today=TODAY).first(),
+    ]
+    assert [e.card_id for e in expected] == [cards[1].pk, cards[2].pk]
+    for (first, values), orm in zip(read, expected, strict=True):
+        with django_assert_num_queries(1):
+            loaded = first(**values)
+            # The card and its topic come with the state, as select_related brings them.
+            assert fields(loaded.card) == fields(orm.card)
+            assert fields(loaded.card.topic) == fields(orm.card.topic)
+        assert fields(loaded) == fields(orm)
+        assert type(loaded.due) is dt.date
+        assert loaded.last_reviewed_at == orm.last_reviewed_at
+        assert not loaded._state.adding
+    assert (
+        _next_repeat(connection.vendor, True).first(user=owner.pk, day=TODAY, card=cards[2].pk)
+        is None
+    )
+
+
+def test_the_locking_read_finds_only_a_card_the_user_can_see(owner: Any, other_user: Any) -> None:
+    own = CardFactory(owner=owner, key="")
+    theirs = CardFactory(owner=other_user, key="")
+    state(owner, own, due=TODAY)
+    # A state left on another person's card (it cannot be made in the app) is not read.
+    state(owner, theirs, due=TODAY)
+    with transaction.atomic():
+        first = _locked_state(connection.vendor).first
+        assert first(user=owner.pk, card=own.pk).card == own
+        assert first(user=owner.pk, card=theirs.pk) is None
+        assert first(user=other_user.pk, card=own.pk) is None
+
+
+def test_a_chain_not_read_in_its_columns_order_is_refused(db: Any) -> None:
+    with pytest.raises(ValueError, match="columns"):
+        loader(
+            ReviewState.objects.select_related("card"),
+            chain=STATE_CARD_TOPIC,
+            stand_ins={},
+        )
+    with pytest.raises(ValueError, match="argument"):
+        loader(
+            ReviewState.objects.select_related("card__topic"),
+            chain=STATE_CARD_TOPIC,
+            stand_ins={"user": -5},
+        )
+
+
+@pytest.mark.parametrize("before", [None, {"due": "2026-11-20", "suspended": False}])
+def test_an_inserted_row_is_the_one_create_stores(owner: Any, before: Any) -> None:
+    card = CardFactory()
+    values: dict[str, Any] = {
+        "user": owner,
+        "card": card,
+        "quality": 3,
+        "reviewed_at": NOW,
+        "local_date": TODAY,
+        "answer_ms": None,
+        "repetitions_before": 2,
+        "interval_before": 6,
+        "easiness_before": 2.36,
+        "due_before": None,
+        "repetitions_after": 3,
+        "interval_after": 14,
+        "easiness_after": 2.36,
+        "due_after": TODAY + dt.timedelta(days=14),
+        "state_before": before,
+        "predicted_recall": 0.8125,
+    }
+    created = ReviewLog.objects.create(**values)
+    inserted = ReviewLog(**values)
+    row_insert(inserted)
+    assert inserted.pk is not None
+    assert inserted.pk != created.pk
+    assert not inserted._state.adding
+    stored = {log.pk: fields(log) for log in ReviewLog.objects.all()}
+    assert {**stored[inserted.pk], "id": None} == {**stored[created.pk], "id": None}
+    # JSON null and SQL NULL are not the same: both writes store SQL NULL for no state.
+    assert ReviewLog.objects.filter(state_before__isnull=True).count() == (
+        2 if before is None else 0
+    )
+
+
+def test_an_updated_row_changes_only_the_fields_named(owner: Any) -> None:
+    card = CardFactory()
+    row = state(owner, card, due=TODAY)
+    before = model_to_dict(ReviewState.objects.get(pk=row.pk))
+    row.due, row.interval, row.version = TODAY + dt.timedelta(days=3), 3, 7
+    row.suspended = True  # not named: not written
+    row_update(row, ["due", "interval", "version"])
+    after = model_to_dict(ReviewState.objects.get(pk=row.pk))
+    assert after == {**before, "due": TODAY + dt.timedelta(days=3), "interval": 3, "version": 7}
+    ReviewState.objects.filter(pk=row.pk).delete()
+    with pytest.raises(DatabaseError):
+        row_update(row, ["due"])
