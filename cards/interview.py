@@ -91,6 +91,19 @@ def next_interval(
     )
 
 
+def _next_due(model: Model, memory: Memory, day: dt.date, horizon: Horizon) -> dt.date:
+    """When a card graded on ``day`` (leaving ``memory``) is due again on the schedule the
+    predictions assume: its interval at the target, capped for the interview."""
+    interval = capped_interval(
+        model=model,
+        memory=memory,
+        today=day,
+        interval=model.interval(memory, horizon.target),
+        horizon=horizon,
+    )
+    return day + dt.timedelta(days=interval)
+
+
 def _after_review(model: Model, memory: Memory, elapsed: int, remembered: bool) -> Memory:
     if remembered:
         return model.after(memory, GOOD_QUALITY, elapsed)
@@ -112,14 +125,7 @@ def _recall(
         if weight <= 0:
             continue
         after = _after_review(model, memory, elapsed, remembered)
-        interval = capped_interval(
-            model=model,
-            memory=after,
-            today=due,
-            interval=model.interval(after, horizon.target),
-            horizon=horizon,
-        )
-        following = due + dt.timedelta(days=interval)
+        following = _next_due(model, after, due, horizon)
         total += weight * _recall(model, after, due, following, horizon, max(branches - 1, 0))
     return total
 
@@ -160,15 +166,7 @@ def new_card_recall(
         for quality in grades:
             memory = model.after(memory, quality, 0)
         assert memory is not None
-        due = met_on + dt.timedelta(
-            days=capped_interval(
-                model=model,
-                memory=memory,
-                today=met_on,
-                interval=model.interval(memory, horizon.target),
-                horizon=horizon,
-            )
-        )
+        due = _next_due(model, memory, met_on, horizon)
         total += weight * expected_recall(
             model=model, memory=memory, last=met_on, due=due, today=met_on, horizon=horizon
         )
@@ -258,15 +256,7 @@ def review_dates(
         memory = model.after(memory, GOOD_QUALITY, (day - last).days)
         last = day
         dates.append(day)
-        day += dt.timedelta(
-            days=capped_interval(
-                model=model,
-                memory=memory,
-                today=day,
-                interval=model.interval(memory, horizon.target),
-                horizon=horizon,
-            )
-        )
+        day = _next_due(model, memory, day, horizon)
     return dates
 
 
@@ -280,14 +270,6 @@ def new_card_review_dates(
     if not horizon.active(met_on):
         return ()
     memory = model.after(model.after(None, AGAIN_QUALITY, 0), GOOD_QUALITY, 0)
-    due = met_on + dt.timedelta(
-        days=capped_interval(
-            model=model,
-            memory=memory,
-            today=met_on,
-            interval=model.interval(memory, horizon.target),
-            horizon=horizon,
-        )
-    )
+    due = _next_due(model, memory, met_on, horizon)
     later = review_dates(model=model, memory=memory, last=met_on, due=due, horizon=horizon)
     return (met_on,) * NEW_CARD_SHOWINGS + tuple(later)

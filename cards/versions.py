@@ -73,12 +73,7 @@ def cached_per_version[T](*, user_id: int, name: str, compute: Callable[[], T]) 
     """``compute()``, kept under the person's current token (when the cache is shared)."""
     if not tokens_shared():
         return compute()
-    key = f"cards:read:{user_id}:{name}:{data_version(user_id=user_id)}"
-    found = cache.get(key)
-    if found is None:
-        found = compute()
-        cache.set(key, found, timeout=READ_SECONDS)
-    return found  # type: ignore[no-any-return]
+    return _cached(f"cards:read:{user_id}:{name}:{data_version(user_id=user_id)}", compute)
 
 
 def cached_per_deck[T](*, name: str, compute: Callable[[], T]) -> T:
@@ -86,7 +81,10 @@ def cached_per_deck[T](*, name: str, compute: Callable[[], T]) -> T:
     everyone, and moved only by :func:`deck_changed` (a person's writes leave it)."""
     if not tokens_shared():
         return compute()
-    key = f"cards:deck-read:{name}:{_tokens([DECK_KEY])[DECK_KEY]}"
+    return _cached(f"cards:deck-read:{name}:{_tokens([DECK_KEY])[DECK_KEY]}", compute)
+
+
+def _cached[T](key: str, compute: Callable[[], T]) -> T:
     found = cache.get(key)
     if found is None:
         found = compute()
