@@ -69,7 +69,6 @@ from cards.interview import (  # noqa: E402
     SM2,
     Horizon,
     new_card_pace,
-    new_card_review_dates,
     next_interval,
 )
 from cards.memory import DEFAULT_PARAMETERS, Memory, Model  # noqa: E402
@@ -80,9 +79,9 @@ from prep.readiness import (  # noqa: E402
     CardMemory,
     TopicCards,
     known_at_first,
-    new_card_days,
     readiness,
 )
+from prep.stats import upcoming_new_card_days  # noqa: E402
 from prep.trackfile import read_tracks  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -179,23 +178,15 @@ def predicted(cards: list[Card], today: dt.date, horizon: Horizon, limits: Daily
         today=today,
         horizon=horizon,
         model=APP,
-        upcoming=new_card_days(
-            today=today,
+        upcoming=upcoming_new_card_days(
+            limits=limits,
             horizon=horizon,
+            today=today,
             unseen=len(unseen),
-            cap=lambda day: limits.review_cap(day=day, seconds_per_review=SECONDS_PER_SHOWING),
-            load=due,
-            showings=lambda day: new_card_review_dates(model=APP, met_on=day, horizon=horizon),
-            allowance=lambda day, left: (
-                limits.new_cards_on(
-                    day,
-                    reviews_due=due.get(day, 0),
-                    paced=None
-                    if day == today
-                    else new_card_pace(unseen=left, today=day, horizon=horizon),
-                )
-                - (met_today if day == today else 0)
-            ),
+            due_on=due,
+            met_today=met_today,
+            seconds_per_review=SECONDS_PER_SHOWING,
+            model=APP,
         ),
         known_at_first=known_at_first(met=len(firsts), known=sum(q >= 3 for q in firsts)),
     )

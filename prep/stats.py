@@ -13,8 +13,8 @@ from django.contrib.auth.models import User
 from django.core.cache import cache
 from django.db.models import Count, Q, QuerySet
 
-from cards.interview import new_card_pace, new_card_review_dates
-from cards.memory import Memory
+from cards.interview import Horizon, new_card_pace, new_card_review_dates
+from cards.memory import Memory, Model
 from cards.models import LEARNING, MATURE, Card, ReviewLog, ReviewState, Topic
 from cards.queue import DailyLimits, Done, QueueCounts, done_on, queue_counts
 from cards.scheduling import PASSING_QUALITY
@@ -346,6 +346,43 @@ def calibration(*, user: User, size: int = 200) -> Calibration | None:
     )
 
 
+def upcoming_new_card_days(
+    *,
+    limits: DailyLimits,
+    horizon: Horizon,
+    today: dt.date,
+    unseen: int,
+    due_on: Mapping[dt.date, int],
+    met_today: int,
+    seconds_per_review: float,
+    model: Model,
+) -> list[dt.date]:
+    """The days the schedule meets the next ``unseen`` new cards (prep.readiness's
+    ``new_card_days``) under ``limits``: each day's new-card limit (today's pace the
+    rollover's, a later day's from what is left then) less ``met_today``, in the time the
+    day's budget leaves after the reviews due then (``due_on``) and the cards met before;
+    to the interview of ``horizon`` (the dashboard's, which is the limits' own)."""
+    return new_card_days(
+        today=today,
+        horizon=horizon,
+        unseen=unseen,
+        cap=lambda day: limits.review_cap(day=day, seconds_per_review=seconds_per_review),
+        load=due_on,
+        showings=lambda day: new_card_review_dates(model=model, met_on=day, horizon=horizon),
+        allowance=lambda day, left: (
+            limits.new_cards_on(
+                day,
+                reviews_due=due_on.get(day, 0),
+                seconds_per_review=seconds_per_review,
+                paced=None
+                if day == today
+                else new_card_pace(unseen=left, today=day, horizon=horizon),
+            )
+            - (met_today if day == today else 0)
+        ),
+    )
+
+
 def interview_readiness(
     *, user: User, profile: Profile, standing: list[TopicStanding], today: dt.date
 ) -> Readiness | None:
@@ -409,26 +446,15 @@ def interview_readiness(
         today=today,
         horizon=horizon,
         model=model,
-        upcoming=new_card_days(
-            today=today,
+        upcoming=upcoming_new_card_days(
+            limits=limits,
             horizon=horizon,
+            today=today,
             unseen=sum(t.unseen for t in topics),
-            # The day's time holds the reviews due then and the cards met before it.
-            cap=lambda day: limits.review_cap(day=day, seconds_per_review=pace),
-            load=due_on,
-            showings=lambda day: new_card_review_dates(model=model, met_on=day, horizon=horizon),
-            allowance=lambda day, left: (
-                limits.new_cards_on(
-                    day,
-                    reviews_due=due_on.get(day, 0),
-                    seconds_per_review=pace,
-                    # Today's pace is the rollover's; a later day's, what is left then.
-                    paced=None
-                    if day == today
-                    else new_card_pace(unseen=left, today=day, horizon=horizon),
-                )
-                - (met_today if day == today else 0)
-            ),
+            due_on=due_on,
+            met_today=met_today,
+            seconds_per_review=pace,
+            model=model,
         ),
         known_at_first=known_at_first(met=firsts["met"], known=firsts["known"]),
     )
