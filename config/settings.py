@@ -132,6 +132,16 @@ TEMPLATES = [
 DATABASE_URL = env_str("DATABASE_URL")
 if DATABASE_URL:
     DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60)}
+    # Parameters bound by the server, and a statement run five times on a connection kept
+    # prepared (psycopg's automatic preparation): the drill's few small indexed statements
+    # took longer to plan than to run. Behind a pooler in transaction mode (which cannot
+    # keep prepared statements) set DATABASE_PREPARED=0.
+    if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and env_bool(
+        "DATABASE_PREPARED", default=True
+    ):
+        DATABASES["default"].setdefault("OPTIONS", {}).update(
+            {"server_side_binding": True, "prepare_threshold": 5}
+        )
 else:
     DATA_DIR.mkdir(parents=True, exist_ok=True)
     DATABASES = {
@@ -157,7 +167,7 @@ CADENCE_SHARED_CACHE = bool(REDIS_URL)
 if REDIS_URL:
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "BACKEND": "config.cache.RedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": "cadence",
         }
