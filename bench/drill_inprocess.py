@@ -147,7 +147,11 @@ def timed_block(review: Callable[[], None]) -> float:
 
 
 def main() -> None:
+    from django.conf import settings
+
     setup_test_environment()
+    # The day's reviews are kept between reviews when a shared cache (Redis) holds them.
+    settings.CADENCE_SHARED_CACHE = bool(settings.REDIS_URL)
     old_name = connection.settings_dict["NAME"]
     if connection.vendor == "postgresql":
         connection.settings_dict["TEST"]["NAME"] = os.environ.get(
@@ -166,7 +170,8 @@ def main() -> None:
     finally:
         connection.creation.destroy_test_db(old_name, verbosity=0)
     print(
-        f"database: {connection.vendor}; {CARDS} cards, {DUE} due; "
+        f"database: {connection.vendor}; cache: "
+        f"{'Redis' if settings.CADENCE_SHARED_CACHE else 'none shared'}; {CARDS} cards, {DUE} due; "
         f"{BLOCKS} alternating blocks of {PER_BLOCK} reviews"
     )
     medians = {}

@@ -19,7 +19,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 from collections.abc import Callable, Collection, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from typing import Any
 
@@ -30,8 +30,6 @@ from django.db.models import (
     Count,
     Exists,
     F,
-    FloatField,
-    Func,
     IntegerField,
     OuterRef,
     Q,
@@ -41,13 +39,20 @@ from django.db.models import (
     When,
 )
 
+from cards.dayqueue import (
+    STATE_CARD_TOPIC,
+    DayReviews,
+    day_reviews,
+    due_graded_q,
+    most_overdue_first,
+    next_review,
+)
 from cards.interview import NEW_CARD_SHOWINGS, SM2, Horizon, new_card_days_open
 from cards.memory import DEFAULT_RETENTION
 from cards.models import (
     Card,
     ReviewLog,
     ReviewState,
-    Topic,
     due_on_q,
     repeats_on_q,
     waiting_new_on_q,
@@ -174,6 +179,8 @@ class QueueCounts:
     repeat: int
     reviewed_today: int
     new_today: int
+    # The day's reviews in order as kept (cards.dayqueue), when the counts used them.
+    reviews: DayReviews | None = field(default=None, compare=False, repr=False)
 
     @property
     def total(self) -> int:
@@ -206,29 +213,6 @@ def overdue_order(card: DueCard, day: dt.date) -> tuple[Fraction, dt.date, int, 
     """
     behind = Fraction((day - card.due).days, max(card.interval, 1))
     return (-behind, card.due, card.interval, card.card_id)
-
-
-class Lateness(Func):
-    """``(day - due) / max(interval, 1)`` in SQL: :func:`overdue_order`'s first key."""
-
-    output_field = FloatField()
-
-    def __init__(self, day: dt.date, **extra: Any) -> None:
-        super().__init__(Value(day), F("due"), F("interval"), **extra)
-
-    def as_sqlite(self, compiler: Any, connection: Any, **extra: Any) -> Any:
-        day, due, interval = (compiler.compile(e) for e in self.get_source_expressions())
-        sql = f"(julianday({day[0]}) - julianday({due[0]})) / MAX({interval[0]}, 1)"
-        return sql, (*day[1], *due[1], *interval[1])
-
-    def as_postgresql(self, compiler: Any, connection: Any, **extra: Any) -> Any:
-        day, due, interval = (compiler.compile(e) for e in self.get_source_expressions())
-        sql = f"(({day[0]})::date - {due[0]})::float / GREATEST({interval[0]}, 1)"
-        return sql, (*day[1], *due[1], *interval[1])
-
-
-def most_overdue_first(states: QuerySet[ReviewState], day: dt.date) -> QuerySet[ReviewState]:
-    return states.order_by(Lateness(day).desc(), "due", "interval", "card_id")
 
 
 def _by_user(queryset: QuerySet[Any], key: str = "user_id") -> dict[int, int]:
@@ -376,18 +360,26 @@ def queue_counts(*, user: User | int, limits: DailyLimits, today: dt.date) -> Qu
     the review limit (the review room and the new-card limit of interview mode, which
     caps at the day's review cap, are the same above it), the waiting and unseen new
     cards up to the new-card limit (the room for new cards is never more).
+
+    With a shared cache the reviews due come from the day's reviews as kept
+    (cards.dayqueue), and the statement counts the due reviews graded today instead.
     """
     user_id = user if isinstance(user, int) else user.pk
+    review_limit = limits.max_reviews_per_day
+    reviews = day_reviews(user_id=user_id, day=today, review_limit=review_limit)
     sql, params = counts_statement(
         user_id=user_id,
         today=today,
         new_limit=limits.new_cards_ceiling(today),
-        review_limit=limits.max_reviews_per_day,
+        review_limit=review_limit,
+        reviews_kept=reviews is not None,
     )
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         reviewed, new_done, due, waiting, repeat, unseen = cursor.fetchone()
-    return _queue(
+    if reviews is not None:
+        due = min(reviews.due_now(graded=due), review_limit)
+    counts = _queue(
         limits,
         today,
         reviewed=reviewed,
@@ -397,6 +389,7 @@ def queue_counts(*, user: User | int, limits: DailyLimits, today: dt.date) -> Qu
         repeat=repeat,
         unseen=unseen,
     )
+    return replace(counts, reviews=reviews) if reviews is not None else counts
 
 
 # Stand-ins for the user and the day while the counts' statement is built once for its
@@ -406,12 +399,17 @@ _ANY_DAY = dt.date(1901, 2, 3)
 
 
 def counts_statement(
-    *, user_id: int, today: dt.date, new_limit: int, review_limit: int
+    *, user_id: int, today: dt.date, new_limit: int, review_limit: int, reviews_kept: bool = False
 ) -> tuple[str, list[Any]]:
     """The SQL and parameters of :func:`queue_counts`' one statement. Building it through
     the ORM costs more than running it, so it is built once per pair of limits (which
-    its LIMITs hold) and database, with stand-ins bound to the user and the day here."""
-    sql, params, users, days = _counts_template(connection.vendor, new_limit, review_limit)
+    its LIMITs hold) and database, with stand-ins bound to the user and the day here.
+
+    ``reviews_kept``: the reviews due are read elsewhere (cards.dayqueue); the third
+    value is the due reviews graded today instead of the reviews due."""
+    sql, params, users, days = _counts_template(
+        connection.vendor, new_limit, review_limit, reviews_kept
+    )
     bound = list(params)
     for i in users:
         bound[i] = user_id
@@ -423,11 +421,15 @@ def counts_statement(
 
 @functools.lru_cache(maxsize=256)
 def _counts_template(
-    vendor: str, new_limit: int, review_limit: int
+    vendor: str, new_limit: int, review_limit: int, reviews_kept: bool
 ) -> tuple[str, tuple[Any, ...], tuple[int, ...], tuple[int, ...]]:
     """The statement built for the stand-in user and day, and where each stands in."""
     sql, params = _counts_sql(
-        user_id=_ANY_USER, today=_ANY_DAY, new_limit=new_limit, review_limit=review_limit
+        user_id=_ANY_USER,
+        today=_ANY_DAY,
+        new_limit=new_limit,
+        review_limit=review_limit,
+        reviews_kept=reviews_kept,
     )
     users = tuple(i for i, value in enumerate(params) if type(value) is int and value == _ANY_USER)
     days = tuple(i for i, value in enumerate(params) if value in (_ANY_DAY, _ANY_DAY.isoformat()))
@@ -435,7 +437,7 @@ def _counts_template(
 
 
 def _counts_sql(
-    *, user_id: int, today: dt.date, new_limit: int, review_limit: int
+    *, user_id: int, today: dt.date, new_limit: int, review_limit: int, reviews_kept: bool = False
 ) -> tuple[str, list[Any]]:
     states = ReviewState.objects.filter(user_id=user_id)
     done = ReviewLog.objects.filter(user_id=user_id, local_date=today, is_repeat=False)
@@ -453,7 +455,11 @@ def _counts_sql(
     parts = [
         _count_sql(done.filter(repetitions_before__gt=0)),
         new_done_sql,
-        _count_sql(states.filter(due_on_q(today)), review_limit),
+        (
+            _count_sql(ReviewLog.objects.filter(due_graded_q(today), user_id=user_id))
+            if reviews_kept
+            else _count_sql(states.filter(due_on_q(today)), review_limit)
+        ),
         waiting_sql,
         _count_sql(states.filter(repeats_on_q(today))),
         unseen_if_room,
@@ -495,7 +501,11 @@ def next_card(
     user_id = user if isinstance(user, int) else user.pk
     states = ReviewState.objects.filter(user=user).select_related("card__topic")
     if counts.due:
-        state = _next_due(connection.vendor).first(user=user_id, day=today)
+        state = (
+            next_review(counts.reviews, user_id=user_id, day=today)
+            if counts.reviews is not None
+            else None
+        ) or _next_due(connection.vendor).first(user=user_id, day=today)
         if state:
             return NextCard(card=state.card, state=state, section="due")
     if counts.new:
@@ -534,14 +544,6 @@ def next_card(
         if state:
             return NextCard(card=state.card, state=state, section="repeat")
     return None
-
-
-# A state read with its card and the card's topic, linked as select_related links them.
-STATE_CARD_TOPIC = (
-    (ReviewState, None),
-    (Card, ReviewState._meta.get_field("card")),
-    (Topic, Card._meta.get_field("topic")),
-)
 
 
 def next_due_queryset(*, user_id: int, today: dt.date) -> QuerySet[ReviewState]:

@@ -14,6 +14,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import Count, F, Max, Q, QuerySet
 from django.utils.text import slugify
 
+from cards.dayqueue import STATE_CARD_TOPIC
 from cards.deckfile import TopicSpec, normalize_tags
 from cards.interview import next_interval
 from cards.memory import DEFAULT_PARAMETERS, MIN_FIT_REVIEWS, Grade, Memory, Model, fit
@@ -26,7 +27,7 @@ from cards.models import (
     StudyDay,
     Topic,
 )
-from cards.queue import STATE_CARD_TOPIC, DailyLimits, card_queued_with
+from cards.queue import DailyLimits, card_queued_with
 from cards.rendering import RENDER_VERSION, render_markdown
 from cards.scheduling import (
     INITIAL_EASINESS,
@@ -371,6 +372,7 @@ def review_grade(
             answer_ms=answer_ms,
             limits=limits,
             model=model,
+            queued=True,
         )
 
 
@@ -409,8 +411,12 @@ def _record(
     answer_ms: int | None,
     limits: DailyLimits | None,
     model: Model | None,
+    queued: bool = False,
 ) -> ReviewOutcome:
-    """The grade itself, inside the caller's transaction, on the locked ``state``."""
+    """The grade itself, inside the caller's transaction, on the locked ``state``.
+
+    ``queued``: the card was checked to be in today's queue, so the grade only takes it
+    out of the day's reviews (cards.dayqueue), which keep their token."""
     limits = limits or DailyLimits(new_cards_per_day=0, max_reviews_per_day=1)
     model = model or memory_model(user_id=user.pk)
     if state is None:
@@ -504,7 +510,7 @@ def _record(
         predicted_recall=predicted,
     )
     row_insert(log)
-    data_changed(user_id=user.pk)
+    data_changed(user_id=user.pk, graded=queued)
     return ReviewOutcome(log=log, state=state, leech_suspended=leech_suspended)
 
 

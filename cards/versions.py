@@ -7,6 +7,10 @@ raced the write stores its result under the old token, which no later read asks 
 Tokens are random, never counters: a token the cache lost is replaced by a new one, never
 by an old value, so a lost key only costs a recompute, never a stale answer.
 
+A second token per person, the queue's, moves with every write but the drill's grade:
+today's due reviews in order (cards.dayqueue) are kept under it, and a grade only takes a
+card out of them, which the day queue reads from the log rather than from a new token.
+
 Only a cache every process shares can hold them (Redis): with a per-process cache a write
 in one process could not move the token another process reads. ``tokens_shared()`` says
 whether to cache at all.
@@ -16,6 +20,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Callable
+from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
@@ -30,6 +35,10 @@ def _user_key(user_id: int) -> str:
     return f"cards:data:user:{user_id}"
 
 
+def _queue_key(user_id: int) -> str:
+    return f"cards:queue:user:{user_id}"
+
+
 def _new_token() -> str:
     return secrets.token_hex(8)
 
@@ -38,8 +47,10 @@ def tokens_shared() -> bool:
     return bool(settings.CADENCE_SHARED_CACHE)
 
 
-def _tokens(keys: list[str]) -> dict[str, str]:
-    found = cache.get_many(keys)
+def _tokens(keys: list[str], found: dict[str, Any] | None = None) -> dict[str, str]:
+    """The tokens under ``keys``, a new one set for any missing (``found``: what a read of
+    these keys with others gave already)."""
+    found = cache.get_many(keys) if found is None else {k: found[k] for k in keys if k in found}
     for key in keys:
         if key not in found:
             # add, not set: a token a concurrent write has just set wins.
@@ -55,12 +66,26 @@ def data_version(*, user_id: int) -> str:
     return f"{found[keys[0]]}.{found[keys[1]]}"
 
 
-def data_changed(*, user_id: int | None) -> None:
+def queue_version_with(*, user_id: int, keys: list[str]) -> tuple[str, dict[str, Any]]:
+    """The current token of a person's day queue and of the built-in deck, as one string,
+    and what the cache holds under ``keys``, in one read."""
+    tokens = [_queue_key(user_id), DECK_KEY]
+    found = cache.get_many([*tokens, *keys])
+    version = _tokens(tokens, found)
+    return f"{version[tokens[0]]}.{version[tokens[1]]}", {k: found[k] for k in keys if k in found}
+
+
+def data_changed(*, user_id: int | None, graded: bool = False) -> None:
     """A person's cards, states or log changed (called inside or outside a transaction).
-    None is no one: the built-in deck changes only through :func:`deck_changed`."""
+    None is no one: the built-in deck changes only through :func:`deck_changed`.
+
+    ``graded``: the change is the drill's grade of a card of today's queue, which leaves
+    the queue's token (cards.dayqueue follows a grade from the log)."""
     if user_id is not None and tokens_shared():
-        key = _user_key(user_id)
-        transaction.on_commit(lambda: cache.set(key, _new_token(), timeout=TOKEN_SECONDS))
+        keys = [_user_key(user_id)] if graded else [_user_key(user_id), _queue_key(user_id)]
+        transaction.on_commit(
+            lambda: cache.set_many({key: _new_token() for key in keys}, timeout=TOKEN_SECONDS)
+        )
 
 
 def deck_changed() -> None:

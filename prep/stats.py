@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from django.contrib.auth.models import User
@@ -542,7 +542,8 @@ def dashboard_queue_counts(*, user: User, limits: DailyLimits, today: dt.date) -
     return cached_per_version(
         user_id=user.pk,
         name=f"queue-counts:{today.isoformat()}:{described}",
-        compute=lambda: queue_counts(user=user, limits=limits, today=today),
+        # The day's reviews the counts read are kept on their own (cards.dayqueue).
+        compute=lambda: replace(queue_counts(user=user, limits=limits, today=today), reviews=None),
     )
 
 

@@ -11,9 +11,9 @@ import pytest
 from django.db import DatabaseError, connection, transaction
 from django.forms.models import model_to_dict
 
+from cards.dayqueue import STATE_CARD_TOPIC
 from cards.models import Card, ReviewLog, ReviewState
 from cards.queue import (
-    STATE_CARD_TOPIC,
     _next_due,
     _next_repeat,
     next_due_queryset,

@@ -1,0 +1,215 @@
+"""Today's due reviews of one person, in order, kept in the shared cache between requests.
+
+Finding the next review means ordering every review due by how overdue it is
+(:func:`cards.queue.most_overdue_first`), and counting them means reading them all: work
+that grows with the reviews due and that each drill request did again. Within a day the
+order of the reviews due never changes (it depends on each card's due date and interval,
+which only a grade moves, and a graded card is no longer due), so it is read once:
+
+- :class:`DayReviews` holds the state ids in order (at most the day's review limit: the
+  drill never shows more), how many reviews were due and how many due reviews the person
+  had graded that day when it was read. Both counts and the ids come from one statement,
+  so one snapshot.
+- It is kept under the person's queue token (cards.versions): every write that could put
+  a card into the reviews due (undo, unsuspend, an edit, an import, a reset, the nightly
+  rollover, a deck load) moves that token, so the next read builds a new one. The drill's
+  grade does not: it only takes cards out.
+- The reviews due now are those read less the due reviews graded since, a count of the
+  day's log that the drill's one counting statement reads anyway
+  (:func:`cards.queue.queue_counts`).
+- The next review is the first of the ids, from a remembered start, that the database
+  still finds due: a few ids at a time, read with their cards in one statement, so a
+  stale start or a card graded in another tab is passed over, never shown. The start
+  only moves past ids found no longer due, which stay so under the same token.
+
+A lost cache key costs a rebuild, never a wrong card: the ids are only a candidate order,
+checked against the database on every read. Without a shared cache (no Redis: each
+process its own memory, in which another process's write could not move the token) the
+drill reads the database alone, as before.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+from django.core.cache import cache
+from django.db import connection
+from django.db.models import Count, F, FloatField, Func, IntegerField, Q, QuerySet, Subquery, Value
+from django.db.models.functions import Coalesce
+
+from cards.models import Card, ReviewLog, ReviewState, Topic
+from cards.statements import ANY_DAY, ANY_ID, Loader, loader
+from cards.versions import READ_SECONDS, queue_version_with, tokens_shared
+
+# Ids checked against the database a read: the next review is almost always the first.
+WINDOW = 8
+# Stand-ins for the window's ids while its statement is built (no real id takes them).
+_WINDOW_IDS = tuple(-(2**31) + 1001 + i for i in range(WINDOW))
+
+
+# A state read with its card and the card's topic, linked as select_related links them.
+STATE_CARD_TOPIC = (
+    (ReviewState, None),
+    (Card, ReviewState._meta.get_field("card")),
+    (Topic, Card._meta.get_field("topic")),
+)
+
+
+class Lateness(Func):
+    """``(day - due) / max(interval, 1)`` in SQL: :func:`overdue_order`'s first key."""
+
+    output_field = FloatField()
+
+    def __init__(self, day: dt.date, **extra: Any) -> None:
+        super().__init__(Value(day), F("due"), F("interval"), **extra)
+
+    def as_sqlite(self, compiler: Any, connection: Any, **extra: Any) -> Any:
+        day, due, interval = (compiler.compile(e) for e in self.get_source_expressions())
+        sql = f"(julianday({day[0]}) - julianday({due[0]})) / MAX({interval[0]}, 1)"
+        return sql, (*day[1], *due[1], *interval[1])
+
+    def as_postgresql(self, compiler: Any, connection: Any, **extra: Any) -> Any:
+        day, due, interval = (compiler.compile(e) for e in self.get_source_expressions())
+        sql = f"(({day[0]})::date - {due[0]})::float / GREATEST({interval[0]}, 1)"
+        return sql, (*day[1], *due[1], *interval[1])
+
+
+def most_overdue_first(states: QuerySet[ReviewState], day: dt.date) -> QuerySet[ReviewState]:
+    return states.order_by(Lateness(day).desc(), "due", "interval", "card_id")
+
+
+@dataclass(frozen=True)
+class DayReviews:
+    """One person's reviews due on one day, in order, as read under one queue token."""
+
+    key: str
+    version: str  # the queue token it was read under (cards.versions)
+    build: str  # this reading's own name: a new reading starts from the first id again
+    limit: int  # the day's review limit, which the ids are cut to
+    ids: tuple[int, ...]  # review state ids, most overdue first
+    due: int  # the reviews due when read
+    graded: int  # the due reviews graded that day when read
+    start: int = 0  # ids before this one are no longer due
+
+    def due_now(self, graded: int) -> int:
+        """The reviews due now, given the due reviews graded that day so far."""
+        return max(self.due - (graded - self.graded), 0)
+
+
+def due_graded_q(day: dt.date) -> Q:
+    """The log rows of ``day``'s grades of reviews that were due: what takes a card out of
+    the day's reviews without moving the queue token (cards.services.review_grade)."""
+    return Q(local_date=day, is_repeat=False, due_before__lte=day)
+
+
+def day_reviews(*, user_id: int, day: dt.date, review_limit: int) -> DayReviews | None:
+    """The person's reviews due on ``day`` as kept, read now if not; None without a
+    shared cache. One cache read: the tokens and the kept reviews together."""
+    if not tokens_shared():
+        return None
+    key = f"cards:day-reviews:{user_id}:{day.isoformat()}:{review_limit}"
+    version, found = queue_version_with(user_id=user_id, keys=[key, f"{key}:start"])
+    reviews: DayReviews | None = found.get(key)
+    if reviews is None or reviews.version != version:
+        return _read(key, version, user_id=user_id, day=day, limit=review_limit)
+    start = found.get(f"{key}:start")
+    if start is not None and start[0] == reviews.build:
+        reviews = replace(reviews, start=start[1])
+    return reviews
+
+
+def _read(key: str, version: str, *, user_id: int, day: dt.date, limit: int) -> DayReviews:
+    """The day's reviews from the database, kept under ``key``."""
+    due = ReviewState.objects.filter(user_id=user_id).due_on(day)
+    # Both counts in the statement that reads the ids, so all three from one snapshot.
+    total = due.order_by().values("user_id").annotate(n=Count("id")).values("n")
+    graded = (
+        ReviewLog.objects.filter(due_graded_q(day), user_id=user_id)
+        .order_by()
+        .values("user_id")
+        .annotate(n=Count("id"))
+        .values("n")
+    )
+    rows = list(
+        most_overdue_first(due, day)
+        .annotate(
+            total=Subquery(total, output_field=IntegerField()),
+            graded=Coalesce(Subquery(graded, output_field=IntegerField()), Value(0)),
+        )
+        .values_list("id", "total", "graded")[:limit]
+    )
+    reviews = DayReviews(
+        key=key,
+        version=version,
+        build=secrets.token_hex(6),
+        limit=limit,
+        ids=tuple(row[0] for row in rows),
+        due=rows[0][1] if rows else 0,
+        graded=rows[0][2] if rows else 0,
+    )
+    cache.set(key, reviews, timeout=READ_SECONDS)
+    return reviews
+
+
+def next_review(reviews: DayReviews, *, user_id: int, day: dt.date) -> ReviewState | None:
+    """The first of ``reviews``' ids still due, with its card and topic; None when none is.
+
+    Ids are checked a window at a time from the remembered start; a window found wholly
+    no longer due (the start was lost, or cards were graded in another tab) is answered
+    by reading the day's reviews again, once."""
+    for again in (False, True):
+        window = reviews.ids[reviews.start : reviews.start + WINDOW]
+        if not window:
+            return None
+        found: dict[int, ReviewState] = {
+            state.pk: state
+            for state in _window_loader(connection.vendor).all(
+                **_bound(window, user_id=user_id, day=day)
+            )
+        }
+        for index, state_id in enumerate(window):
+            if state_id in found:
+                # Remembered once half a window is passed over: a cache write saved on
+                # most reads, for a few more ids read.
+                if index >= WINDOW // 2:
+                    cache.set(
+                        f"{reviews.key}:start",
+                        (reviews.build, reviews.start + index),
+                        timeout=READ_SECONDS,
+                    )
+                return found[state_id]
+        if not again:
+            reviews = _read(
+                reviews.key, reviews.version, user_id=user_id, day=day, limit=reviews.limit
+            )
+    return None
+
+
+def _bound(window: Sequence[int], *, user_id: int, day: dt.date) -> dict[str, object]:
+    # A short window repeats its last id in the slots left.
+    ids = [*window, *[window[-1]] * (WINDOW - len(window))]
+    return {"user": user_id, "day": day, **{f"id{i}": state_id for i, state_id in enumerate(ids)}}
+
+
+@functools.lru_cache(maxsize=8)
+def _window_loader(vendor: str) -> Loader:
+    states = (
+        ReviewState.objects.filter(user_id=ANY_ID, pk__in=_WINDOW_IDS)
+        .due_on(ANY_DAY)
+        .select_related("card__topic")
+        .order_by()
+    )
+    return loader(
+        states,
+        chain=STATE_CARD_TOPIC,
+        stand_ins={
+            "user": ANY_ID,
+            "day": ANY_DAY,
+            **{f"id{i}": value for i, value in enumerate(_WINDOW_IDS)},
+        },
+    )
