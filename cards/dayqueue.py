@@ -39,7 +39,19 @@ from typing import Any
 
 from django.core.cache import cache
 from django.db import connection
-from django.db.models import Count, F, FloatField, Func, IntegerField, Q, QuerySet, Subquery, Value
+from django.db.models import (
+    Case,
+    Count,
+    F,
+    FloatField,
+    Func,
+    IntegerField,
+    Q,
+    QuerySet,
+    Subquery,
+    Value,
+    When,
+)
 from django.db.models.functions import Coalesce
 
 from cards.models import Card, ReviewLog, ReviewState, Topic
@@ -159,30 +171,28 @@ def _read(key: str, version: str, *, user_id: int, day: dt.date, limit: int) -> 
 def next_review(reviews: DayReviews, *, user_id: int, day: dt.date) -> ReviewState | None:
     """The first of ``reviews``' ids still due, with its card and topic; None when none is.
 
-    Ids are checked a window at a time from the remembered start; a window found wholly
-    no longer due (the start was lost, or cards were graded in another tab) is answered
-    by reading the day's reviews again, once."""
+    Ids are checked a window at a time from the remembered start, in one statement that
+    returns the first of them still due; a window found wholly no longer due (the start
+    was lost, or cards were graded in another tab) is answered by reading the day's
+    reviews again, once."""
     for again in (False, True):
         window = reviews.ids[reviews.start : reviews.start + WINDOW]
         if not window:
             return None
-        found: dict[int, ReviewState] = {
-            state.pk: state
-            for state in _window_loader(connection.vendor).all(
-                **_bound(window, user_id=user_id, day=day)
-            )
-        }
-        for index, state_id in enumerate(window):
-            if state_id in found:
-                # Remembered once half a window is passed over: a cache write saved on
-                # most reads, for a few more ids read.
-                if index >= WINDOW // 2:
-                    cache.set(
-                        f"{reviews.key}:start",
-                        (reviews.build, reviews.start + index),
-                        timeout=READ_SECONDS,
-                    )
-                return found[state_id]
+        state: ReviewState | None = _window_loader(connection.vendor).first(
+            **_bound(window, user_id=user_id, day=day)
+        )
+        if state is not None:
+            index = window.index(state.pk)
+            # Remembered once half a window is passed over: a cache write saved on most
+            # reads, for a few more ids looked at.
+            if index >= WINDOW // 2:
+                cache.set(
+                    f"{reviews.key}:start",
+                    (reviews.build, reviews.start + index),
+                    timeout=READ_SECONDS,
+                )
+            return state
         if not again:
             reviews = _read(
                 reviews.key, reviews.version, user_id=user_id, day=day, limit=reviews.limit
@@ -198,11 +208,16 @@ def _bound(window: Sequence[int], *, user_id: int, day: dt.date) -> dict[str, ob
 
 @functools.lru_cache(maxsize=8)
 def _window_loader(vendor: str) -> Loader:
+    # The window's first id still due: ordered by place in the window, one row read.
+    place = Case(
+        *(When(pk=state_id, then=Value(i)) for i, state_id in enumerate(_WINDOW_IDS)),
+        output_field=IntegerField(),
+    )
     states = (
         ReviewState.objects.filter(user_id=ANY_ID, pk__in=_WINDOW_IDS)
         .due_on(ANY_DAY)
         .select_related("card__topic")
-        .order_by()
+        .order_by(place)[:1]
     )
     return loader(
         states,

@@ -82,10 +82,14 @@ def data_changed(*, user_id: int | None, graded: bool = False) -> None:
     ``graded``: the change is the drill's grade of a card of today's queue, which leaves
     the queue's token (cards.dayqueue follows a grade from the log)."""
     if user_id is not None and tokens_shared():
-        keys = [_user_key(user_id)] if graded else [_user_key(user_id), _queue_key(user_id)]
-        transaction.on_commit(
-            lambda: cache.set_many({key: _new_token() for key in keys}, timeout=TOKEN_SECONDS)
-        )
+        if graded:
+            key = _user_key(user_id)
+            transaction.on_commit(lambda: cache.set(key, _new_token(), timeout=TOKEN_SECONDS))
+        else:
+            keys = [_user_key(user_id), _queue_key(user_id)]
+            transaction.on_commit(
+                lambda: cache.set_many({key: _new_token() for key in keys}, timeout=TOKEN_SECONDS)
+            )
 
 
 def deck_changed() -> None:
