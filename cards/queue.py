@@ -341,11 +341,14 @@ def queue_counts_many(
     }
 
 
-def _count_sql(queryset: QuerySet[Any], cap: int | None = None) -> tuple[str, tuple[Any, ...]]:
-    """A scalar subquery counting ``queryset``'s rows, reading at most ``cap`` of them."""
+def _count_sql(
+    queryset: QuerySet[Any], cap: int | None = None, *, ordered: bool = False
+) -> tuple[str, tuple[Any, ...]]:
+    """A scalar subquery counting ``queryset``'s rows, reading at most ``cap`` of them
+    (``ordered``: in the queryset's order, which decides which rows are read first)."""
     if cap is not None and cap <= 0:
         return "0", ()
-    rows = queryset.order_by().values("pk")
+    rows = (queryset if ordered else queryset.order_by()).values("pk")
     if cap is not None:
         rows = rows[:cap]
     sql, params = rows.query.sql_with_params()
@@ -443,7 +446,7 @@ def _counts_sql(
     done = ReviewLog.objects.filter(user_id=user_id, local_date=today, is_repeat=False)
     new_done_sql = _count_sql(done.filter(repetitions_before=0))
     waiting_sql = _count_sql(states.filter(waiting_new_on_q(today)), new_limit)
-    unseen_sql = _count_sql(unseen_cards(user_id), new_limit)
+    unseen_sql = _unseen_count_sql(user_id, new_limit)
     # Unseen cards are looked for only while the waiting ones and the day's first answers
     # leave room under the new-card limit (the room is never more, so _queue, which counts
     # them only when the waiting ones leave room, never needs them otherwise): a deck seen
@@ -468,6 +471,19 @@ def _counts_sql(
         "SELECT " + ", ".join(sql for sql, _ in parts),
         [param for _, params in parts for param in params],
     )
+
+
+def _unseen_count_sql(user_id: int, cap: int) -> tuple[str, tuple[Any, ...]]:
+    """The unseen cards, up to ``cap`` of each kind: the person's own from the last
+    position back, the built-in deck's apart. Cards are met in deck order, so the unseen
+    ones are the last: read from the first position, a deck half studied had every card
+    met before reaching one that is not (a walk that grew with the deck)."""
+    unseen = unseen_cards(user_id)
+    own = _count_sql(
+        unseen.filter(owner_id=user_id).order_by("-position", "-id"), cap, ordered=True
+    )
+    builtin = _count_sql(unseen.filter(owner__isnull=True), cap)
+    return f"({own[0]} + {builtin[0]})", (*own[1], *builtin[1])
 
 
 def _topic_first(field: str, topic_ids: Collection[int]) -> Case:

@@ -138,3 +138,29 @@ def test_the_counts_statement_built_once_binds_to_any_user_and_day(
         texts.add(built[0])
     # The user and the day are parameters only: the SQL text is the same for all.
     assert len(texts) == 1
+
+
+@pytest.mark.parametrize("seen", ["first", "last", "every other", "none", "all"])
+@pytest.mark.parametrize("new_limit", [1, 5, 12, 40])
+def test_the_own_unseen_cards_are_counted_wherever_they_sit_in_the_deck(
+    db: Any, owner: Any, other_user: Any, seen: str, new_limit: int
+) -> None:
+    # The own unseen cards are looked for from the last position back: the count is the
+    # same whichever positions were met already, and another person's cards never count.
+    topic = TopicFactory(owner=owner)
+    own = [CardFactory(topic=topic, owner=owner, position=i) for i in range(20)]
+    CardFactory.create_batch(3, topic=TopicFactory(owner=other_user), owner=other_user)
+    CardFactory.create_batch(2, topic=TopicFactory())  # built-in, unseen
+    met = {
+        "first": own[:12],
+        "last": own[8:],
+        "every other": own[::2],
+        "none": [],
+        "all": own,
+    }[seen]
+    for card in met:
+        state(owner, card, due=TODAY + dt.timedelta(days=5))
+    limits = DailyLimits(new_cards_per_day=new_limit, max_reviews_per_day=50)
+    counts = queue_counts(user=owner, limits=limits, today=TODAY)
+    assert counts.new == min(new_limit, 20 - len(met) + 2)
+    assert counts == queue_counts_many(limits={owner.pk: limits}, today=TODAY)[owner.pk]
