@@ -60,6 +60,8 @@ from cards.versions import READ_SECONDS, queue_version_with, tokens_shared
 
 # Ids checked against the database a read: the next review is almost always the first.
 WINDOW = 8
+# The reviews due are counted up to this many times the day's review limit (_read).
+COUNTED = 4
 # Stand-ins for the window's ids while its statement is built (no real id takes them).
 _WINDOW_IDS = tuple(-(2**31) + 1001 + i for i in range(WINDOW))
 
@@ -104,7 +106,7 @@ class DayReviews:
     build: str  # this reading's own name: a new reading starts from the first id again
     limit: int  # the day's review limit, which the ids are cut to
     ids: tuple[int, ...]  # review state ids, most overdue first
-    due: int  # the reviews due when read
+    due: int  # the reviews due when read, up to COUNTED times the limit
     graded: int  # the due reviews graded that day when read
     start: int = 0  # ids before this one are no longer due
 
@@ -136,10 +138,13 @@ def day_reviews(*, user_id: int, day: dt.date, review_limit: int) -> DayReviews 
 
 
 def _read(key: str, version: str, *, user_id: int, day: dt.date, limit: int) -> DayReviews:
-    """The day's reviews from the database, kept under ``key``."""
+    """The day's reviews from the database, kept under ``key``: one statement, so the ids
+    and the count of due reviews graded come from one snapshot.
+
+    The reviews due are counted only up to ``COUNTED`` times the limit (the ids read, of
+    which the first ``limit`` are kept): past that the count the drill shows is the limit
+    whatever has been graded since, and a big backlog is not read twice."""
     due = ReviewState.objects.filter(user_id=user_id).due_on(day)
-    # Both counts in the statement that reads the ids, so all three from one snapshot.
-    total = due.order_by().values("user_id").annotate(n=Count("id")).values("n")
     graded = (
         ReviewLog.objects.filter(due_graded_q(day), user_id=user_id)
         .order_by()
@@ -149,20 +154,17 @@ def _read(key: str, version: str, *, user_id: int, day: dt.date, limit: int) -> 
     )
     rows = list(
         most_overdue_first(due, day)
-        .annotate(
-            total=Subquery(total, output_field=IntegerField()),
-            graded=Coalesce(Subquery(graded, output_field=IntegerField()), Value(0)),
-        )
-        .values_list("id", "total", "graded")[:limit]
+        .annotate(graded=Coalesce(Subquery(graded, output_field=IntegerField()), Value(0)))
+        .values_list("id", "graded")[: COUNTED * limit]
     )
     reviews = DayReviews(
         key=key,
         version=version,
         build=secrets.token_hex(6),
         limit=limit,
-        ids=tuple(row[0] for row in rows),
-        due=rows[0][1] if rows else 0,
-        graded=rows[0][2] if rows else 0,
+        ids=tuple(row[0] for row in rows[:limit]),
+        due=len(rows),
+        graded=rows[0][1] if rows else 0,
     )
     cache.set(key, reviews, timeout=READ_SECONDS)
     return reviews

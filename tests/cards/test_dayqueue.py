@@ -34,6 +34,8 @@ UTC = ZoneInfo("UTC")
 LIMITS = DailyLimits(new_cards_per_day=3, max_reviews_per_day=14)
 # Room for every review due: the count of the reviews due is not cut by the limit.
 ROOMY = DailyLimits(new_cards_per_day=3, max_reviews_per_day=100)
+# More reviews due than the day's reading counts (dayqueue.COUNTED times the limit).
+TIGHT = DailyLimits(new_cards_per_day=3, max_reviews_per_day=3)
 
 
 @pytest.fixture
@@ -100,13 +102,15 @@ def _grade(user: Any, shown: NextCard, quality: int, limits: DailyLimits = LIMIT
     )
 
 
-@pytest.mark.parametrize("limits", [LIMITS, ROOMY], ids=["review-limit", "roomy"])
+@pytest.mark.parametrize(
+    "limits", [LIMITS, ROOMY, TIGHT], ids=["review-limit", "roomy", "backlog"]
+)
 def test_a_morning_of_grades_and_failures_is_the_same_queue(
     learner: Any, limits: DailyLimits
 ) -> None:
     rng = random.Random(3)
     due = ReviewState.objects.filter(user=learner, due__lte=TODAY).count()
-    assert 14 < due < 100
+    assert dayqueue.COUNTED * TIGHT.max_reviews_per_day < due < ROOMY.max_reviews_per_day
     seen = 0
     while (shown := _same_queue(learner, limits)) is not None:
         _grade(learner, shown, rng.choice([1, 3, 4, 4, 5]), limits)
