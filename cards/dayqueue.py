@@ -75,7 +75,7 @@ STATE_CARD_TOPIC = (
 
 
 class Lateness(Func):
-    """``(day - due) / max(interval, 1)`` in SQL: :func:`overdue_order`'s first key."""
+    """``(day - due) / max(interval, 1)`` in SQL: :func:`cards.queue.overdue_order`'s first key."""
 
     output_field = FloatField()
 

@@ -57,7 +57,7 @@ from cards.models import (
     repeats_on_q,
     waiting_new_on_q,
 )
-from cards.statements import ANY_DAY, ANY_ID, ANY_OTHER_ID, Loader, loader
+from cards.statements import ANY_DAY, ANY_ID, ANY_OTHER_ID, Loader, Statement, built, loader
 
 # The time a review takes when a person has no measured answers yet (the benchmark's too).
 DEFAULT_SECONDS_PER_REVIEW = 8.0
@@ -395,48 +395,32 @@ def queue_counts(*, user: User | int, limits: DailyLimits, today: dt.date) -> Qu
     return replace(counts, reviews=reviews) if reviews is not None else counts
 
 
-# Stand-ins for the user and the day while the counts' statement is built once for its
-# limits: no real id or date takes these values.
-_ANY_USER = -(2**31) + 97
-_ANY_DAY = dt.date(1901, 2, 3)
-
-
 def counts_statement(
     *, user_id: int, today: dt.date, new_limit: int, review_limit: int, reviews_kept: bool = False
 ) -> tuple[str, list[Any]]:
     """The SQL and parameters of :func:`queue_counts`' one statement. Building it through
     the ORM costs more than running it, so it is built once per pair of limits (which
-    its LIMITs hold) and database, with stand-ins bound to the user and the day here.
+    its LIMITs hold) and database, for stand-ins bound to the user and the day here
+    (cards.statements).
 
     ``reviews_kept``: the reviews due are read elsewhere (cards.dayqueue); the third
     value is the due reviews graded today instead of the reviews due."""
-    sql, params, users, days = _counts_template(
-        connection.vendor, new_limit, review_limit, reviews_kept
-    )
-    bound = list(params)
-    for i in users:
-        bound[i] = user_id
-    for i in days:
-        # As the backend adapts a date: a date, or its ISO text (SQLite).
-        bound[i] = today if isinstance(params[i], dt.date) else today.isoformat()
-    return sql, bound
+    statement = _counts_template(connection.vendor, new_limit, review_limit, reviews_kept)
+    return statement.sql, statement.bind(user=user_id, day=today)
 
 
 @functools.lru_cache(maxsize=256)
 def _counts_template(
     vendor: str, new_limit: int, review_limit: int, reviews_kept: bool
-) -> tuple[str, tuple[Any, ...], tuple[int, ...], tuple[int, ...]]:
-    """The statement built for the stand-in user and day, and where each stands in."""
+) -> Statement:
     sql, params = _counts_sql(
-        user_id=_ANY_USER,
-        today=_ANY_DAY,
+        user_id=ANY_ID,
+        today=ANY_DAY,
         new_limit=new_limit,
         review_limit=review_limit,
         reviews_kept=reviews_kept,
     )
-    users = tuple(i for i, value in enumerate(params) if type(value) is int and value == _ANY_USER)
-    days = tuple(i for i, value in enumerate(params) if value in (_ANY_DAY, _ANY_DAY.isoformat()))
-    return sql, tuple(params), users, days
+    return built(sql, params, {"user": ANY_ID, "day": ANY_DAY})
 
 
 def _counts_sql(
@@ -515,7 +499,6 @@ def next_card(
     ``priority_topic_ids`` may be a function giving them: it is called only when the
     next card is a new one (the only order they change)."""
     user_id = user if isinstance(user, int) else user.pk
-    states = ReviewState.objects.filter(user=user).select_related("card__topic")
     if counts.due:
         state = (
             next_review(counts.reviews, user_id=user_id, day=today)
@@ -528,7 +511,8 @@ def next_card(
         if callable(priority_topic_ids):
             priority_topic_ids = priority_topic_ids()
         introduced = (
-            states.filter(waiting_new_on_q(today))
+            ReviewState.objects.filter(waiting_new_on_q(today), user_id=user_id)
+            .select_related("card__topic")
             .order_by(
                 _topic_first("card__topic_id", priority_topic_ids),
                 "card__topic__order",

@@ -59,20 +59,24 @@ def _tokens(keys: list[str], found: dict[str, Any] | None = None) -> dict[str, s
     return found
 
 
+def _version_with(token_key: str, keys: list[str]) -> tuple[str, dict[str, Any]]:
+    """A person's token under ``token_key`` and the built-in deck's, as one string, and
+    what the cache holds under ``keys``, in one read."""
+    tokens = [token_key, DECK_KEY]
+    found = cache.get_many([*tokens, *keys])
+    version = _tokens(tokens, found)
+    return f"{version[token_key]}.{version[DECK_KEY]}", {k: found[k] for k in keys if k in found}
+
+
 def data_version(*, user_id: int) -> str:
     """The current token of a person's data and of the built-in deck, as one string."""
-    keys = [_user_key(user_id), DECK_KEY]
-    found = _tokens(keys)
-    return f"{found[keys[0]]}.{found[keys[1]]}"
+    return _version_with(_user_key(user_id), [])[0]
 
 
 def queue_version_with(*, user_id: int, keys: list[str]) -> tuple[str, dict[str, Any]]:
     """The current token of a person's day queue and of the built-in deck, as one string,
     and what the cache holds under ``keys``, in one read."""
-    tokens = [_queue_key(user_id), DECK_KEY]
-    found = cache.get_many([*tokens, *keys])
-    version = _tokens(tokens, found)
-    return f"{version[tokens[0]]}.{version[tokens[1]]}", {k: found[k] for k in keys if k in found}
+    return _version_with(_queue_key(user_id), keys)
 
 
 def data_changed(*, user_id: int | None, graded: bool = False) -> None:

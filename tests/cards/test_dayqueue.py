@@ -102,9 +102,7 @@ def _grade(user: Any, shown: NextCard, quality: int, limits: DailyLimits = LIMIT
     )
 
 
-@pytest.mark.parametrize(
-    "limits", [LIMITS, ROOMY, TIGHT], ids=["review-limit", "roomy", "backlog"]
-)
+@pytest.mark.parametrize("limits", [LIMITS, ROOMY, TIGHT], ids=["review-limit", "roomy", "backlog"])
 def test_a_morning_of_grades_and_failures_is_the_same_queue(
     learner: Any, limits: DailyLimits
 ) -> None:
