@@ -428,7 +428,20 @@ def _counts_sql(
 ) -> tuple[str, list[Any]]:
     states = ReviewState.objects.filter(user_id=user_id)
     done = ReviewLog.objects.filter(user_id=user_id, local_date=today, is_repeat=False)
-    new_done_sql = _count_sql(done.filter(repetitions_before=0))
+    # The day's log is read once for its three counts: an aggregate over a constant (left
+    # out of GROUP BY, so there is none), one row even on a day with no grades.
+    logged = (
+        done.order_by()
+        .annotate(day=Value(1))
+        .values("day")
+        .annotate(
+            reviewed=Count("pk", filter=Q(repetitions_before__gt=0)),
+            new_done=Count("pk", filter=Q(repetitions_before=0)),
+            graded=Count("pk", filter=due_graded_q(today)),
+        )
+        .values("reviewed", "new_done", "graded")
+    )
+    logged_sql, logged_params = logged.query.sql_with_params()
     waiting_sql = _count_sql(states.filter(waiting_new_on_q(today)), new_limit)
     unseen_sql = _unseen_count_sql(user_id, new_limit)
     # Unseen cards are looked for only while the waiting ones and the day's first answers
@@ -436,14 +449,14 @@ def _counts_sql(
     # them only when the waiting ones leave room, never needs them otherwise): a deck seen
     # almost whole makes that search long.
     unseen_if_room = (
-        f"CASE WHEN {waiting_sql[0]} + {new_done_sql[0]} < %s THEN {unseen_sql[0]} ELSE 0 END",
-        (*waiting_sql[1], *new_done_sql[1], new_limit, *unseen_sql[1]),
+        f"CASE WHEN {waiting_sql[0]} + logged.new_done < %s THEN {unseen_sql[0]} ELSE 0 END",
+        (*waiting_sql[1], new_limit, *unseen_sql[1]),
     )
     parts = [
-        _count_sql(done.filter(repetitions_before__gt=0)),
-        new_done_sql,
+        ("logged.reviewed", ()),
+        ("logged.new_done", ()),
         (
-            _count_sql(ReviewLog.objects.filter(due_graded_q(today), user_id=user_id))
+            ("logged.graded", ())
             if reviews_kept
             else _count_sql(states.filter(due_on_q(today)), review_limit)
         ),
@@ -452,8 +465,8 @@ def _counts_sql(
         unseen_if_room,
     ]
     return (
-        "SELECT " + ", ".join(sql for sql, _ in parts),
-        [param for _, params in parts for param in params],
+        "SELECT " + ", ".join(sql for sql, _ in parts) + f" FROM ({logged_sql}) AS logged",
+        [*(param for _, params in parts for param in params), *logged_params],
     )
 
 
