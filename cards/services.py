@@ -39,7 +39,15 @@ from cards.scheduling import (
     validate_quality,
 )
 from cards.selectors import memory_model
-from cards.statements import ANY_ID, ANY_OTHER_ID, Loader, loader, row_insert, row_update
+from cards.statements import (
+    ANY_ID,
+    ANY_OTHER_ID,
+    Loader,
+    loader,
+    row_insert,
+    row_update,
+    row_update_then_insert,
+)
 from cards.versions import data_changed, deck_changed
 from core.localtime import local_date
 
@@ -343,24 +351,49 @@ def review_grade(
 ) -> ReviewOutcome:
     """The drill's grade: :func:`review_record` for a card of today's queue.
 
-    One transaction whose first query locks the user's state of the card and reads the
-    card with it. Raises ``Card.DoesNotExist`` for a card the user cannot see, StaleGrade
-    for a showing graded already (another click, tab or retry, perhaps this very moment:
-    so checked on the locked row), and NotQueued for a card not in today's queue.
+    Raises ``Card.DoesNotExist`` for a card the user cannot see, StaleGrade for a showing
+    graded already (another click, tab or retry, perhaps this very moment) and NotQueued
+    for a card not in today's queue.
+
+    The user's state of the card is read with the card, without a lock, and written only
+    if its row still holds what the grade read (:data:`UNLOCKED_GUARD`): one statement on
+    PostgreSQL, the state's update with the log's insert. When the row has moved on, the
+    grade is made again in a transaction whose first query locks the row, so the checks
+    are made on the locked row. A card with no state yet is graded in a transaction whose
+    insert of the state meets any other's (StaleGrade).
     """
     validate_quality(quality)
     today = local_date(now, zone)
+    state = _state_with_card(connection.vendor).first(user=user.pk, card=card_id)
+    if state is not None:
+        _check_queued(state.card, state, user, limits, today, shown_version)
+        read = {name: getattr(state, name) for name in UNLOCKED_GUARD}
+        graded = _graded(
+            user=user,
+            card=state.card,
+            state=state,
+            quality=quality,
+            now=now,
+            today=today,
+            shown_version=shown_version,
+            answer_ms=answer_ms,
+            limits=limits,
+            model=model,
+        )
+        assert graded.fields is not None  # the row exists
+        if row_update_then_insert(graded.state, graded.fields, unchanged=read, then=graded.log):
+            data_changed(user_id=user.pk, graded=True)
+            return graded.outcome
     with transaction.atomic():
-        state = _locked_state(connection.vendor).first(user=user.pk, card=card_id)
+        if state is not None:
+            # The row moved on since it was read: read it again, locked.
+            state = _locked_state(connection.vendor).first(user=user.pk, card=card_id)
         card = (
             state.card
             if state is not None
             else Card.objects.visible_to(user).select_related("topic").get(pk=card_id)
         )
-        if not card_queued_with(card=card, state=state, user=user, limits=limits, today=today):
-            if state is not None and state.version != shown_version:
-                raise StaleGrade
-            raise NotQueued
+        _check_queued(card, state, user, limits, today, shown_version)
         return _record(
             user=user,
             card=card,
@@ -376,14 +409,55 @@ def review_grade(
         )
 
 
-def locked_state_queryset(*, user_id: int, card_id: int) -> QuerySet[ReviewState]:
-    """The user's state of a card they can see, locked, read with the card and its topic."""
+# What a grade reads of a state row that other writes change without moving its version
+# (the nightly rollover's due, a zone change's dates, a memory refit): a grade written
+# without the lock must find these as it read them.
+UNLOCKED_GUARD = (
+    "version",
+    "due",
+    "repeat_on",
+    "introduced_on",
+    "stability",
+    "difficulty",
+    "memory_on",
+)
+
+
+def _check_queued(
+    card: Card,
+    state: ReviewState | None,
+    user: User,
+    limits: DailyLimits,
+    today: dt.date,
+    shown_version: int,
+) -> None:
+    if not card_queued_with(card=card, state=state, user=user, limits=limits, today=today):
+        if state is not None and state.version != shown_version:
+            raise StaleGrade
+        raise NotQueued
+
+
+def state_with_card_queryset(*, user_id: int, card_id: int) -> QuerySet[ReviewState]:
+    """The user's state of a card they can see, read with the card and its topic."""
     visible = Q(card__owner__isnull=True, card__retired_at__isnull=True) | Q(card__owner_id=user_id)
-    return (
-        # Lock the state row only, not the (perhaps shared) card read with it.
-        ReviewState.objects.select_for_update(of=("self",))
-        .select_related("card__topic")
-        .filter(visible, user_id=user_id, card_id=card_id)[:1]
+    return ReviewState.objects.select_related("card__topic").filter(
+        visible, user_id=user_id, card_id=card_id
+    )
+
+
+def locked_state_queryset(*, user_id: int, card_id: int) -> QuerySet[ReviewState]:
+    """:func:`state_with_card_queryset`, the state row locked (not the perhaps shared card)."""
+    return state_with_card_queryset(user_id=user_id, card_id=card_id).select_for_update(
+        of=("self",)
+    )[:1]
+
+
+@functools.lru_cache(maxsize=8)
+def _state_with_card(vendor: str) -> Loader:
+    return loader(
+        state_with_card_queryset(user_id=ANY_ID, card_id=ANY_OTHER_ID)[:1],
+        chain=STATE_CARD_TOPIC,
+        stand_ins={"user": ANY_ID, "card": ANY_OTHER_ID},
     )
 
 
@@ -397,6 +471,21 @@ def _locked_state(vendor: str) -> Loader:
             chain=STATE_CARD_TOPIC,
             stand_ins={"user": ANY_ID, "card": ANY_OTHER_ID},
         )
+
+
+@dataclass(frozen=True)
+class _Graded:
+    """A grade worked out on a state, not written yet."""
+
+    state: ReviewState
+    log: ReviewLog
+    # The state's fields the grade moved (None: the state is a new row).
+    fields: list[str] | None
+    leech_suspended: bool
+
+    @property
+    def outcome(self) -> ReviewOutcome:
+        return ReviewOutcome(log=self.log, state=self.state, leech_suspended=self.leech_suspended)
 
 
 def _record(
@@ -417,6 +506,48 @@ def _record(
 
     ``queued``: the card was checked to be in today's queue, so the grade only takes it
     out of the day's reviews (cards.dayqueue), which keep their token."""
+    graded = _graded(
+        user=user,
+        card=card,
+        state=state,
+        quality=quality,
+        now=now,
+        today=today,
+        shown_version=shown_version,
+        answer_ms=answer_ms,
+        limits=limits,
+        model=model,
+    )
+    if graded.fields is None:
+        # Only a new row needs the savepoint: its insert may meet another's.
+        try:
+            with transaction.atomic():
+                row_insert(graded.state)
+        except IntegrityError:
+            # Another request created this card's state first: that showing is graded.
+            raise StaleGrade from None
+    else:
+        row_update(graded.state, graded.fields)
+    row_insert(graded.log)
+    data_changed(user_id=user.pk, graded=queued)
+    return graded.outcome
+
+
+def _graded(
+    *,
+    user: User,
+    card: Card,
+    state: ReviewState | None,
+    quality: int,
+    now: dt.datetime,
+    today: dt.date,
+    shown_version: int,
+    answer_ms: int | None,
+    limits: DailyLimits | None,
+    model: Model | None,
+) -> _Graded:
+    """The grade of ``state`` (None: the card's first), moved on ``state`` in place, and
+    its log row; nothing written. StaleGrade when the showing's version is not the row's."""
     limits = limits or DailyLimits(new_cards_per_day=0, max_reviews_per_day=1)
     model = model or memory_model(user_id=user.pk)
     if state is None:
@@ -480,16 +611,6 @@ def _record(
     )
     state.last_reviewed_at = now
     state.version += 1
-    if before is None:
-        # Only a new row needs the savepoint: its insert may meet another's.
-        try:
-            with transaction.atomic():
-                row_insert(state)
-        except IntegrityError:
-            # Another request created this card's state first: that showing is graded.
-            raise StaleGrade from None
-    else:
-        row_update(state, [*GRADED_FIELDS, "suspended"] if leech_suspended else GRADED_FIELDS)
     log = ReviewLog(
         user=user,
         card=card,
@@ -509,9 +630,10 @@ def _record(
         state_before=before,
         predicted_recall=predicted,
     )
-    row_insert(log)
-    data_changed(user_id=user.pk, graded=queued)
-    return ReviewOutcome(log=log, state=state, leech_suspended=leech_suspended)
+    fields = None if before is None else GRADED_FIELDS
+    if fields is not None and leech_suspended:
+        fields = [*GRADED_FIELDS, "suspended"]
+    return _Graded(state=state, log=log, fields=fields, leech_suspended=leech_suspended)
 
 
 def custom_record(

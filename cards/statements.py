@@ -22,7 +22,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from django.db import DatabaseError, connection
+from django.db import DatabaseError, connection, transaction
 from django.db.models import Field, Model, QuerySet
 
 # Stand-ins for the arguments while a statement is built: no real id or date takes them.
@@ -188,3 +188,66 @@ def row_insert(instance: Model) -> None:
     setattr(instance, pk.attname, key)
     instance._state.adding = False
     instance._state.db = connection.alias
+
+
+def row_update_then_insert(
+    instance: Model, fields: Sequence[str], *, unchanged: Mapping[str, Any], then: Model
+) -> bool:
+    """:func:`row_update` of ``instance`` only while its row still holds ``unchanged``
+    (field name → the value read), then :func:`row_insert` of ``then``, as one atomic
+    write. False, and nothing written, when the row has moved on since it was read.
+
+    On PostgreSQL one statement (the insert reads the update's row), so outside a
+    transaction one round trip; elsewhere the two in a transaction."""
+    meta = instance._meta
+    quote = connection.ops.quote_name
+    assert meta.pk is not None
+    columns = [meta.get_field(name) for name in fields]
+    concrete = [field for field in columns if isinstance(field, Field)]
+    assert len(concrete) == len(columns), "only a model's own columns are updated"
+    guard, guard_params = [f"{quote(str(meta.pk.column))} = %s"], [instance.pk]
+    for name, value in unchanged.items():
+        field = meta.get_field(name)
+        assert isinstance(field, Field)
+        if value is None:
+            guard.append(f"{quote(str(field.column))} IS NULL")
+        else:
+            guard.append(f"{quote(str(field.column))} = %s")
+            guard_params.append(field.get_db_prep_save(value, connection=connection))
+    update = "UPDATE {} SET {} WHERE {}".format(
+        quote(meta.db_table),
+        ", ".join(f"{quote(str(field.column))} = %s" for field in concrete),
+        " AND ".join(guard),
+    )
+    params = [*(_prepared(instance, field, add=False) for field in concrete), *guard_params]
+    inserted = then._meta
+    pk = inserted.pk
+    assert pk is not None
+    if connection.vendor == "postgresql":
+        values = [field for field in inserted.concrete_fields if field is not pk]
+        row = [_prepared(then, field, add=True) for field in values]
+        # Typed, as VALUES would be: a SELECT's bare parameters would be read as text.
+        sql = "WITH moved AS ({} RETURNING 1) INSERT INTO {} ({}) SELECT {} FROM moved RETURNING {}"
+        sql = sql.format(
+            update,
+            quote(inserted.db_table),
+            ", ".join(quote(str(field.column)) for field in values),
+            ", ".join(f"CAST(%s AS {field.cast_db_type(connection)})" for field in values),
+            quote(str(pk.column)),
+        )
+        with connection.cursor() as cursor:
+            cursor.execute(sql, [*params, *row])
+            key = cursor.fetchone()
+        if key is None:
+            return False
+        setattr(then, pk.attname, key[0])
+        then._state.adding = False
+        then._state.db = connection.alias
+        return True
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute(update, params)
+            if cursor.rowcount != 1:
+                return False
+        row_insert(then)
+    return True

@@ -19,7 +19,12 @@ from cards.queue import (
     next_due_queryset,
     next_repeat_queryset,
 )
-from cards.services import _locked_state, locked_state_queryset
+from cards.services import (
+    _locked_state,
+    _state_with_card,
+    locked_state_queryset,
+    state_with_card_queryset,
+)
 from cards.statements import loader, row_insert, row_update
 from tests.factories import CardFactory, TopicFactory
 
@@ -66,6 +71,15 @@ def test_the_grades_locking_read_binds_to_any_user_and_card(db: Any) -> None:
     if connection.vendor == "postgresql":
         # Only the state row is locked, never the (perhaps shared) card read with it.
         assert 'FOR UPDATE OF "cards_reviewstate"' in bound.sql
+
+
+def test_the_grades_first_read_binds_to_any_user_and_card(db: Any) -> None:
+    for user_id, _, card_id in ARGUMENTS:
+        queryset = state_with_card_queryset(user_id=user_id, card_id=card_id)[:1]
+        sql, params = queryset.query.sql_with_params()
+        bound = _state_with_card(connection.vendor).statement
+        assert (bound.sql, bound.bind(user=user_id, card=card_id)) == (sql, list(params))
+    assert "FOR UPDATE" not in bound.sql
 
 
 def state(user: Any, card: Card, **values: Any) -> ReviewState:
@@ -118,7 +132,7 @@ def test_a_loaded_state_is_the_orms_with_its_card_and_topic(
     )
 
 
-def test_the_locking_read_finds_only_a_card_the_user_can_see(owner: Any, other_user: Any) -> None:
+def test_the_grades_reads_find_only_a_card_the_user_can_see(owner: Any, other_user: Any) -> None:
     own = CardFactory(owner=owner, key="")
     theirs = CardFactory(owner=other_user, key="")
     state(owner, own, due=TODAY)
@@ -129,6 +143,10 @@ def test_the_locking_read_finds_only_a_card_the_user_can_see(owner: Any, other_u
         assert first(user=owner.pk, card=own.pk).card == own
         assert first(user=owner.pk, card=theirs.pk) is None
         assert first(user=other_user.pk, card=own.pk) is None
+    unlocked = _state_with_card(connection.vendor).first
+    assert unlocked(user=owner.pk, card=own.pk).card == own
+    assert unlocked(user=owner.pk, card=theirs.pk) is None
+    assert unlocked(user=other_user.pk, card=own.pk) is None
 
 
 def test_a_chain_not_read_in_its_columns_order_is_refused(db: Any) -> None:
