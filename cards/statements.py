@@ -18,11 +18,13 @@ read with ``select_related`` linked to each other, as the ORM does. Writes of a 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from django.db import DatabaseError, connection, transaction
+from django.db import DEFAULT_DB_ALIAS, DatabaseError, connection, connections, transaction
+from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import Field, Model, QuerySet
 
 # Stand-ins for the arguments while a statement is built: no real id or date takes them.
@@ -141,53 +143,140 @@ def loader(
     )
 
 
-def _prepared(instance: Model, field: Field[Any, Any], *, add: bool) -> Any:
-    value = field.pre_save(instance, add)
-    return field.get_db_prep_save(value, connection=connection)
+def _prepared(instance: Model, field: Field[Any, Any], add: bool, db: BaseDatabaseWrapper) -> Any:
+    return field.get_db_prep_save(field.pre_save(instance, add), connection=db)
+
+
+@dataclass(frozen=True)
+class _Write:
+    """A write's SQL, built once per shape, and the fields whose values it takes in order."""
+
+    sql: str
+    fields: tuple[Field[Any, Any], ...]
+    # Fields compared with the value read (None: ``IS NULL``, no parameter).
+    guard: tuple[Field[Any, Any], ...] = ()
+    inserted: tuple[Field[Any, Any], ...] = ()
+
+
+def _own_fields(model: type[Model], names: Sequence[str]) -> tuple[Field[Any, Any], ...]:
+    fields = tuple(model._meta.get_field(name) for name in names)
+    own = tuple(field for field in fields if isinstance(field, Field))
+    assert len(own) == len(fields), "only a model's own columns are written"
+    return own
+
+
+def _update_sql(
+    model: type[Model],
+    fields: tuple[Field[Any, Any], ...],
+    guard: Sequence[str],
+    db: BaseDatabaseWrapper,
+) -> str:
+    quote = db.ops.quote_name
+    assert model._meta.pk is not None
+    return "UPDATE {} SET {} WHERE {}".format(
+        quote(model._meta.db_table),
+        ", ".join(f"{quote(str(field.column))} = %s" for field in fields),
+        " AND ".join([f"{quote(str(model._meta.pk.column))} = %s", *guard]),
+    )
+
+
+@functools.lru_cache(maxsize=64)
+def _update(model: type[Model], names: tuple[str, ...], vendor: str) -> _Write:
+    fields = _own_fields(model, names)
+    return _Write(sql=_update_sql(model, fields, (), connection), fields=fields)
+
+
+@functools.lru_cache(maxsize=64)
+def _insert(model: type[Model], vendor: str) -> _Write:
+    quote = connection.ops.quote_name
+    pk = model._meta.pk
+    assert pk is not None
+    fields = tuple(field for field in model._meta.concrete_fields if field is not pk)
+    sql = "INSERT INTO {} ({}) VALUES ({})".format(
+        quote(model._meta.db_table),
+        ", ".join(quote(str(field.column)) for field in fields),
+        ", ".join(["%s"] * len(fields)),
+    )
+    if connection.features.can_return_columns_from_insert:
+        sql += f" RETURNING {quote(str(pk.column))}"
+    return _Write(sql=sql, fields=fields)
+
+
+@functools.lru_cache(maxsize=64)
+def _update_then_insert(
+    model: type[Model],
+    names: tuple[str, ...],
+    guard: tuple[tuple[str, bool], ...],
+    then: type[Model],
+    vendor: str,
+) -> _Write:
+    """``guard``: (field name, whether the value read is NULL)."""
+    quote = connection.ops.quote_name
+    fields = _own_fields(model, names)
+    compared = _own_fields(model, [name for name, _ in guard])
+    conditions = [
+        f"{quote(str(field.column))} IS NULL" if null else f"{quote(str(field.column))} = %s"
+        for field, (_, null) in zip(compared, guard, strict=True)
+    ]
+    update = _update_sql(model, fields, conditions, connection)
+    pk = then._meta.pk
+    assert pk is not None
+    inserted = tuple(field for field in then._meta.concrete_fields if field is not pk)
+    if vendor != "postgresql":
+        # The update alone; the insert is _insert's, in the same transaction.
+        return _Write(
+            sql=update,
+            fields=fields,
+            guard=tuple(
+                field for field, (_, null) in zip(compared, guard, strict=True) if not null
+            ),
+        )
+    # Typed, as VALUES would be: a SELECT's bare parameters would be read as text.
+    sql = "WITH moved AS ({} RETURNING 1) INSERT INTO {} ({}) SELECT {} FROM moved RETURNING {}"
+    sql = sql.format(
+        update,
+        quote(then._meta.db_table),
+        ", ".join(quote(str(field.column)) for field in inserted),
+        ", ".join(f"CAST(%s AS {field.cast_db_type(connection)})" for field in inserted),
+        quote(str(pk.column)),
+    )
+    return _Write(
+        sql=sql,
+        fields=fields,
+        guard=tuple(field for field, (_, null) in zip(compared, guard, strict=True) if not null),
+        inserted=inserted,
+    )
 
 
 def row_update(instance: Model, fields: Sequence[str]) -> None:
     """``instance.save(update_fields=fields)``: one UPDATE of those columns by primary key."""
-    meta = instance._meta
-    quote = connection.ops.quote_name
-    assert meta.pk is not None
-    columns = [meta.get_field(name) for name in fields]
-    concrete = [field for field in columns if isinstance(field, Field)]
-    assert len(concrete) == len(columns), "only a model's own columns are updated"
-    sql = "UPDATE {} SET {} WHERE {} = %s".format(
-        quote(meta.db_table),
-        ", ".join(f"{quote(str(field.column))} = %s" for field in concrete),
-        quote(str(meta.pk.column)),
-    )
-    params = [_prepared(instance, field, add=False) for field in concrete]
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [*params, instance.pk])
+    db = connections[DEFAULT_DB_ALIAS]
+    write = _update(type(instance), tuple(fields), db.vendor)
+    params = [_prepared(instance, field, False, db) for field in write.fields]
+    with db.cursor() as cursor:
+        cursor.execute(write.sql, [*params, instance.pk])
         if cursor.rowcount != 1:
             raise DatabaseError("Save with update_fields did not affect any rows.")
 
 
 def row_insert(instance: Model) -> None:
     """``instance.save()`` of a new row: one INSERT, the new primary key read back."""
-    meta = instance._meta
-    quote = connection.ops.quote_name
-    pk = meta.pk
-    assert pk is not None
-    fields = [field for field in meta.concrete_fields if field is not pk]
-    sql = "INSERT INTO {} ({}) VALUES ({})".format(
-        quote(meta.db_table),
-        ", ".join(quote(str(field.column)) for field in fields),
-        ", ".join(["%s"] * len(fields)),
-    )
-    params = [_prepared(instance, field, add=True) for field in fields]
-    returning = connection.features.can_return_columns_from_insert
-    if returning:
-        sql += f" RETURNING {quote(str(pk.column))}"
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        key = cursor.fetchone()[0] if returning else cursor.lastrowid
-    setattr(instance, pk.attname, key)
+    db = connections[DEFAULT_DB_ALIAS]
+    write = _insert(type(instance), db.vendor)
+    params = [_prepared(instance, field, True, db) for field in write.fields]
+    with db.cursor() as cursor:
+        cursor.execute(write.sql, params)
+        key = (
+            cursor.fetchone()[0] if db.features.can_return_columns_from_insert else cursor.lastrowid
+        )
+    _inserted(instance, key, db)
+
+
+def _inserted(instance: Model, key: Any, db: BaseDatabaseWrapper) -> None:
+    assert instance._meta.pk is not None
+    setattr(instance, instance._meta.pk.attname, key)
     instance._state.adding = False
-    instance._state.db = connection.alias
+    instance._state.db = db.alias
 
 
 def row_update_then_insert(
@@ -199,54 +288,26 @@ def row_update_then_insert(
 
     On PostgreSQL one statement (the insert reads the update's row), so outside a
     transaction one round trip; elsewhere the two in a transaction."""
-    meta = instance._meta
-    quote = connection.ops.quote_name
-    assert meta.pk is not None
-    columns = [meta.get_field(name) for name in fields]
-    concrete = [field for field in columns if isinstance(field, Field)]
-    assert len(concrete) == len(columns), "only a model's own columns are updated"
-    guard, guard_params = [f"{quote(str(meta.pk.column))} = %s"], [instance.pk]
-    for name, value in unchanged.items():
-        field = meta.get_field(name)
-        assert isinstance(field, Field)
-        if value is None:
-            guard.append(f"{quote(str(field.column))} IS NULL")
-        else:
-            guard.append(f"{quote(str(field.column))} = %s")
-            guard_params.append(field.get_db_prep_save(value, connection=connection))
-    update = "UPDATE {} SET {} WHERE {}".format(
-        quote(meta.db_table),
-        ", ".join(f"{quote(str(field.column))} = %s" for field in concrete),
-        " AND ".join(guard),
+    db = connections[DEFAULT_DB_ALIAS]
+    guard = tuple((name, value is None) for name, value in unchanged.items())
+    write = _update_then_insert(type(instance), tuple(fields), guard, type(then), db.vendor)
+    params = [_prepared(instance, field, False, db) for field in write.fields]
+    params.append(instance.pk)
+    params.extend(
+        field.get_db_prep_save(unchanged[field.name], connection=db) for field in write.guard
     )
-    params = [*(_prepared(instance, field, add=False) for field in concrete), *guard_params]
-    inserted = then._meta
-    pk = inserted.pk
-    assert pk is not None
-    if connection.vendor == "postgresql":
-        values = [field for field in inserted.concrete_fields if field is not pk]
-        row = [_prepared(then, field, add=True) for field in values]
-        # Typed, as VALUES would be: a SELECT's bare parameters would be read as text.
-        sql = "WITH moved AS ({} RETURNING 1) INSERT INTO {} ({}) SELECT {} FROM moved RETURNING {}"
-        sql = sql.format(
-            update,
-            quote(inserted.db_table),
-            ", ".join(quote(str(field.column)) for field in values),
-            ", ".join(f"CAST(%s AS {field.cast_db_type(connection)})" for field in values),
-            quote(str(pk.column)),
-        )
-        with connection.cursor() as cursor:
-            cursor.execute(sql, [*params, *row])
+    if write.inserted:
+        params.extend(_prepared(then, field, True, db) for field in write.inserted)
+        with db.cursor() as cursor:
+            cursor.execute(write.sql, params)
             key = cursor.fetchone()
         if key is None:
             return False
-        setattr(then, pk.attname, key[0])
-        then._state.adding = False
-        then._state.db = connection.alias
+        _inserted(then, key[0], db)
         return True
-    with transaction.atomic():
-        with connection.cursor() as cursor:
-            cursor.execute(update, params)
+    with transaction.atomic(using=db.alias):
+        with db.cursor() as cursor:
+            cursor.execute(write.sql, params)
             if cursor.rowcount != 1:
                 return False
         row_insert(then)
