@@ -246,7 +246,37 @@ def one_client(names: dict[int, list[str]]) -> None:
         print(f"  grade at {size} cards / at 5000: {ratio:.2f}×")
 
 
-def four_clients(names: dict[int, list[str]]) -> None:
+def rewind(names: list[str], since: dt.datetime) -> None:
+    """The users' day as it began: the grades made since ``since`` taken out of the log,
+    their cards due again as built, and the server's kept day queue and read caches of
+    theirs dropped (a lost token costs a rebuild, as the first request of a day does), so
+    a run never empties a queue however fast it grades."""
+    from django.contrib.auth import get_user_model
+    from django.core.cache.backends.redis import RedisCache
+
+    from cards.models import ReviewLog, ReviewState
+    from cards.versions import _queue_key, _user_key
+
+    user_ids = list(
+        get_user_model().objects.filter(username__in=names).values_list("pk", flat=True)
+    )
+    ReviewLog.objects.filter(user_id__in=user_ids, reviewed_at__gte=since).delete()
+    ReviewState.objects.filter(user_id__in=user_ids, last_reviewed_at__gte=since).update(
+        due=since.date(),
+        repetitions=3,
+        interval=10,
+        easiness=2.5,
+        last_reviewed_at=since - dt.timedelta(days=10),
+        stability=None,
+        difficulty=None,
+        memory_on=None,
+    )
+    # The server's cache: the production settings' Redis and key prefix.
+    server = RedisCache(os.environ["REDIS_URL"], {"KEY_PREFIX": "cadence"})
+    server.delete_many([key(user_id) for user_id in user_ids for key in (_queue_key, _user_key)])
+
+
+def four_clients(names: dict[int, list[str]], since: dt.datetime) -> None:
     def run(action_of: object, seconds: float) -> float:
         done = [0] * 4
         stop = time.monotonic() + seconds
@@ -265,11 +295,13 @@ def four_clients(names: dict[int, list[str]]) -> None:
         return sum(done) / seconds
 
     sessions = [Session(name) for name in names[5000]]
-    for session in sessions:
-        session.open_drill()
     grade_rates, floor_rates = [], []
     for _ in range(3):
         floor_rates.append(run(lambda i: sessions[i].floor, 5))
+        # Each run starts from the day as built: 1,000 reviews due a user.
+        rewind(names[5000], since)
+        for session in sessions:
+            session.open_drill()
         grade_rates.append(run(lambda i: sessions[i].grade, 5))
     floor_rate, grade_rate = statistics.median(floor_rates), statistics.median(grade_rates)
     print("4 clients on 4 users (5000 cards), 3 interleaved 5 s runs each:")
@@ -296,10 +328,11 @@ def main() -> None:
     server = None
     try:
         names = build()
+        built_at = dt.datetime.now(dt.UTC)
         server = gunicorn(database, tempfile.mkdtemp(prefix="cadence-bench-http-"))
         print(f"gunicorn 2 workers × 4 threads, DEBUG off, PostgreSQL, Redis; {DUE} due per user")
         one_client(names)
-        four_clients(names)
+        four_clients(names, built_at)
     finally:
         if server is not None:
             server.send_signal(signal.SIGTERM)
