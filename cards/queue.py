@@ -474,12 +474,22 @@ def _unseen_count_sql(user_id: int, cap: int) -> tuple[str, tuple[Any, ...]]:
     """The unseen cards, up to ``cap`` of each kind: the person's own from the last
     position back, the built-in deck's apart. Cards are met in deck order, so the unseen
     ones are the last: read from the first position, a deck half studied had every card
-    met before reaching one that is not (a walk that grew with the deck)."""
-    unseen = unseen_cards(user_id)
+    met before reaching one that is not (a walk that grew with the deck).
+
+    Each part says which cards it reads without the visibility rule's OR: the statement is
+    prepared, and under its generic plan (the same for every person) the OR beside
+    ``owner = %s`` made PostgreSQL read every card of a large deck (44 ms at 50,000 cards,
+    2 ms with the values in)."""
+    not_seen = ~Exists(ReviewState.objects.filter(user_id=user_id, card_id=OuterRef("pk")))
+    # A person sees all of their own cards and the built-in ones not retired (visible_to).
     own = _count_sql(
-        unseen.filter(owner_id=user_id).order_by("-position", "-id"), cap, ordered=True
+        Card.objects.filter(not_seen, owner_id=user_id).order_by("-position", "-id"),
+        cap,
+        ordered=True,
     )
-    builtin = _count_sql(unseen.filter(owner__isnull=True), cap)
+    builtin = _count_sql(
+        Card.objects.filter(not_seen, owner__isnull=True, retired_at__isnull=True), cap
+    )
     return f"({own[0]} + {builtin[0]})", (*own[1], *builtin[1])
 
 

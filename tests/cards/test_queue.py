@@ -13,7 +13,14 @@ import pytest
 
 from cards.interview import Horizon
 from cards.models import Card, ReviewLog, ReviewState
-from cards.queue import DailyLimits, _counts_sql, counts_statement, queue_counts, queue_counts_many
+from cards.queue import (
+    DailyLimits,
+    _counts_sql,
+    _unseen_count_sql,
+    counts_statement,
+    queue_counts,
+    queue_counts_many,
+)
 from tests.factories import CardFactory, TopicFactory
 
 TODAY = dt.date(2026, 11, 23)
@@ -164,3 +171,11 @@ def test_the_own_unseen_cards_are_counted_wherever_they_sit_in_the_deck(
     counts = queue_counts(user=owner, limits=limits, today=TODAY)
     assert counts.new == min(new_limit, 20 - len(met) + 2)
     assert counts == queue_counts_many(limits={owner.pk: limits}, today=TODAY)[owner.pk]
+
+
+def test_the_unseen_count_names_each_owner_without_the_visibility_or(db: Any) -> None:
+    # The statement is prepared: under its generic plan, the same for everyone, an
+    # "owner IS NULL ... OR owner = %s" beside "owner = %s" read every card of a big deck.
+    sql, params = _unseen_count_sql(user_id=7, cap=10)
+    assert " OR " not in sql.upper()
+    assert list(params).count(7) == 3  # the own cards' owner, and the states' user twice
