@@ -382,7 +382,7 @@ def review_grade(
         )
         assert graded.fields is not None  # the row exists
         if row_update_then_insert(graded.state, graded.fields, unchanged=read, then=graded.log):
-            data_changed(user_id=user.pk, graded=True)
+            data_changed(user_id=user.pk, graded=not graded.leech_suspended)
             return graded.outcome
     with transaction.atomic():
         if state is not None:
@@ -505,7 +505,8 @@ def _record(
     """The grade itself, inside the caller's transaction, on the locked ``state``.
 
     ``queued``: the card was checked to be in today's queue, so the grade only takes it
-    out of the day's reviews (cards.dayqueue), which keep their token."""
+    out of the day's reviews (cards.dayqueue) and moves what its log row says, which
+    keeps the queue's token (cards.versions)."""
     graded = _graded(
         user=user,
         card=card,
@@ -529,7 +530,8 @@ def _record(
     else:
         row_update(graded.state, graded.fields)
     row_insert(graded.log)
-    data_changed(user_id=user.pk, graded=queued)
+    # A grade that suspends a leech changes more than its log row says.
+    data_changed(user_id=user.pk, graded=queued and not graded.leech_suspended)
     return graded.outcome
 
 

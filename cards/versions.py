@@ -8,8 +8,11 @@ Tokens are random, never counters: a token the cache lost is replaced by a new o
 by an old value, so a lost key only costs a recompute, never a stale answer.
 
 A second token per person, the queue's, moves with every write but the drill's grade:
-today's due reviews in order (cards.dayqueue) are kept under it, and a grade only takes a
-card out of them, which the day queue reads from the log rather than from a new token.
+today's due reviews in order (cards.dayqueue) and the dashboard's reads of the whole deck
+(prep.stats.deck_reads) are kept under it. A grade only takes a card out of the day's
+reviews and moves the card's interval and due date, all of which its log row says: the
+day queue and those reads follow grades from the log rather than from a new token. (A
+grade that suspends a leech moves both tokens.)
 
 Only a cache every process shares can hold them (Redis): with a per-process cache a write
 in one process could not move the token another process reads. ``tokens_shared()`` says

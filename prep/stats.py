@@ -11,11 +11,13 @@ from typing import Any
 
 from django.contrib.auth.models import User
 from django.core.cache import cache
+from django.db import connection, transaction
 from django.db.models import Count, Q, QuerySet
+from django.utils import timezone
 
 from cards.interview import Horizon, new_card_pace, new_card_review_dates
 from cards.memory import Memory, Model
-from cards.models import LEARNING, MATURE, Card, ReviewLog, ReviewState, Topic
+from cards.models import LEARNING, MATURE, MATURE_DAYS, Card, ReviewLog, ReviewState, Topic
 from cards.queue import DailyLimits, Done, QueueCounts, done_on, queue_counts
 from cards.scheduling import PASSING_QUALITY
 from cards.selectors import (
@@ -24,7 +26,13 @@ from cards.selectors import (
     seconds_per_review,
     visible_card_counts,
 )
-from cards.versions import cached_per_version, data_version, tokens_shared
+from cards.versions import (
+    READ_SECONDS,
+    cached_per_version,
+    data_version,
+    queue_version_with,
+    tokens_shared,
+)
 from prep.models import Profile, TrackTopic
 from prep.readiness import (
     CardMemory,
@@ -102,10 +110,14 @@ def _per_owner[Q_: QuerySet[Any, Any]](states: Q_, *, user_id: int) -> list[Q_]:
     ]
 
 
-def topic_standing(*, user: User, today: dt.date) -> list[TopicStanding]:
+def topic_standing(
+    *, user: User, today: dt.date, reads: DeckReads | None = None
+) -> list[TopicStanding]:
+    """Each topic's cards by where they stand, and the last 30 days' recall. ``reads``:
+    the deck's reads made already (:func:`deck_reads`); else read now."""
     topics = list(Topic.objects.visible_to(user))
-    totals = visible_card_counts(user_id=user.pk)
-    states = _state_counts(user=user)
+    reads = reads or _deck_reads(user=user)
+    totals, states = reads.totals, reads.states
     # Per card, then per topic in Python: joining the log to the cards table made the
     # planner scan every user's cards (the log has no topic of its own).
     recent = list(
@@ -226,19 +238,22 @@ class Forecast:
 
 
 def due_forecast(
-    *, user: User, today: dt.date, bar: int = 14, gap: int = 4, chart_height: int = 90
+    *,
+    user: User,
+    today: dt.date,
+    bar: int = 14,
+    gap: int = 4,
+    chart_height: int = 90,
+    reads: DeckReads | None = None,
 ) -> Forecast:
-    """Cards due on each of the next 30 days; anything overdue counts on today."""
+    """Cards due on each of the next 30 days; anything overdue counts on today.
+    ``reads``: the deck's reads made already (:func:`deck_reads`); else read now."""
     last = today + dt.timedelta(days=FORECAST_DAYS - 1)
-    rows = (
-        ReviewState.objects.filter(user=user, due__lte=last)
-        .reviewed()
-        .values("due")
-        .annotate(n=Count("id"))
-        .values_list("due", "n")
-    )
+    by_due = (reads or _deck_reads(user=user, due_by=last)).due
     counts: dict[dt.date, int] = {}
-    for due, n in rows:
+    for due, n in by_due.items():
+        if due > last or not n:
+            continue
         day = max(due, today)
         counts[day] = counts.get(day, 0) + n
     peak = max(counts.values(), default=0)
@@ -562,8 +577,127 @@ def dashboard_history(*, user: User, today: dt.date) -> History:
 
 
 def _history(*, user: User, today: dt.date) -> History:
+    reads = deck_reads(user=user)
     return History(
-        standing=topic_standing(user=user, today=today),
+        standing=topic_standing(user=user, today=today, reads=reads),
         heatmap=review_heatmap(user=user, today=today),
-        forecast=due_forecast(user=user, today=today),
+        forecast=due_forecast(user=user, today=today, reads=reads),
     )
+
+
+# --- What the dashboard reads of the whole deck, kept across the drill's grades ---------
+
+# A grade's request reads the clock before its write, which commits well within this.
+GRADE_COMMIT_SECONDS = 10 * 60
+
+
+@dataclass(frozen=True)
+class DeckReads:
+    """What the standing and the forecast read of a person's whole deck: the cards each
+    topic holds, the suspended, learning and mature ones per topic, and the reviewed
+    live cards by due date."""
+
+    totals: dict[int, int]
+    states: dict[int, dict[str, int]]
+    due: dict[dt.date, int]
+
+
+def _deck_reads(*, user: User, due_by: dt.date | None = None) -> DeckReads:
+    due = ReviewState.objects.filter(user=user).reviewed()
+    if due_by is not None:
+        due = due.filter(due__lte=due_by)
+    return DeckReads(
+        totals=visible_card_counts(user_id=user.pk),
+        states=_state_counts(user=user),
+        due=dict(due.values("due").annotate(n=Count("id")).values_list("due", "n")),
+    )
+
+
+@dataclass(frozen=True)
+class _KeptReads:
+    """:class:`DeckReads` as one snapshot saw them, with the drill's grades that snapshot
+    held among those made since ``since``."""
+
+    version: str
+    reads: DeckReads
+    since: dt.datetime
+    seen: frozenset[int]
+
+
+def deck_reads(*, user: User) -> DeckReads:
+    """:class:`DeckReads`, which grow with the deck. With a shared cache they are read
+    once per version of the person's day queue (cards.versions: every write of their
+    cards, states or log moves it, except the drill's grade) and brought up to date with
+    the drill's grades made since, from the log: a grade's row says what it moved (the
+    interval and due date before and after), and its card's topic is read for it. So a
+    visit after a morning's drilling reads that morning's grades, not the deck."""
+    if not tokens_shared() or connection.in_atomic_block:
+        # Inside a caller's transaction the reads would not be one snapshot.
+        return _deck_reads(user=user)
+    key = f"prep:deck-reads:{user.pk}"
+    version, found = queue_version_with(user_id=user.pk, keys=[key])
+    kept = found.get(key)
+    if not isinstance(kept, _KeptReads) or kept.version != version:
+        kept = _deck_snapshot(user=user, version=version)
+        cache.set(key, kept, timeout=READ_SECONDS)
+        return kept.reads  # as fresh as any read: a grade since moves the caller's token
+    return _with_grades_since(kept, user=user)
+
+
+def _grades_since(user: User, since: dt.datetime) -> QuerySet[ReviewLog]:
+    """The drill's grades of a schedule since ``since`` (a same-day repeat moves none)."""
+    return ReviewLog.objects.filter(
+        user=user,
+        # The local date bounds the index read: it is within a day of the UTC one.
+        local_date__gte=since.date() - dt.timedelta(days=1),
+        reviewed_at__gte=since,
+        is_repeat=False,
+    ).order_by()
+
+
+def _deck_snapshot(*, user: User, version: str) -> _KeptReads:
+    since = timezone.now() - dt.timedelta(seconds=GRADE_COMMIT_SECONDS)
+    with transaction.atomic():
+        if connection.vendor == "postgresql":
+            # The reads and the grades they hold, one snapshot (SQLite's transaction is).
+            with connection.cursor() as cursor:
+                cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        reads = _deck_reads(user=user)
+        seen = frozenset(_grades_since(user, since).values_list("id", flat=True))
+    return _KeptReads(version=version, reads=reads, since=since, seen=seen)
+
+
+def _class(due: dt.date | None, interval: int) -> str | None:
+    """Where a card stood (cards.models.LEARNING, MATURE), from a log row's side."""
+    if due is None:
+        return None  # not reviewed: a new card
+    return "n_mature" if interval >= MATURE_DAYS else "n_learning"
+
+
+def _with_grades_since(kept: _KeptReads, *, user: User) -> DeckReads:
+    grades = [
+        row
+        for row in _grades_since(user, kept.since).values_list(
+            "id", "card_id", "due_before", "interval_before", "due_after", "interval_after"
+        )
+        if row[0] not in kept.seen
+    ]
+    if not grades:
+        return kept.reads
+    topic_of = dict(
+        Card.objects.filter(id__in={row[1] for row in grades}).values_list("id", "topic_id")
+    )
+    states = {topic: dict(counts) for topic, counts in kept.reads.states.items()}
+    due = dict(kept.reads.due)
+    for _, card_id, due_before, interval_before, due_after, interval_after in grades:
+        counts = states.setdefault(topic_of[card_id], {})
+        before = _class(due_before, interval_before)
+        if before is not None and due_before is not None:
+            counts[before] = counts.get(before, 0) - 1
+            due[due_before] = due.get(due_before, 0) - 1
+        after = _class(due_after, interval_after)
+        assert after is not None
+        assert due_after is not None
+        counts[after] = counts.get(after, 0) + 1
+        due[due_after] = due.get(due_after, 0) + 1
+    return DeckReads(totals=kept.reads.totals, states=states, due=due)

@@ -186,7 +186,9 @@ def test_the_dashboard_and_browser_run_boundedly_many_queries_at_any_deck_size(
     client = Client()
     client.force_login(learner)
     pages = {
-        reverse("plan"): (21, 12),
+        # The plan's first visit reads the deck in one snapshot with the grades it holds
+        # (on PostgreSQL, its isolation level set first).
+        reverse("plan"): (23 if connection.vendor == "postgresql" else 22, 12),
         # The built-in deck's counts and tags are read once per version of the deck.
         reverse("card_browser"): (12, 6),
         reverse("card_browser") + "?sort=due&page=3": (12, 6),
