@@ -153,8 +153,9 @@ class _Write:
 
     sql: str
     fields: tuple[Field[Any, Any], ...]
-    # Fields compared with the value read (None: ``IS NULL``, no parameter).
+    # The fields compared with a value read, in order (one read as NULL takes none).
     guard: tuple[Field[Any, Any], ...] = ()
+    # The inserted row's fields, when the one statement inserts too.
     inserted: tuple[Field[Any, Any], ...] = ()
 
 
@@ -219,18 +220,13 @@ def _update_then_insert(
         for field, (_, null) in zip(compared, guard, strict=True)
     ]
     update = _update_sql(model, fields, conditions, connection)
+    bound = tuple(field for field, (_, null) in zip(compared, guard, strict=True) if not null)
+    if vendor != "postgresql":
+        # The update alone; the insert is _insert's, in the same transaction.
+        return _Write(sql=update, fields=fields, guard=bound)
     pk = then._meta.pk
     assert pk is not None
     inserted = tuple(field for field in then._meta.concrete_fields if field is not pk)
-    if vendor != "postgresql":
-        # The update alone; the insert is _insert's, in the same transaction.
-        return _Write(
-            sql=update,
-            fields=fields,
-            guard=tuple(
-                field for field, (_, null) in zip(compared, guard, strict=True) if not null
-            ),
-        )
     # Typed, as VALUES would be: a SELECT's bare parameters would be read as text.
     sql = "WITH moved AS ({} RETURNING 1) INSERT INTO {} ({}) SELECT {} FROM moved RETURNING {}"
     sql = sql.format(
@@ -240,12 +236,7 @@ def _update_then_insert(
         ", ".join(f"CAST(%s AS {field.cast_db_type(connection)})" for field in inserted),
         quote(str(pk.column)),
     )
-    return _Write(
-        sql=sql,
-        fields=fields,
-        guard=tuple(field for field, (_, null) in zip(compared, guard, strict=True) if not null),
-        inserted=inserted,
-    )
+    return _Write(sql=sql, fields=fields, guard=bound, inserted=inserted)
 
 
 def row_update(instance: Model, fields: Sequence[str]) -> None:
