@@ -16,6 +16,12 @@ from config.settings import STORAGES  # noqa: E402
 # when REDIS_URL is set), with keys in a namespace tests/conftest.py renews for each test.
 CACHES = {  # noqa: F405
     **CACHES,  # noqa: F405
+    # Each pytest-xdist worker keeps its keys apart (tests.caches.cache_clear empties only
+    # its own: a FLUSHDB would take another worker's sessions and tokens with it).
+    "default": {
+        **CACHES["default"],  # noqa: F405
+        "KEY_PREFIX": f"cadence-test-{os.environ.get('PYTEST_XDIST_WORKER', 'main')}",
+    },
     "axes": {
         **CACHES["default"],  # noqa: F405
         "KEY_PREFIX": "cadence-test-axes",

@@ -10,7 +10,6 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from django.core.cache import cache
 from django.core.paginator import Paginator
 from django.db import connection
 from django.db.models import Count
@@ -39,6 +38,7 @@ from cards.services import (
     topic_create,
     topic_delete,
 )
+from tests.caches import cache_clear
 from tests.factories import CardFactory
 from tests.integration.builders import deck, person, reviewed
 
@@ -123,13 +123,13 @@ def test_the_due_order_leaves_out_a_state_on_a_retired_built_in_card(mixed: Any)
 def shared(settings: Any, transactional_db: Any) -> Iterator[Any]:
     # Transactional: tokens move once a write commits.
     settings.CADENCE_SHARED_CACHE = True
-    cache.clear()
+    cache_clear()
     user = person("bea")
     deck(topics=1, cards_each=3)
     own = topic_create(user=user, title="Mine")
     CardFactory.create_batch(3, topic=own, owner=user, tags="first")
     yield user
-    cache.clear()
+    cache_clear()
 
 
 def browsed(user: Any) -> tuple[int, list[str], list[int]]:

@@ -6,7 +6,6 @@ import datetime as dt
 from typing import Any
 
 import pytest
-from django.core.cache import cache
 from django.core.paginator import Paginator
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -15,6 +14,7 @@ from django.utils import timezone
 from cards.models import Card, ReviewState, Topic
 from cards.selectors import BrowseFilters, BrowseRows, browse_cards, browse_tags
 from cards.services import card_create, cards_retag
+from tests.caches import cache_clear
 from tests.factories import CardFactory
 from tests.integration.builders import deck, person, reviewed
 
@@ -64,9 +64,9 @@ def test_each_page_holds_the_cards_the_query_gives_in_its_order(
 @pytest.fixture
 def shared_cache(settings: Any) -> Any:
     settings.CADENCE_SHARED_CACHE = True
-    cache.clear()
+    cache_clear()
     yield
-    cache.clear()
+    cache_clear()
 
 
 def test_the_count_and_tags_are_kept_until_ones_cards_change(

@@ -25,6 +25,7 @@ from cards.services import (
     review_suspend,
     review_undo,
 )
+from tests.caches import cache_clear
 from tests.factories import CardFactory, TopicFactory
 from tests.integration.builders import person
 
@@ -42,7 +43,7 @@ TIGHT = DailyLimits(new_cards_per_day=3, max_reviews_per_day=3)
 def learner(settings: Any, transactional_db: Any) -> Iterator[Any]:
     # Transactional: the queue's token moves once a write commits.
     settings.CADENCE_SHARED_CACHE = True
-    cache.clear()
+    cache_clear()
     user = person("quinn")
     topic = TopicFactory(order=0)
     cards = CardFactory.create_batch(30, topic=topic)
@@ -63,7 +64,7 @@ def learner(settings: Any, transactional_db: Any) -> Iterator[Any]:
         )
     with time_machine.travel(NOW, tick=False):
         yield user
-    cache.clear()
+    cache_clear()
 
 
 def _read(user: Any, limits: DailyLimits = LIMITS) -> tuple[QueueCounts, NextCard | None]:
@@ -194,7 +195,7 @@ def test_a_lost_cache_costs_a_reading_never_a_wrong_card(learner: Any) -> None:
         assert shown is not None
         _grade(learner, shown, 4)
         if step % 3 == 0:
-            cache.clear()
+            cache_clear()
         elif step % 3 == 1:
             # Only the remembered start is lost: the ids are read from the first again.
             cache.delete_many([key for key in _start_keys(learner)])

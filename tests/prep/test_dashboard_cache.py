@@ -10,7 +10,6 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
-from django.core.cache import cache
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
@@ -42,6 +41,7 @@ from prep.stats import (
     review_heatmap,
     topic_standing,
 )
+from tests.caches import cache_clear
 from tests.factories import CardFactory
 from tests.integration.builders import deck, person, reviewed
 
@@ -53,10 +53,10 @@ BERLIN = ZoneInfo("Europe/Berlin")
 @pytest.fixture(autouse=True)
 def shared_cache(settings: Any) -> Iterator[None]:
     settings.CADENCE_SHARED_CACHE = True
-    cache.clear()
+    cache_clear()
     with time_machine.travel(NOW, tick=False):
         yield
-    cache.clear()
+    cache_clear()
 
 
 @pytest.fixture
@@ -163,7 +163,7 @@ def test_another_persons_grades_leave_ones_cached_history_alone(learner: Any) ->
 
 def test_a_lost_cache_only_costs_a_recompute(learner: Any) -> None:
     before, _ = history_queries(learner)
-    cache.clear()  # the tokens and the entries: Redis restarted empty
+    cache_clear()  # the tokens and the entries: Redis restarted empty
     after, queries = history_queries(learner)
     assert queries > 0
     assert after == before
