@@ -254,10 +254,11 @@ def rewind(names: list[str], since: dt.datetime) -> None:
     theirs dropped (a lost token costs a rebuild, as the first request of a day does), so
     a run never empties a queue however fast it grades."""
     from django.contrib.auth import get_user_model
-    from django.core.cache.backends.redis import RedisCache
+    from django.utils.module_loading import import_string
 
     from cards.models import ReviewLog, ReviewState
     from cards.versions import _queue_key, _user_key
+    from config import settings as served
 
     user_ids = list(
         get_user_model().objects.filter(username__in=names).values_list("pk", flat=True)
@@ -273,8 +274,10 @@ def rewind(names: list[str], since: dt.datetime) -> None:
         difficulty=None,
         memory_on=None,
     )
-    # The server's cache: the production settings' Redis and key prefix.
-    server = RedisCache(os.environ["REDIS_URL"], {"KEY_PREFIX": "cadence"})
+    # The server's cache, as gunicorn's settings make it (the test settings' has a prefix
+    # of its own).
+    params = served.CACHES["default"]
+    server = import_string(params["BACKEND"])(params["LOCATION"], params)
     server.delete_many([key(user_id) for user_id in user_ids for key in (_queue_key, _user_key)])
 
 

@@ -382,7 +382,7 @@ def review_grade(
         )
         assert graded.fields is not None  # the row exists
         if row_update_then_insert(graded.state, graded.fields, unchanged=read, then=graded.log):
-            data_changed(user_id=user.pk, graded=not graded.leech_suspended)
+            graded.written(queued=True)
             return graded.outcome
     with transaction.atomic():
         if state is not None:
@@ -487,6 +487,12 @@ class _Graded:
     def outcome(self) -> ReviewOutcome:
         return ReviewOutcome(log=self.log, state=self.state, leech_suspended=self.leech_suspended)
 
+    def written(self, *, queued: bool) -> None:
+        """Move the person's tokens (cards.versions). A grade of a card of today's queue
+        moves what its log row says, so the queue's token stays; a grade that suspends a
+        leech changes more than that."""
+        data_changed(user_id=self.state.user_id, graded=queued and not self.leech_suspended)
+
 
 def _record(
     *,
@@ -530,8 +536,7 @@ def _record(
     else:
         row_update(graded.state, graded.fields)
     row_insert(graded.log)
-    # A grade that suspends a leech changes more than its log row says.
-    data_changed(user_id=user.pk, graded=queued and not graded.leech_suspended)
+    graded.written(queued=queued)
     return graded.outcome
 
 

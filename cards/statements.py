@@ -226,7 +226,7 @@ def _update_then_insert(
         return _Write(sql=update, fields=fields, guard=bound)
     pk = then._meta.pk
     assert pk is not None
-    inserted = tuple(field for field in then._meta.concrete_fields if field is not pk)
+    inserted = _insert(then, vendor).fields
     # Typed, as VALUES would be: a SELECT's bare parameters would be read as text.
     sql = "WITH moved AS ({} RETURNING 1) INSERT INTO {} ({}) SELECT {} FROM moved RETURNING {}"
     sql = sql.format(

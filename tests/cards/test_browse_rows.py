@@ -14,7 +14,7 @@ from django.utils import timezone
 from cards.models import Card, ReviewState, Topic
 from cards.selectors import BrowseFilters, BrowseRows, browse_cards, browse_tags
 from cards.services import card_create, cards_retag
-from tests.caches import cache_clear
+from tests.caches import shared_cache
 from tests.factories import CardFactory
 from tests.integration.builders import deck, person, reviewed
 
@@ -62,15 +62,13 @@ def test_each_page_holds_the_cards_the_query_gives_in_its_order(
 
 
 @pytest.fixture
-def shared_cache(settings: Any) -> Any:
-    settings.CADENCE_SHARED_CACHE = True
-    cache_clear()
-    yield
-    cache_clear()
+def shared_cache_on(settings: Any) -> Any:
+    with shared_cache(settings):
+        yield
 
 
 def test_the_count_and_tags_are_kept_until_ones_cards_change(
-    transactional_db: Any, shared_cache: None
+    transactional_db: Any, shared_cache_on: None
 ) -> None:
     user = person("bea")
     topic = deck(topics=1, cards_each=3)[0]

@@ -41,7 +41,7 @@ from prep.stats import (
     review_heatmap,
     topic_standing,
 )
-from tests.caches import cache_clear
+from tests.caches import cache_clear, shared_cache
 from tests.factories import CardFactory
 from tests.integration.builders import deck, person, reviewed
 
@@ -51,12 +51,9 @@ BERLIN = ZoneInfo("Europe/Berlin")
 
 
 @pytest.fixture(autouse=True)
-def shared_cache(settings: Any) -> Iterator[None]:
-    settings.CADENCE_SHARED_CACHE = True
-    cache_clear()
-    with time_machine.travel(NOW, tick=False):
+def cached_at_now(settings: Any) -> Iterator[None]:
+    with shared_cache(settings), time_machine.travel(NOW, tick=False):
         yield
-    cache_clear()
 
 
 @pytest.fixture

@@ -21,7 +21,7 @@ from cards.services import review_grade, review_undo
 from cards.versions import data_changed
 from prep.models import Profile
 from prep.stats import History, dashboard_history, due_forecast, review_heatmap, topic_standing
-from tests.caches import cache_clear
+from tests.caches import shared_cache
 from tests.integration.builders import deck, person, reviewed
 
 NOW = dt.datetime(2026, 11, 23, 10, 0, tzinfo=dt.UTC)
@@ -31,12 +31,9 @@ LIMITS = DailyLimits(new_cards_per_day=5, max_reviews_per_day=100)
 
 
 @pytest.fixture(autouse=True)
-def shared_cache(settings: Any) -> Iterator[None]:
-    settings.CADENCE_SHARED_CACHE = True
-    cache_clear()
-    with time_machine.travel(NOW, tick=False):
+def cached_at_now(settings: Any) -> Iterator[None]:
+    with shared_cache(settings), time_machine.travel(NOW, tick=False):
         yield
-    cache_clear()
 
 
 @pytest.fixture
