@@ -20,7 +20,9 @@ which only a grade moves, and a graded card is no longer due), so it is read onc
 - The next review is the first of the ids, from a remembered start, that the database
   still finds due: a few ids at a time, read with their cards in one statement, so a
   stale start or a card graded in another tab is passed over, never shown. The start
-  only moves past ids found no longer due, which stay so under the same token.
+  only moves past ids found no longer due, which stay so under the same token. The
+  drill reads the first window in its counting statement: counts and next card in one
+  round trip.
 
 A lost cache key costs a rebuild, never a wrong card: the ids are only a candidate order,
 checked against the database on every read. Without a shared cache (no Redis: each
@@ -64,6 +66,11 @@ WINDOW = 8
 COUNTED = 4
 # Stand-ins for the window's ids while its statement is built (no real id takes them).
 _WINDOW_IDS = tuple(-(2**31) + 1001 + i for i in range(WINDOW))
+WINDOW_STAND_INS: dict[str, object] = {
+    "user": ANY_ID,
+    "day": ANY_DAY,
+    **{f"id{i}": value for i, value in enumerate(_WINDOW_IDS)},
+}
 
 
 # A state read with its card and the card's topic, linked as select_related links them.
@@ -113,6 +120,19 @@ class DayReviews:
     def due_now(self, graded: int) -> int:
         """The reviews due now, given the due reviews graded that day so far."""
         return max(self.due - (graded - self.graded), 0)
+
+    def window(self) -> tuple[int, ...]:
+        """The ids the next read checks, from the remembered start."""
+        return self.ids[self.start : self.start + WINDOW]
+
+
+@dataclass(frozen=True)
+class WindowRead:
+    """What the first window's statement found, when another statement read it (the
+    drill's counts, :func:`cards.queue.queue_counts`): the first of its ids still due, or
+    None when none is."""
+
+    state: ReviewState | None
 
 
 def due_graded_q(day: dt.date) -> Q:
@@ -170,20 +190,26 @@ def _read(key: str, version: str, *, user_id: int, day: dt.date, limit: int) -> 
     return reviews
 
 
-def next_review(reviews: DayReviews, *, user_id: int, day: dt.date) -> ReviewState | None:
+def next_review(
+    reviews: DayReviews, *, user_id: int, day: dt.date, read: WindowRead | None = None
+) -> ReviewState | None:
     """The first of ``reviews``' ids still due, with its card and topic; None when none is.
 
     Ids are checked a window at a time from the remembered start, in one statement that
-    returns the first of them still due; a window found wholly no longer due (the start
-    was lost, or cards were graded in another tab) is answered by reading the day's
-    reviews again, once."""
+    returns the first of them still due (``read``: what that statement found already, as
+    part of another); a window found wholly no longer due (the start was lost, or cards
+    were graded in another tab) is answered by reading the day's reviews again, once."""
     for again in (False, True):
-        window = reviews.ids[reviews.start : reviews.start + WINDOW]
+        window = reviews.window()
         if not window:
             return None
-        state: ReviewState | None = _window_loader(connection.vendor).first(
-            **_bound(window, user_id=user_id, day=day)
-        )
+        state: ReviewState | None
+        if read is not None and not again:
+            state = read.state
+        else:
+            state = _window_loader(connection.vendor).first(
+                **_bound(window, user_id=user_id, day=day)
+            )
         if state is not None:
             index = window.index(state.pk)
             # Remembered once half a window is passed over: a cache write saved on most
@@ -203,9 +229,20 @@ def next_review(reviews: DayReviews, *, user_id: int, day: dt.date) -> ReviewSta
 
 
 def _bound(window: Sequence[int], *, user_id: int, day: dt.date) -> dict[str, object]:
-    # A short window repeats its last id in the slots left.
+    return {"user": user_id, "day": day, **window_ids(window)}
+
+
+def window_ids(window: Sequence[int]) -> dict[str, int]:
+    """The window statement's id arguments (a short window repeats its last id in the
+    slots left)."""
     ids = [*window, *[window[-1]] * (WINDOW - len(window))]
-    return {"user": user_id, "day": day, **{f"id{i}": state_id for i, state_id in enumerate(ids)}}
+    return {f"id{i}": state_id for i, state_id in enumerate(ids)}
+
+
+def window_loader() -> Loader:
+    """The window's statement (arguments ``user``, ``day`` and :func:`window_ids`'),
+    whose row :meth:`Loader.load` reads: for a statement that reads it with its own."""
+    return _window_loader(connection.vendor)
 
 
 @functools.lru_cache(maxsize=8)
@@ -224,9 +261,5 @@ def _window_loader(vendor: str) -> Loader:
     return loader(
         states,
         chain=STATE_CARD_TOPIC,
-        stand_ins={
-            "user": ANY_ID,
-            "day": ANY_DAY,
-            **{f"id{i}": value for i, value in enumerate(_WINDOW_IDS)},
-        },
+        stand_ins=WINDOW_STAND_INS,
     )

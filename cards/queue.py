@@ -41,11 +41,15 @@ from django.db.models import (
 
 from cards.dayqueue import (
     STATE_CARD_TOPIC,
+    WINDOW_STAND_INS,
     DayReviews,
+    WindowRead,
     day_reviews,
     due_graded_q,
     most_overdue_first,
     next_review,
+    window_ids,
+    window_loader,
 )
 from cards.interview import NEW_CARD_SHOWINGS, SM2, Horizon, new_card_days_open
 from cards.memory import DEFAULT_RETENTION
@@ -181,6 +185,8 @@ class QueueCounts:
     new_today: int
     # The day's reviews in order as kept (cards.dayqueue), when the counts used them.
     reviews: DayReviews | None = field(default=None, compare=False, repr=False)
+    # Their next one, when the counts' statement read it too (queue_counts' with_next).
+    next_read: WindowRead | None = field(default=None, compare=False, repr=False)
 
     @property
     def total(self) -> int:
@@ -355,7 +361,9 @@ def _count_sql(
     return f"(SELECT COUNT(*) FROM ({sql}) AS capped)", tuple(params)
 
 
-def queue_counts(*, user: User | int, limits: DailyLimits, today: dt.date) -> QueueCounts:
+def queue_counts(
+    *, user: User | int, limits: DailyLimits, today: dt.date, with_next: bool = False
+) -> QueueCounts:
     """One user's counts (the drill's), in one round trip; the rule is :func:`_queue`,
     as for :func:`queue_counts_many`, which reads many users' raw counts grouped instead.
 
@@ -365,21 +373,32 @@ def queue_counts(*, user: User | int, limits: DailyLimits, today: dt.date) -> Qu
     cards up to the new-card limit (the room for new cards is never more).
 
     With a shared cache the reviews due come from the day's reviews as kept
-    (cards.dayqueue), and the statement counts the due reviews graded today instead.
+    (cards.dayqueue), and the statement counts the due reviews graded today instead;
+    ``with_next``: it also reads the first of the kept reviews still due, which
+    :func:`next_card` shows next (the drill's next card in the same round trip).
     """
     user_id = user if isinstance(user, int) else user.pk
     review_limit = limits.max_reviews_per_day
     reviews = day_reviews(user_id=user_id, day=today, review_limit=review_limit)
-    sql, params = counts_statement(
-        user_id=user_id,
-        today=today,
-        new_limit=limits.new_cards_ceiling(today),
-        review_limit=review_limit,
-        reviews_kept=reviews is not None,
+    window = reviews.window() if reviews is not None and with_next else ()
+    statement = _counts_template(
+        connection.vendor,
+        limits.new_cards_ceiling(today),
+        review_limit,
+        reviews is not None,
+        bool(window),
     )
+    ids = window_ids(window) if window else {}
     with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        reviewed, new_done, due, waiting, repeat, unseen = cursor.fetchone()
+        cursor.execute(statement.sql, statement.bind(user=user_id, day=today, **ids))
+        row = cursor.fetchone()
+    reviewed, new_done, due, waiting, repeat, unseen = row[:COUNTS]
+    next_read = None
+    if window:
+        # The window's columns, all NULL when none of its ids is still due.
+        next_read = WindowRead(
+            state=window_loader().load(row[COUNTS:]) if row[COUNTS] is not None else None
+        )
     if reviews is not None:
         due = min(reviews.due_now(graded=due), review_limit)
     counts = _queue(
@@ -392,7 +411,11 @@ def queue_counts(*, user: User | int, limits: DailyLimits, today: dt.date) -> Qu
         repeat=repeat,
         unseen=unseen,
     )
-    return replace(counts, reviews=reviews) if reviews is not None else counts
+    return replace(counts, reviews=reviews, next_read=next_read) if reviews is not None else counts
+
+
+# The values of the counts' statement, before the next review's columns (with_next).
+COUNTS = 6
 
 
 def counts_statement(
@@ -405,13 +428,13 @@ def counts_statement(
 
     ``reviews_kept``: the reviews due are read elsewhere (cards.dayqueue); the third
     value is the due reviews graded today instead of the reviews due."""
-    statement = _counts_template(connection.vendor, new_limit, review_limit, reviews_kept)
+    statement = _counts_template(connection.vendor, new_limit, review_limit, reviews_kept, False)
     return statement.sql, statement.bind(user=user_id, day=today)
 
 
 @functools.lru_cache(maxsize=256)
 def _counts_template(
-    vendor: str, new_limit: int, review_limit: int, reviews_kept: bool
+    vendor: str, new_limit: int, review_limit: int, reviews_kept: bool, with_next: bool
 ) -> Statement:
     sql, params = _counts_sql(
         user_id=ANY_ID,
@@ -419,12 +442,19 @@ def _counts_template(
         new_limit=new_limit,
         review_limit=review_limit,
         reviews_kept=reviews_kept,
+        with_next=with_next,
     )
-    return built(sql, params, {"user": ANY_ID, "day": ANY_DAY})
+    return built(sql, params, WINDOW_STAND_INS if with_next else {"user": ANY_ID, "day": ANY_DAY})
 
 
 def _counts_sql(
-    *, user_id: int, today: dt.date, new_limit: int, review_limit: int, reviews_kept: bool = False
+    *,
+    user_id: int,
+    today: dt.date,
+    new_limit: int,
+    review_limit: int,
+    reviews_kept: bool = False,
+    with_next: bool = False,
 ) -> tuple[str, list[Any]]:
     states = ReviewState.objects.filter(user_id=user_id)
     done = ReviewLog.objects.filter(user_id=user_id, local_date=today, is_repeat=False)
@@ -464,9 +494,17 @@ def _counts_sql(
         _count_sql(states.filter(repeats_on_q(today))),
         unseen_if_room,
     ]
+    sql = "SELECT " + ", ".join(sql for sql, _ in parts)
+    params = [*(param for _, params in parts for param in params), *logged_params]
+    if not with_next:
+        return f"{sql} FROM ({logged_sql}) AS logged", params
+    # The first of the kept reviews' window still due, beside the counts: one row either
+    # way, its columns NULL when none is.
+    window = window_loader().statement
     return (
-        "SELECT " + ", ".join(sql for sql, _ in parts) + f" FROM ({logged_sql}) AS logged",
-        [*(param for _, params in parts for param in params), *logged_params],
+        f"{sql}, next_review.* FROM ({logged_sql}) AS logged"
+        f" LEFT JOIN ({window.sql}) AS next_review ON 1 = 1",
+        [*params, *window.params],
     )
 
 
@@ -524,7 +562,7 @@ def next_card(
     user_id = user if isinstance(user, int) else user.pk
     if counts.due:
         state = (
-            next_review(counts.reviews, user_id=user_id, day=today)
+            next_review(counts.reviews, user_id=user_id, day=today, read=counts.next_read)
             if counts.reviews is not None
             else None
         ) or _next_due(connection.vendor).first(user=user_id, day=today)

@@ -91,16 +91,18 @@ class Loader:
         with connection.cursor() as cursor:
             cursor.execute(self.statement.sql, self.statement.bind(**values))
             row = cursor.fetchone()
-        return None if row is None else self._load(row)
+        return None if row is None else self.load(row)
 
     def all(self, **values: Any) -> list[Any]:
         """Every row's first model, its linked ones cached on it."""
         with connection.cursor() as cursor:
             cursor.execute(self.statement.sql, self.statement.bind(**values))
             rows = cursor.fetchall()
-        return [self._load(row) for row in rows]
+        return [self.load(row) for row in rows]
 
-    def _load(self, row: Sequence[Any]) -> Model:
+    def load(self, row: Sequence[Any]) -> Any:
+        """One row of the statement's columns (or the same columns in another's row) as
+        the first model, its linked ones cached on it."""
         row = list(row)
         for i, functions, expression in self.converters:
             value = row[i]

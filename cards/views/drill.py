@@ -91,7 +91,10 @@ def drill_context(
     profile = request.profile
     now = timezone.now()
     today = local_date(now, profile.zone)
-    counts = queue_counts(user=request.user, limits=profile.limits, today=today)
+    # The next review is read with the counts unless a card to show is given.
+    counts = queue_counts(
+        user=request.user, limits=profile.limits, today=today, with_next=show is None
+    )
     current: NextCard | None = None
     if show is not None:
         state = ReviewState.objects.filter(user=request.user, card=show).first()
