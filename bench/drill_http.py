@@ -170,6 +170,8 @@ def gunicorn(database: str, data_dir: str) -> subprocess.Popen[bytes]:
         "ALLOWED_HOSTS": "127.0.0.1,localhost",
         "PYTHONPATH": str(ROOT),
         "CADENCE_DATA_DIR": data_dir,
+        # Each log-in's INFO lines would bury the figures.
+        "LOG_LEVEL": "WARNING",
     }
     # Production serves hashed static files from the manifest collectstatic writes.
     subprocess.run(
@@ -281,10 +283,41 @@ def rewind(names: list[str], since: dt.datetime) -> None:
     server.delete_many([key(user_id) for user_id in user_ids for key in (_queue_key, _user_key)])
 
 
-def four_clients(names: dict[int, list[str]], since: dt.datetime) -> None:
-    def run(action_of: object, seconds: float) -> float:
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(server: subprocess.Popen[bytes]) -> dict[str, float]:
+    """CPU time used so far (user + system) by gunicorn's workers, PostgreSQL's processes,
+    Redis and this process (the clients), read from /proc: where a run's time went."""
+    used = {"gunicorn": 0.0, "postgres": 0.0, "redis": 0.0}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:  # the process has gone
+            continue
+        name = text[text.index("(") + 1 : text.rindex(")")]
+        fields = text[text.rindex(")") + 2 :].split()
+        parent, seconds = int(fields[1]), (int(fields[11]) + int(fields[12])) / TICK
+        if parent == server.pid:
+            used["gunicorn"] += seconds
+        elif name.startswith("postgres"):
+            used["postgres"] += seconds
+        elif name.startswith("redis-server"):
+            used["redis"] += seconds
+    times = os.times()
+    used["clients"] = times.user + times.system
+    return used
+
+
+def four_clients(
+    names: dict[int, list[str]], since: dt.datetime, server: subprocess.Popen[bytes]
+) -> None:
+    spent: dict[str, list[dict[str, float]]] = {"floor": [], "grade": []}
+
+    def run(action_of: object, seconds: float, kind: str) -> float:
         done = [0] * 4
         stop = time.monotonic() + seconds
+        before = cpu_seconds(server)
 
         def worker(index: int) -> None:
             act = action_of(index)  # type: ignore[operator]
@@ -297,23 +330,30 @@ def four_clients(names: dict[int, list[str]], since: dt.datetime) -> None:
             thread.start()
         for thread in threads:
             thread.join()
+        after = cpu_seconds(server)
+        spent[kind].append({k: (after[k] - before[k]) * 1000 / sum(done) for k in after})
         return sum(done) / seconds
 
     sessions = [Session(name) for name in names[5000]]
     grade_rates, floor_rates = [], []
     for _ in range(3):
-        floor_rates.append(run(lambda i: sessions[i].floor, 5))
+        floor_rates.append(run(lambda i: sessions[i].floor, 5, "floor"))
         # Each run starts from the day as built: 1,000 reviews due a user.
         rewind(names[5000], since)
         for session in sessions:
             session.open_drill()
-        grade_rates.append(run(lambda i: sessions[i].grade, 5))
+        grade_rates.append(run(lambda i: sessions[i].grade, 5, "grade"))
     floor_rate, grade_rate = statistics.median(floor_rates), statistics.median(grade_rates)
     print("4 clients on 4 users (5000 cards), 3 interleaved 5 s runs each:")
     print(
         f"  floor {floor_rate:.0f} req/s, grade → next card {grade_rate:.0f} req/s, "
         f"{100 * grade_rate / floor_rate:.0f}% of the floor"
     )
+    for kind, runs in spent.items():
+        parts = ", ".join(
+            f"{name} {statistics.median(run[name] for run in runs):.2f}" for name in runs[0]
+        )
+        print(f"  CPU ms a request, {kind} (median of the runs): {parts}")
 
 
 def main() -> None:
@@ -337,7 +377,7 @@ def main() -> None:
         server = gunicorn(database, tempfile.mkdtemp(prefix="cadence-bench-http-"))
         print(f"gunicorn 2 workers × 4 threads, DEBUG off, PostgreSQL, Redis; {DUE} due per user")
         one_client(names)
-        four_clients(names, built_at)
+        four_clients(names, built_at, server)
     finally:
         if server is not None:
             server.send_signal(signal.SIGTERM)
