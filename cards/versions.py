@@ -22,7 +22,9 @@ whether to cache at all.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 from django.conf import settings
@@ -50,10 +52,52 @@ def tokens_shared() -> bool:
     return bool(settings.CADENCE_SHARED_CACHE)
 
 
+# Token moves held back inside :func:`tokens_deferred`, to be sent with the next read.
+_held: ContextVar[dict[str, str] | None] = ContextVar("cadence_held_tokens", default=None)
+
+
+@contextmanager
+def tokens_deferred() -> Iterator[None]:
+    """Tokens moved inside are set with the next read of tokens, in the same round trip on
+    Redis (the drill's grade, then its next card), and on leaving at the latest, so no
+    request ends with a move unsent."""
+    held: dict[str, str] = {}
+    reset = _held.set(held)
+    try:
+        yield
+    finally:
+        _held.reset(reset)
+        if held:
+            cache.set_many(held, timeout=TOKEN_SECONDS)
+
+
+def _move(tokens: dict[str, str]) -> None:
+    held = _held.get()
+    if held is None:
+        cache.set_many(tokens, timeout=TOKEN_SECONDS)
+    else:
+        held.update(tokens)
+
+
+def _read(keys: list[str]) -> dict[str, Any]:
+    """``cache.get_many(keys)``, after the token moves held back, if any."""
+    held = _held.get()
+    if not held:
+        return dict(cache.get_many(keys))
+    moves = dict(held)
+    held.clear()
+    # The Redis backend's one round trip (config.cache); any other, two calls.
+    together = getattr(cache, "set_many_get_many", None)
+    if together is not None:
+        return dict(together(moves, keys, timeout=TOKEN_SECONDS))
+    cache.set_many(moves, timeout=TOKEN_SECONDS)
+    return dict(cache.get_many(keys))
+
+
 def _tokens(keys: list[str], found: dict[str, Any] | None = None) -> dict[str, str]:
     """The tokens under ``keys``, a new one set for any missing (``found``: what a read of
     these keys with others gave already)."""
-    found = cache.get_many(keys) if found is None else {k: found[k] for k in keys if k in found}
+    found = _read(keys) if found is None else {k: found[k] for k in keys if k in found}
     for key in keys:
         if key not in found:
             # add, not set: a token a concurrent write has just set wins.
@@ -66,7 +110,7 @@ def _version_with(token_key: str, keys: list[str]) -> tuple[str, dict[str, Any]]
     """A person's token under ``token_key`` and the built-in deck's, as one string, and
     what the cache holds under ``keys``, in one read."""
     tokens = [token_key, DECK_KEY]
-    found = cache.get_many([*tokens, *keys])
+    found = _read([*tokens, *keys])
     version = _tokens(tokens, found)
     return f"{version[token_key]}.{version[DECK_KEY]}", {k: found[k] for k in keys if k in found}
 
@@ -89,20 +133,14 @@ def data_changed(*, user_id: int | None, graded: bool = False) -> None:
     ``graded``: the change is the drill's grade of a card of today's queue, which leaves
     the queue's token (cards.dayqueue follows a grade from the log)."""
     if user_id is not None and tokens_shared():
-        if graded:
-            key = _user_key(user_id)
-            transaction.on_commit(lambda: cache.set(key, _new_token(), timeout=TOKEN_SECONDS))
-        else:
-            keys = [_user_key(user_id), _queue_key(user_id)]
-            transaction.on_commit(
-                lambda: cache.set_many({key: _new_token() for key in keys}, timeout=TOKEN_SECONDS)
-            )
+        keys = [_user_key(user_id)] if graded else [_user_key(user_id), _queue_key(user_id)]
+        transaction.on_commit(lambda: _move({key: _new_token() for key in keys}))
 
 
 def deck_changed() -> None:
     """The built-in deck changed: everyone's token moves."""
     if tokens_shared():
-        transaction.on_commit(lambda: cache.set(DECK_KEY, _new_token(), timeout=TOKEN_SECONDS))
+        transaction.on_commit(lambda: _move({DECK_KEY: _new_token()}))
 
 
 def cached_per_version[T](*, user_id: int, name: str, compute: Callable[[], T]) -> T:

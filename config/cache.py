@@ -1,4 +1,5 @@
-"""Django's Redis cache, with one client object per connection pool.
+"""Django's Redis cache, with one client object per connection pool, and writes sent with a
+read in one round trip.
 
 Django's backend builds a new ``redis.Redis`` client for every cache call; building it
 costs more than a GET to a local Redis (about 0.1 ms, then a slower first command on the
@@ -9,8 +10,10 @@ pool notices the new process and opens its own connections).
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from typing import Any
 
+from django.core.cache.backends.base import DEFAULT_TIMEOUT
 from django.core.cache.backends.redis import RedisCache as DjangoRedisCache
 from django.core.cache.backends.redis import RedisCacheClient
 
@@ -29,8 +32,32 @@ class SharedClient(RedisCacheClient):
             client = self._clients.setdefault(index, base._client(connection_pool=pool))
         return client
 
+    def set_many_get_many(
+        self, data: Mapping[str, Any], timeout: int | None, keys: list[str]
+    ) -> dict[str, Any]:
+        base: Any = self
+        # The primary, which the writes go to: the reads see them.
+        pipeline = self.get_client(write=True).pipeline(transaction=False)
+        for key, value in data.items():
+            pipeline.set(key, base._serializer.dumps(value), ex=timeout)
+        pipeline.mget(keys)
+        found = pipeline.execute()[-1]
+        return {
+            k: base._serializer.loads(v) for k, v in zip(keys, found, strict=True) if v is not None
+        }
+
 
 class RedisCache(DjangoRedisCache):
     def __init__(self, server: Any, params: dict[str, Any]) -> None:
         super().__init__(server, params)
         self._class = SharedClient
+
+    def set_many_get_many(
+        self, data: Mapping[str, Any], keys: Iterable[str], timeout: Any = DEFAULT_TIMEOUT
+    ) -> dict[str, Any]:
+        """``set_many(data, timeout)`` then ``get_many(keys)``, in one round trip."""
+        made = {self.make_and_validate_key(key): value for key, value in data.items()}
+        names = {self.make_and_validate_key(key): key for key in keys}
+        client: Any = self._cache
+        found = client.set_many_get_many(made, self.get_backend_timeout(timeout), list(names))
+        return {names[key]: value for key, value in found.items()}

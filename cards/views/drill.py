@@ -30,6 +30,7 @@ from cards.services import (
     review_undo,
     study_day_mark,
 )
+from cards.versions import tokens_deferred
 from cards.views.common import AuthedHttpRequest
 from core.localtime import local_date
 from prep.plan_drills import plan_drills_tick, plan_drills_untick
@@ -89,12 +90,11 @@ def drill_context(
     """The drill's state: counters, the card to show (``show``, or the queue's next) and
     its grade buttons, or the day's summary when the queue is empty."""
     profile = request.profile
+    limits = profile.limits
     now = timezone.now()
     today = local_date(now, profile.zone)
     # The next review is read with the counts unless a card to show is given.
-    counts = queue_counts(
-        user=request.user, limits=profile.limits, today=today, with_next=show is None
-    )
+    counts = queue_counts(user=request.user, limits=limits, today=today, with_next=show is None)
     current: NextCard | None = None
     if show is not None:
         state = ReviewState.objects.filter(user=request.user, card=show).first()
@@ -135,7 +135,7 @@ def drill_context(
     state = current.state
     intervals = interval_preview(
         state=state,
-        limits=profile.limits,
+        limits=limits,
         today=today,
         model=memory_model_of(user=request.user),
     )
@@ -190,6 +190,8 @@ def _int(value: str | None, default: int | None = None) -> int | None:
 
 
 @require_POST
+# The grade's token move goes to the cache with the next card's first read.
+@tokens_deferred()
 def grade(request: AuthedHttpRequest) -> HttpResponse:
     profile = request.profile
     card_id = _int(request.POST.get("card"))
