@@ -35,6 +35,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import secrets
+from array import array
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
@@ -112,7 +113,9 @@ class DayReviews:
     version: str  # the queue token it was read under (cards.versions)
     build: str  # this reading's own name: a new reading starts from the first id again
     limit: int  # the day's review limit, which the ids are cut to
-    ids: tuple[int, ...]  # review state ids, most overdue first
+    # Review state ids, most overdue first: an array, which the cache reads back several
+    # times faster than a tuple of ints (the whole day's, on every drill request).
+    ids: array[int]
     due: int  # the reviews due when read, up to COUNTED times the limit
     graded: int  # the due reviews graded that day when read
     start: int = 0  # ids before this one are no longer due
@@ -123,7 +126,7 @@ class DayReviews:
 
     def window(self) -> tuple[int, ...]:
         """The ids the next read checks, from the remembered start."""
-        return self.ids[self.start : self.start + WINDOW]
+        return tuple(self.ids[self.start : self.start + WINDOW])
 
 
 @dataclass(frozen=True)
@@ -182,7 +185,7 @@ def _read(key: str, version: str, *, user_id: int, day: dt.date, limit: int) -> 
         version=version,
         build=secrets.token_hex(6),
         limit=limit,
-        ids=tuple(row[0] for row in rows[:limit]),
+        ids=array("q", (row[0] for row in rows[:limit])),
         due=len(rows),
         graded=rows[0][1] if rows else 0,
     )
