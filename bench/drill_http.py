@@ -6,7 +6,8 @@ Not a test: it prints figures. Needs PostgreSQL and Redis, for example:
         .venv/bin/python bench/drill_http.py
 
 BENCH_PORT (8199) and BENCH_DATABASE (cadence_bench_http) choose the port and the throw-away
-database; BENCH_REQUESTS (150) the rounds of the one-client run.
+database; BENCH_REQUESTS (150) the rounds of the one-client run, BENCH_FOUR_RUNS (5) the
+4-client runs of each kind.
 
 It builds a throw-away database with users at 200, 5,000 and 50,000 cards (1,000 of them
 due, or all of them below that), starts gunicorn (2 workers × 4 threads, DEBUG off) on the
@@ -51,6 +52,8 @@ DUE = 1000
 PASSWORD = "bench-password-1234"
 # Fewer rounds than the 200-card user has cards: each round grades one of them out of the day.
 REQUESTS = int(os.environ.get("BENCH_REQUESTS", 150))
+# The 4-client runs: this many of each, interleaved (their median is printed).
+FOUR_RUNS = int(os.environ.get("BENCH_FOUR_RUNS", 5))
 HTMX = {"HX-Request": "true"}
 
 
@@ -103,7 +106,8 @@ class Session:
         self.get("/bench/floor/")
 
 
-def build() -> dict[int, list[str]]:
+def build(users_at: dict[int, int] = USERS_AT) -> dict[int, list[str]]:
+    """Users of each size (cards → how many users), each with DUE reviews due."""
     from cards.models import Card, ReviewState, Topic
     from cards.services import cards_render_stale
     from prep.models import Profile
@@ -111,8 +115,8 @@ def build() -> dict[int, list[str]]:
 
     names: dict[int, list[str]] = {}
     today = dt.datetime.now(dt.UTC).date()
-    for size in SIZES:
-        for n in range(USERS_AT[size]):
+    for size, users in users_at.items():
+        for n in range(users):
             name = f"u{size}-{n}"
             user = user_create(username=name, email=f"{name}@example.com", password=PASSWORD)
             Profile.objects.filter(user=user).update(
@@ -336,7 +340,7 @@ def four_clients(
 
     sessions = [Session(name) for name in names[5000]]
     grade_rates, floor_rates = [], []
-    for _ in range(3):
+    for _ in range(FOUR_RUNS):
         floor_rates.append(run(lambda i: sessions[i].floor, 5, "floor"))
         # Each run starts from the day as built: 1,000 reviews due a user.
         rewind(names[5000], since)
@@ -344,10 +348,11 @@ def four_clients(
             session.open_drill()
         grade_rates.append(run(lambda i: sessions[i].grade, 5, "grade"))
     floor_rate, grade_rate = statistics.median(floor_rates), statistics.median(grade_rates)
-    print("4 clients on 4 users (5000 cards), 3 interleaved 5 s runs each:")
+    print(f"4 clients on 4 users (5000 cards), {FOUR_RUNS} interleaved 5 s runs each:")
     print(
         f"  floor {floor_rate:.0f} req/s, grade → next card {grade_rate:.0f} req/s, "
-        f"{100 * grade_rate / floor_rate:.0f}% of the floor"
+        f"{100 * grade_rate / floor_rate:.0f}% of the floor; the runs' shares "
+        + ", ".join(f"{100 * g / f:.0f}%" for f, g in zip(floor_rates, grade_rates, strict=True))
     )
     for kind, runs in spent.items():
         parts = ", ".join(
