@@ -307,7 +307,7 @@ def _timed_statements() -> Iterator[list[tuple[str, Any, float]]]:
     """Every statement run inside, with its parameters and time in ms."""
     seen: list[tuple[str, Any, float]] = []
 
-    def wrapper(execute, sql, params, many, context):  # type: ignore[no-untyped-def]
+    def wrapper(execute, sql, params, many, context):
         start = time.perf_counter()
         try:
             return execute(sql, params, many, context)

@@ -47,11 +47,9 @@ PROBE = """
 
 
 def test_tap_to_next_card_painted(browser: Any, live_server: Any, owner: Any) -> None:  # noqa: F811
-    topic = TopicFactory(title="Serving")  # type: ignore[no-untyped-call]
+    topic = TopicFactory(title="Serving")
     for i in range(CARDS * RUNS + 1):
-        CardFactory(  # type: ignore[no-untyped-call]
-            topic=topic, front=f"Card {i}: why batch?", back="Throughput, **mostly**."
-        )
+        CardFactory(topic=topic, front=f"Card {i}: why batch?", back="Throughput, **mostly**.")
     owner.profile.new_cards_per_day = CARDS * RUNS + 1
     owner.profile.save(update_fields=["new_cards_per_day"])
     times: list[float] = []
