@@ -36,7 +36,7 @@ import datetime as dt
 import functools
 import secrets
 from array import array
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -45,10 +45,12 @@ from django.db import connection
 from django.db.models import (
     Case,
     Count,
+    Exists,
     F,
     FloatField,
     Func,
     IntegerField,
+    OuterRef,
     Q,
     QuerySet,
     Subquery,
@@ -265,4 +267,99 @@ def _window_loader(vendor: str) -> Loader:
         states,
         chain=STATE_CARD_TOPIC,
         stand_ins=WINDOW_STAND_INS,
+    )
+
+
+# --- The day's new cards not seen yet, in the drill's order --------------------------------
+#
+# When the nightly rollover has brought in no new cards (no plan week, or its topics are
+# met), the drill's next new card is the first unseen card in deck order, the plan week's
+# topics first: a sort of every unseen card (20 ms at 5,000 cards, 57 at 50,000). That
+# order, too, only a write moves: it is read once, a few times the day's new-card limit
+# ahead, and kept under the queue token; a first answer (the drill's grade, which leaves
+# the token) only gives a card a state, which the window's check passes over.
+
+
+@dataclass(frozen=True)
+class DayUnseen:
+    """Unseen card ids in the drill's order, as read under one queue token."""
+
+    key: str
+    version: str
+    build: str
+    ids: array[int]
+    start: int = 0  # ids before this one have been met since
+
+    def window(self) -> tuple[int, ...]:
+        return tuple(self.ids[self.start : self.start + WINDOW])
+
+
+def day_unseen(*, user_id: int, name: str, read: Callable[[], Sequence[int]]) -> DayUnseen | None:
+    """The person's unseen cards in order under ``name`` (the day, the limit and the
+    order's own terms), as kept, or ``read()`` now; None without a shared cache."""
+    if not tokens_shared():
+        return None
+    key = f"cards:day-unseen:{user_id}:{name}"
+    version, found = queue_version_with(user_id=user_id, keys=[key, f"{key}:start"])
+    unseen: DayUnseen | None = found.get(key)
+    if unseen is None or unseen.version != version:
+        return _read_unseen(key, version, read)
+    start = found.get(f"{key}:start")
+    if start is not None and start[0] == unseen.build:
+        unseen = replace(unseen, start=start[1])
+    return unseen
+
+
+def _read_unseen(key: str, version: str, read: Callable[[], Sequence[int]]) -> DayUnseen:
+    unseen = DayUnseen(key=key, version=version, build=secrets.token_hex(6), ids=array("q", read()))
+    cache.set(key, unseen, timeout=READ_SECONDS)
+    return unseen
+
+
+def next_unseen(
+    unseen: DayUnseen, *, user_id: int, read: Callable[[], Sequence[int]]
+) -> Card | None:
+    """The first of ``unseen``'s ids the person still has not met and can still see, with
+    its topic; a window found wholly met (or none left) is answered by reading the order
+    again, once. None when none is found even so."""
+    for again in (False, True):
+        window = unseen.window()
+        card: Card | None = None
+        if window:
+            card = _unseen_window_loader(connection.vendor).first(
+                user=user_id, **window_ids(window)
+            )
+        if card is not None:
+            index = window.index(card.pk)
+            if index >= WINDOW // 2:
+                cache.set(
+                    f"{unseen.key}:start",
+                    (unseen.build, unseen.start + index),
+                    timeout=READ_SECONDS,
+                )
+            return card
+        if not again:
+            unseen = _read_unseen(unseen.key, unseen.version, read)
+    return None
+
+
+@functools.lru_cache(maxsize=8)
+def _unseen_window_loader(vendor: str) -> Loader:
+    place = Case(
+        *(When(pk=card_id, then=Value(i)) for i, card_id in enumerate(_WINDOW_IDS)),
+        output_field=IntegerField(),
+    )
+    cards = (
+        Card.objects.visible_to(ANY_ID)
+        .filter(
+            ~Exists(ReviewState.objects.filter(user_id=ANY_ID, card_id=OuterRef("pk"))),
+            pk__in=_WINDOW_IDS,
+        )
+        .select_related("topic")
+        .order_by(place)[:1]
+    )
+    return loader(
+        cards,
+        chain=((Card, None), (Topic, Card._meta.get_field("topic"))),
+        stand_ins={k: v for k, v in WINDOW_STAND_INS.items() if k != "day"},
     )

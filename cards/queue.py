@@ -41,13 +41,16 @@ from django.db.models import (
 
 from cards.dayqueue import (
     STATE_CARD_TOPIC,
+    WINDOW,
     WINDOW_STAND_INS,
     DayReviews,
     WindowRead,
     day_reviews,
+    day_unseen,
     due_graded_q,
     most_overdue_first,
     next_review,
+    next_unseen,
     window_ids,
     window_loader,
 )
@@ -584,13 +587,10 @@ def next_card(
         )
         if introduced:
             return NextCard(card=introduced.card, state=introduced, section="new")
-        card = (
-            unseen_cards(user)
-            .select_related("topic")
-            .order_by(
-                _topic_first("topic_id", priority_topic_ids), "topic__order", "position", "id"
-            )
-            .first()
+        # The day's new cards, met and left: the same all day while the limits are.
+        day_new = counts.new + counts.new_today
+        card = _next_unseen(
+            user_id=user_id, today=today, topic_ids=priority_topic_ids, ahead=day_new
         )
         if card:
             return NextCard(card=card, state=None, section="new")
@@ -605,6 +605,38 @@ def next_card(
         if state:
             return NextCard(card=state.card, state=state, section="repeat")
     return None
+
+
+def unseen_in_order(user_id: int, topic_ids: Collection[int]) -> QuerySet[Card]:
+    """The person's unseen cards in the order the drill meets them: ``topic_ids`` (the
+    plan week's) first, then topic order and deck order."""
+    return unseen_cards(user_id).order_by(
+        _topic_first("topic_id", topic_ids), "topic__order", "position", "id"
+    )
+
+
+# With a shared cache the unseen cards' order is read this many times the new cards left
+# today ahead (cards.dayqueue.day_unseen), at least a window's worth.
+UNSEEN_AHEAD = 4
+
+
+def _next_unseen(
+    *, user_id: int, today: dt.date, topic_ids: Collection[int], ahead: int
+) -> Card | None:
+    """The first unseen card in the drill's order: from the order as kept (read once,
+    with a shared cache, ``ahead`` times UNSEEN_AHEAD ids), or from the database."""
+    topics = sorted(topic_ids)
+    cap = max(UNSEEN_AHEAD * ahead, WINDOW)
+
+    def read() -> list[int]:
+        return list(unseen_in_order(user_id, topics).values_list("id", flat=True)[:cap])
+
+    # The kept order's name: the day, how far it reads ahead and the topics put first.
+    name = f"{today.isoformat()}:{cap}:{','.join(map(str, topics))}"
+    kept = day_unseen(user_id=user_id, name=name, read=read)
+    if kept is not None:
+        return next_unseen(kept, user_id=user_id, read=read)
+    return unseen_in_order(user_id, topics).select_related("topic").first()
 
 
 def next_due_queryset(*, user_id: int, today: dt.date) -> QuerySet[ReviewState]:

@@ -18,9 +18,10 @@ from django.db import connection
 from django.test import override_settings
 
 from cards import dayqueue
-from cards.models import Card, ReviewLog, ReviewState
+from cards.models import Card, ReviewLog, ReviewState, Topic
 from cards.queue import DailyLimits, NextCard, QueueCounts, next_card, queue_counts
 from cards.services import (
+    card_move,
     cards_reset,
     review_bury,
     review_grade,
@@ -273,3 +274,96 @@ def _on_screen(html: str) -> dict[str, str]:
     found = {name: re.search(rf'name="{name}" value="(\d+)"', html) for name in ("card", "version")}
     assert all(found.values()), "the drill showed no card"
     return {name: match.group(1) for name, match in found.items() if match}
+
+
+# --- the unseen cards' order, kept (dayqueue.day_unseen) -----------------------------------
+
+NEW_ONLY = DailyLimits(new_cards_per_day=12, max_reviews_per_day=50)
+
+
+@pytest.fixture
+def newcomer(settings: Any, transactional_db: Any) -> Iterator[tuple[Any, list[int]]]:
+    """Someone with no state yet (no rollover brought cards in): 45 own cards in three
+    topics, and the plan week's topic, the second, to meet first."""
+    settings.CADENCE_SHARED_CACHE = True
+    cache_clear()
+    user = person("nova")
+    topics = [TopicFactory(owner=user, order=i) for i in range(3)]
+    for i in range(45):
+        CardFactory(topic=topics[i % 3], owner=user, position=i)
+    with time_machine.travel(NOW, tick=False):
+        yield user, [topics[1].pk]
+    cache_clear()
+
+
+def _new_read(user: Any, topics: list[int]) -> tuple[QueueCounts, NextCard | None]:
+    counts = queue_counts(user=user, limits=NEW_ONLY, today=TODAY, with_next=True)
+    return counts, next_card(user=user, counts=counts, today=TODAY, priority_topic_ids=topics)
+
+
+def _same_new_card(user: Any, topics: list[int]) -> NextCard | None:
+    kept, kept_next = _new_read(user, topics)
+    with override_settings(CADENCE_SHARED_CACHE=False):
+        plain, plain_next = _new_read(user, topics)
+    assert kept == plain
+    assert _shown(kept_next) == _shown(plain_next)
+    return kept_next
+
+
+def test_a_morning_of_first_answers_meets_the_cards_in_the_same_order(
+    newcomer: tuple[Any, list[int]],
+) -> None:
+    user, topics = newcomer
+    rng = random.Random(5)
+    met = []
+    while (shown := _same_new_card(user, topics)) is not None:
+        if shown.section == "new":
+            met.append(shown.card)
+        _grade(user, shown, rng.choice([2, 4, 5]), NEW_ONLY)
+        assert len(met) <= NEW_ONLY.new_cards_per_day
+    assert len(met) == NEW_ONLY.new_cards_per_day
+    # The plan week's topic first, in deck order.
+    assert all(card.topic_id == topics[0] for card in met)
+    assert [card.position for card in met] == sorted(card.position for card in met)
+
+
+def test_the_order_is_read_once_and_cards_met_elsewhere_are_passed_over(
+    newcomer: tuple[Any, list[int]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    user, topics = newcomer
+    reads = []
+    read = dayqueue._read_unseen
+    monkeypatch.setattr(
+        dayqueue, "_read_unseen", lambda *args: reads.append(args[0]) or read(*args)
+    )
+    first = _same_new_card(user, topics)
+    assert first is not None
+    assert len(reads) == 1
+    kept = dayqueue.day_unseen(user_id=user.pk, name=reads[0].split(":", 3)[3], read=list)
+    assert kept is not None
+    # Another tab answers the next cards of the order, past a whole window.
+    for card_id in kept.ids[: dayqueue.WINDOW + 2]:
+        card = Card.objects.get(pk=card_id)
+        _grade(user, NextCard(card=card, state=None, section="new"), 5, NEW_ONLY)
+    shown = _same_new_card(user, topics)
+    assert shown is not None
+    assert shown.card.pk == kept.ids[dayqueue.WINDOW + 2]
+    # Read again once, for the window found wholly met; then kept again.
+    assert len(reads) == 2
+    _same_new_card(user, topics)
+    assert len(reads) == 2
+
+
+def test_a_card_moved_into_the_weeks_topic_takes_its_place_at_once(
+    newcomer: tuple[Any, list[int]],
+) -> None:
+    user, topics = newcomer
+    first = _same_new_card(user, topics)
+    assert first is not None
+    assert first.card.topic_id == topics[0]
+    earliest = Card.objects.filter(owner=user).exclude(topic_id=topics[0]).order_by("position")[0]
+    assert earliest.position < first.card.position
+    card_move(card=earliest, topic=Topic.objects.get(pk=topics[0]))
+    shown = _same_new_card(user, topics)
+    assert shown is not None
+    assert shown.card.pk == earliest.pk
