@@ -1,4 +1,5 @@
-"""Today's due reviews of one person, in order, kept in the shared cache between requests.
+"""Today's due reviews of one person, in order, kept in the shared cache between requests
+(and, at the end of this module, the unseen cards in the order the drill meets them).
 
 Finding the next review means ordering every review due by how overdue it is
 (:func:`cards.queue.most_overdue_first`), and counting them means reading them all: work

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import hashlib
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from fractions import Fraction
@@ -615,8 +616,8 @@ def unseen_in_order(user_id: int, topic_ids: Collection[int]) -> QuerySet[Card]:
     )
 
 
-# With a shared cache the unseen cards' order is read this many times the new cards left
-# today ahead (cards.dayqueue.day_unseen), at least a window's worth.
+# With a shared cache the unseen cards' order is read this many times the day's new cards
+# ahead (cards.dayqueue.day_unseen), at least a window's worth.
 UNSEEN_AHEAD = 4
 
 
@@ -632,7 +633,8 @@ def _next_unseen(
         return list(unseen_in_order(user_id, topics).values_list("id", flat=True)[:cap])
 
     # The kept order's name: the day, how far it reads ahead and the topics put first.
-    name = f"{today.isoformat()}:{cap}:{','.join(map(str, topics))}"
+    first = hashlib.blake2s(",".join(map(str, topics)).encode(), digest_size=8).hexdigest()
+    name = f"{today.isoformat()}:{cap}:{first}"
     kept = day_unseen(user_id=user_id, name=name, read=read)
     if kept is not None:
         return next_unseen(kept, user_id=user_id, read=read)
