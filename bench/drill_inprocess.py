@@ -5,8 +5,9 @@ Not a test: it prints figures. Run on the configured database, for example:
     DATABASE_URL=postgres://root@127.0.0.1:5432/cadence .venv/bin/python bench/drill_inprocess.py
 
 Both sides hold 5,000 cards of which 1,000 are due reviews. A Cadence review is what the
-grade request does before rendering: ``review_grade`` (one transaction: the queue check on
-the locked state and the grade), today's counts and the next card. An Anki review is
+grade request does before rendering: ``review_grade`` (the state read with its card, the
+queue check, the state's update with the log's insert: one statement on PostgreSQL), then
+today's counts and the next card (one statement with Redis). An Anki review is
 ``get_queued_cards`` and ``answer_card`` on a collection in a temporary folder (the
 ``anki`` package, a dev dependency). Blocks of each alternate, so machine noise falls on
 both; the figure is the median per review over the blocks, and the ratio of the medians.
@@ -43,9 +44,10 @@ def cadence_reviewer() -> Callable[[], None]:
     from django.contrib.auth.models import User
 
     from cards.models import Card, ReviewState
-    from cards.queue import next_card, queue_counts
+    from cards.queue import NextCard, next_card, queue_counts
     from cards.selectors import memory_model_of
     from cards.services import review_grade
+    from cards.versions import tokens_deferred
     from core.localtime import local_date
     from prep.models import Profile
     from prep.services import user_create
@@ -67,22 +69,32 @@ def cadence_reviewer() -> Callable[[], None]:
         cursor.execute("ANALYZE")
     assert Card.objects.count() >= CARDS
 
-    def review() -> None:
-        moment = dt.datetime.now(dt.UTC)
-        counts = queue_counts(user=user, limits=profile.limits, today=today)
+    def shown_next() -> NextCard:
+        counts = queue_counts(user=user, limits=profile.limits, today=today, with_next=True)
         shown = next_card(user=user, counts=counts, today=today)
         assert shown is not None, "the queue ran dry"
+        assert shown.state is not None
+        return shown
+
+    on_screen = [shown_next()]
+
+    # As the drill's grade request: the card on screen graded, then the counts with the next
+    # review read in one statement, the grade's token move sent with that read.
+    @tokens_deferred()
+    def review() -> None:
+        shown = on_screen[0]
         assert shown.state is not None
         review_grade(
             user=user,
             card_id=shown.card.pk,
             quality=4,
-            now=moment,
+            now=dt.datetime.now(dt.UTC),
             shown_version=shown.state.version,
             zone=profile.zone,
             limits=profile.limits,
             model=model,
         )
+        on_screen[0] = shown_next()
 
     return review
 
