@@ -108,13 +108,56 @@ def most_overdue_first(states: QuerySet[ReviewState], day: dt.date) -> QuerySet[
     return states.order_by(Lateness(day).desc(), "due", "interval", "card_id")
 
 
-@dataclass(frozen=True)
-class DayReviews:
-    """One person's reviews due on one day, in order, as read under one queue token."""
+class _Kept:
+    """What both kept orders share: ids read under one queue token, checked a window at a
+    time from a remembered start (kept under the order's key with ``:start``)."""
 
     key: str
     version: str  # the queue token it was read under (cards.versions)
     build: str  # this reading's own name: a new reading starts from the first id again
+    ids: array[int]
+    start: int
+
+    def window(self) -> tuple[int, ...]:
+        """The ids the next read checks, from the remembered start."""
+        return tuple(self.ids[self.start : self.start + WINDOW])
+
+    def passed_over(self, index: int) -> None:
+        """The window's first ``index`` ids were found gone: remembered once half a window
+        is passed over (a cache write saved on most reads, for a few more ids looked at)."""
+        if index >= WINDOW // 2:
+            cache.set(f"{self.key}:start", (self.build, self.start + index), timeout=READ_SECONDS)
+
+
+def _kept[K: _Kept](*, user_id: int, key: str, read: Callable[[str], K]) -> K:
+    """What is kept under ``key``, with its remembered start, if it was read under the
+    person's queue token now current; else ``read(token)`` now. One cache read: the
+    tokens, the kept order and its start together."""
+    version, found = queue_version_with(user_id=user_id, keys=[key, f"{key}:start"])
+    kept: K | None = found.get(key)
+    if kept is None or kept.version != version:
+        return read(version)
+    start = found.get(f"{key}:start")
+    if start is not None and start[0] == kept.build:
+        kept = replace(kept, start=start[1])  # type: ignore[type-var]  # both are dataclasses
+    return kept
+
+
+def _place() -> Case:
+    """A row's place in the window (its ids' stand-ins): the order a window is read in."""
+    return Case(
+        *(When(pk=stand_in, then=Value(i)) for i, stand_in in enumerate(_WINDOW_IDS)),
+        output_field=IntegerField(),
+    )
+
+
+@dataclass(frozen=True)
+class DayReviews(_Kept):
+    """One person's reviews due on one day, in order, as read under one queue token."""
+
+    key: str
+    version: str
+    build: str
     limit: int  # the day's review limit, which the ids are cut to
     # Review state ids, most overdue first: an array, which the cache reads back several
     # times faster than a tuple of ints (the whole day's, on every drill request).
@@ -126,10 +169,6 @@ class DayReviews:
     def due_now(self, graded: int) -> int:
         """The reviews due now, given the due reviews graded that day so far."""
         return max(self.due - (graded - self.graded), 0)
-
-    def window(self) -> tuple[int, ...]:
-        """The ids the next read checks, from the remembered start."""
-        return tuple(self.ids[self.start : self.start + WINDOW])
 
 
 @dataclass(frozen=True)
@@ -153,14 +192,11 @@ def day_reviews(*, user_id: int, day: dt.date, review_limit: int) -> DayReviews 
     if not tokens_shared():
         return None
     key = f"cards:day-reviews:{user_id}:{day.isoformat()}:{review_limit}"
-    version, found = queue_version_with(user_id=user_id, keys=[key, f"{key}:start"])
-    reviews: DayReviews | None = found.get(key)
-    if reviews is None or reviews.version != version:
-        return _read(key, version, user_id=user_id, day=day, limit=review_limit)
-    start = found.get(f"{key}:start")
-    if start is not None and start[0] == reviews.build:
-        reviews = replace(reviews, start=start[1])
-    return reviews
+    return _kept(
+        user_id=user_id,
+        key=key,
+        read=lambda version: _read(key, version, user_id=user_id, day=day, limit=review_limit),
+    )
 
 
 def _read(key: str, version: str, *, user_id: int, day: dt.date, limit: int) -> DayReviews:
@@ -217,15 +253,7 @@ def next_review(
                 **_bound(window, user_id=user_id, day=day)
             )
         if state is not None:
-            index = window.index(state.pk)
-            # Remembered once half a window is passed over: a cache write saved on most
-            # reads, for a few more ids looked at.
-            if index >= WINDOW // 2:
-                cache.set(
-                    f"{reviews.key}:start",
-                    (reviews.build, reviews.start + index),
-                    timeout=READ_SECONDS,
-                )
+            reviews.passed_over(window.index(state.pk))
             return state
         if not again:
             reviews = _read(
@@ -254,15 +282,11 @@ def window_loader() -> Loader:
 @functools.lru_cache(maxsize=8)
 def _window_loader(vendor: str) -> Loader:
     # The window's first id still due: ordered by place in the window, one row read.
-    place = Case(
-        *(When(pk=state_id, then=Value(i)) for i, state_id in enumerate(_WINDOW_IDS)),
-        output_field=IntegerField(),
-    )
     states = (
         ReviewState.objects.filter(user_id=ANY_ID, pk__in=_WINDOW_IDS)
         .due_on(ANY_DAY)
         .select_related("card__topic")
-        .order_by(place)[:1]
+        .order_by(_place())[:1]
     )
     return loader(
         states,
@@ -282,7 +306,7 @@ def _window_loader(vendor: str) -> Loader:
 
 
 @dataclass(frozen=True)
-class DayUnseen:
+class DayUnseen(_Kept):
     """Unseen card ids in the drill's order, as read under one queue token."""
 
     key: str
@@ -291,9 +315,6 @@ class DayUnseen:
     ids: array[int]
     start: int = 0  # ids before this one have been met since
 
-    def window(self) -> tuple[int, ...]:
-        return tuple(self.ids[self.start : self.start + WINDOW])
-
 
 def day_unseen(*, user_id: int, name: str, read: Callable[[], Sequence[int]]) -> DayUnseen | None:
     """The person's unseen cards in order under ``name`` (the day, the limit and the
@@ -301,14 +322,7 @@ def day_unseen(*, user_id: int, name: str, read: Callable[[], Sequence[int]]) ->
     if not tokens_shared():
         return None
     key = f"cards:day-unseen:{user_id}:{name}"
-    version, found = queue_version_with(user_id=user_id, keys=[key, f"{key}:start"])
-    unseen: DayUnseen | None = found.get(key)
-    if unseen is None or unseen.version != version:
-        return _read_unseen(key, version, read)
-    start = found.get(f"{key}:start")
-    if start is not None and start[0] == unseen.build:
-        unseen = replace(unseen, start=start[1])
-    return unseen
+    return _kept(user_id=user_id, key=key, read=lambda version: _read_unseen(key, version, read))
 
 
 def _read_unseen(key: str, version: str, read: Callable[[], Sequence[int]]) -> DayUnseen:
@@ -331,13 +345,7 @@ def next_unseen(
                 user=user_id, **window_ids(window)
             )
         if card is not None:
-            index = window.index(card.pk)
-            if index >= WINDOW // 2:
-                cache.set(
-                    f"{unseen.key}:start",
-                    (unseen.build, unseen.start + index),
-                    timeout=READ_SECONDS,
-                )
+            unseen.passed_over(window.index(card.pk))
             return card
         if not again:
             unseen = _read_unseen(unseen.key, unseen.version, read)
@@ -346,10 +354,6 @@ def next_unseen(
 
 @functools.lru_cache(maxsize=8)
 def _unseen_window_loader(vendor: str) -> Loader:
-    place = Case(
-        *(When(pk=card_id, then=Value(i)) for i, card_id in enumerate(_WINDOW_IDS)),
-        output_field=IntegerField(),
-    )
     cards = (
         Card.objects.visible_to(ANY_ID)
         .filter(
@@ -357,7 +361,7 @@ def _unseen_window_loader(vendor: str) -> Loader:
             pk__in=_WINDOW_IDS,
         )
         .select_related("topic")
-        .order_by(place)[:1]
+        .order_by(_place())[:1]
     )
     return loader(
         cards,
