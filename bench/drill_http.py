@@ -29,8 +29,10 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.error
 import urllib.parse
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -202,15 +204,41 @@ def gunicorn(database: str, data_dir: str) -> subprocess.Popen[bytes]:
         cwd=ROOT,
         env=env,
     )
+    return serving(process, BASE + "/accounts/login/", "gunicorn")
+
+
+def serving(process: subprocess.Popen[bytes], url: str, what: str) -> subprocess.Popen[bytes]:
+    """``process`` once ``url`` answers (any HTTP status), within 30 s."""
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         try:
-            urllib.request.urlopen(BASE + "/accounts/login/", timeout=2).read()
+            urllib.request.urlopen(url, timeout=2).read()
             return process
+        except urllib.error.HTTPError:
+            return process  # it answers
         except OSError:
             time.sleep(0.3)
     process.kill()
-    raise SystemExit("gunicorn did not start")
+    raise SystemExit(f"{what} did not start")
+
+
+def rate(actions: list[Callable[[], None]], seconds: float) -> tuple[float, int]:
+    """Requests per second with one client thread per action, each repeating its action
+    for ``seconds``; and how many were made."""
+    done = [0] * len(actions)
+    stop = time.monotonic() + seconds
+
+    def worker(index: int) -> None:
+        while time.monotonic() < stop:
+            actions[index]()
+            done[index] += 1
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(len(actions))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return sum(done) / seconds, sum(done)
 
 
 def timed(action: object) -> float:
@@ -318,35 +346,22 @@ def four_clients(
 ) -> None:
     spent: dict[str, list[dict[str, float]]] = {"floor": [], "grade": []}
 
-    def run(action_of: object, seconds: float, kind: str) -> float:
-        done = [0] * 4
-        stop = time.monotonic() + seconds
+    def run(actions: list[Callable[[], None]], seconds: float, kind: str) -> float:
         before = cpu_seconds(server)
-
-        def worker(index: int) -> None:
-            act = action_of(index)  # type: ignore[operator]
-            while time.monotonic() < stop:
-                act()
-                done[index] += 1
-
-        threads = [threading.Thread(target=worker, args=(i,)) for i in range(4)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
+        per_second, made = rate(actions, seconds)
         after = cpu_seconds(server)
-        spent[kind].append({k: (after[k] - before[k]) * 1000 / sum(done) for k in after})
-        return sum(done) / seconds
+        spent[kind].append({k: (after[k] - before[k]) * 1000 / made for k in after})
+        return per_second
 
     sessions = [Session(name) for name in names[5000]]
     grade_rates, floor_rates = [], []
     for _ in range(FOUR_RUNS):
-        floor_rates.append(run(lambda i: sessions[i].floor, 5, "floor"))
+        floor_rates.append(run([s.floor for s in sessions], 5, "floor"))
         # Each run starts from the day as built: 1,000 reviews due a user.
         rewind(names[5000], since)
         for session in sessions:
             session.open_drill()
-        grade_rates.append(run(lambda i: sessions[i].grade, 5, "grade"))
+        grade_rates.append(run([s.grade for s in sessions], 5, "grade"))
     floor_rate, grade_rate = statistics.median(floor_rates), statistics.median(grade_rates)
     print(f"4 clients on 4 users (5000 cards), {FOUR_RUNS} interleaved 5 s runs each:")
     print(

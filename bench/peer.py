@@ -36,16 +36,21 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
-import time
-import urllib.error
 import urllib.request
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench import drill_http  # noqa: E402  (sets Django up)
-from bench.drill_http import Session, gunicorn, percentile, rewind, timed  # noqa: E402
+from bench.drill_http import (  # noqa: E402
+    Session,
+    gunicorn,
+    percentile,
+    rate,
+    rewind,
+    serving,
+    timed,
+)
 
 PEER_PORT = int(os.environ.get("PEER_PORT", 8198))
 PEER_BASE = f"http://127.0.0.1:{PEER_PORT}"
@@ -159,19 +164,7 @@ def peer_server(peer_dir: Path, python: str, database: dict[str, str]) -> tuple[
         cwd=peer_dir,
         env=env,
     )
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            urllib.request.urlopen(PEER_BASE + "/login/", timeout=2)
-            break
-        except urllib.error.HTTPError:
-            break  # it answers
-        except OSError:
-            time.sleep(0.3)
-    else:
-        process.kill()
-        raise SystemExit("the peer's gunicorn did not start")
-    return process, users
+    return serving(process, PEER_BASE + "/login/", "the peer's gunicorn"), users
 
 
 def one_client(cadence: Session, peer: PeerClient) -> None:
@@ -189,34 +182,18 @@ def one_client(cadence: Session, peer: PeerClient) -> None:
 def four_clients(
     sessions: list[Session], peers: list[PeerClient], names: list[str], since: dt.datetime
 ) -> None:
-    def run(actions: list[object], seconds: float = 5) -> float:
-        done = [0] * len(actions)
-        stop = time.monotonic() + seconds
-
-        def worker(index: int) -> None:
-            while time.monotonic() < stop:
-                actions[index]()  # type: ignore[operator]
-                done[index] += 1
-
-        threads = [threading.Thread(target=worker, args=(i,)) for i in range(len(actions))]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-        return sum(done) / seconds
-
     ours, theirs = [], []
     for _ in range(RUNS):
         rewind(names, since)
         for session in sessions:
             session.open_drill()
-        ours.append(run([s.grade for s in sessions]))
-        theirs.append(run([p.grade for p in peers]))
-    rate, peer_rate = statistics.median(ours), statistics.median(theirs)
+        ours.append(rate([s.grade for s in sessions], 5)[0])
+        theirs.append(rate([p.grade for p in peers], 5)[0])
+    cadence_rate, peer_rate = statistics.median(ours), statistics.median(theirs)
     print(f"4 clients on 4 users each side, {RUNS} interleaved 5 s runs each:")
     print(
-        f"  Cadence {rate:.0f} req/s, peer {peer_rate:.0f} req/s: Cadence {rate / peer_rate:.2f}× "
-        "the peer's rate"
+        f"  Cadence {cadence_rate:.0f} req/s, peer {peer_rate:.0f} req/s: "
+        f"Cadence {cadence_rate / peer_rate:.2f}× the peer's rate"
     )
 
 
