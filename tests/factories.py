@@ -33,7 +33,9 @@ def deck_with_history(
     user: Any, *, now: dt.datetime, cards: int = 5000, logs_per_card: int = 1
 ) -> None:
     """A big deck in bulk: ``cards`` cards over 20 topics, the first half with review
-    state (due over the last 30 days) and ``logs_per_card`` past grades each."""
+    state (due over the last 30 days) and ``logs_per_card`` past grades each, spread over
+    the 60 days before the last 10 as a person's reviews are (a history on one or two
+    dates would give the planner statistics no one's log has)."""
     topics = Topic.objects.bulk_create(
         [Topic(slug=f"bulk-{i}", title=f"Bulk topic {i}", order=i) for i in range(20)]
     )
@@ -68,8 +70,8 @@ def deck_with_history(
             user=user,
             card_id=card_id,
             quality=4,
-            reviewed_at=now - dt.timedelta(days=10 + k),
-            local_date=today - dt.timedelta(days=10 + k),
+            reviewed_at=now - dt.timedelta(days=10 + (i + k * 7) % 60),
+            local_date=today - dt.timedelta(days=10 + (i + k * 7) % 60),
             repetitions_before=2,
             interval_before=6,
             easiness_before=2.5,
@@ -78,6 +80,6 @@ def deck_with_history(
             easiness_after=2.5,
             due_after=today,
         )
-        for card_id in history
+        for i, card_id in enumerate(history)
         for k in range(logs_per_card)
     )
