@@ -65,7 +65,16 @@ from cards.models import (
     repeats_on_q,
     waiting_new_on_q,
 )
-from cards.statements import ANY_DAY, ANY_ID, ANY_OTHER_ID, Loader, Statement, built, loader
+from cards.statements import (
+    ANY_DAY,
+    ANY_ID,
+    ANY_OTHER_ID,
+    Loader,
+    Statement,
+    built,
+    loader,
+    unplanned,
+)
 
 # The time a review takes when a person has no measured answers yet (the benchmark's too).
 DEFAULT_SECONDS_PER_REVIEW = 8.0
@@ -448,7 +457,11 @@ def _counts_template(
         reviews_kept=reviews_kept,
         with_next=with_next,
     )
-    return built(sql, params, WINDOW_STAND_INS if with_next else {"user": ANY_ID, "day": ANY_DAY})
+    statement = built(
+        sql, params, WINDOW_STAND_INS if with_next else {"user": ANY_ID, "day": ANY_DAY}
+    )
+    # Planned once for every person and day (cards.statements.unplanned).
+    return unplanned(statement, ("user", "day")) if vendor == "postgresql" else statement
 
 
 def _counts_sql(

@@ -10,6 +10,7 @@ import itertools
 from typing import Any
 
 import pytest
+from django.db import connection
 
 from cards.interview import Horizon
 from cards.models import Card, ReviewLog, ReviewState
@@ -21,7 +22,8 @@ from cards.queue import (
     queue_counts,
     queue_counts_many,
 )
-from tests.factories import CardFactory, TopicFactory
+from cards.statements import built, unplanned
+from tests.factories import CardFactory, TopicFactory, deck_with_history
 
 TODAY = dt.date(2026, 11, 23)
 NOW = dt.datetime(2026, 11, 23, 11, 0, tzinfo=dt.UTC)
@@ -139,12 +141,42 @@ def test_the_counts_statement_built_once_binds_to_any_user_and_day(
 ) -> None:
     limits = {"new_limit": new_limit, "review_limit": review_limit}
     texts = set()
-    for user_id, today in ((7, TODAY), (123_456, dt.date(2031, 2, 28)), (1, dt.date(2000, 1, 1))):
-        built = _counts_sql(user_id=user_id, today=today, **limits)
-        assert counts_statement(user_id=user_id, today=today, **limits) == built
-        texts.add(built[0])
+    # User ids no constant of the statement takes (the fresh build finds them by value).
+    for user_id, today in (
+        (7, TODAY),
+        (123_456, dt.date(2031, 2, 28)),
+        (98_765, dt.date(2000, 1, 1)),
+    ):
+        sql, params = _counts_sql(user_id=user_id, today=today, **limits)
+        if connection.vendor == "postgresql":
+            fresh = built(sql, params, {"user": user_id, "day": today})
+            sql = unplanned(fresh, ("user", "day")).sql
+        assert counts_statement(user_id=user_id, today=today, **limits) == (sql, params)
+        texts.add(sql)
     # The user and the day are parameters only: the SQL text is the same for all.
     assert len(texts) == 1
+
+
+@pytest.mark.postgresql
+def test_the_counts_statement_is_planned_once_not_on_every_request(owner: Any) -> None:
+    # A history on past days, analysed: today is the rarest date in the statistics, so a
+    # plan made for today's values looks cheaper than the generic one.
+    deck_with_history(owner, now=NOW, cards=5000, logs_per_card=2)
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE")
+    limits = DailyLimits(new_cards_per_day=10, max_reviews_per_day=200)
+    # Prepared after five runs (the connection's threshold); planned for its values five
+    # times more, then PostgreSQL keeps the generic plan or plans every run again.
+    for _ in range(15):
+        queue_counts(user=owner, limits=limits, today=TODAY, with_next=True)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT generic_plans, custom_plans FROM pg_prepared_statements"
+            " WHERE statement LIKE 'SELECT logged.%%'"
+        )
+        (generic, custom), *others = cursor.fetchall()
+    assert not others
+    assert (generic, custom) == (5, 5)
 
 
 @pytest.mark.parametrize("seen", ["first", "last", "every other", "none", "all"])

@@ -5,6 +5,7 @@ the ORM reads, and the row writes store what ``save`` stores."""
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Any
 
 import pytest
@@ -25,7 +26,16 @@ from cards.services import (
     locked_state_queryset,
     state_with_card_queryset,
 )
-from cards.statements import loader, row_insert, row_update
+from cards.statements import (
+    ANY_DAY,
+    ANY_ID,
+    Statement,
+    built,
+    loader,
+    row_insert,
+    row_update,
+    unplanned,
+)
 from tests.factories import CardFactory, TopicFactory
 
 TODAY = dt.date(2026, 11, 23)
@@ -211,3 +221,38 @@ def test_an_updated_row_changes_only_the_fields_named(owner: Any) -> None:
     ReviewState.objects.filter(pk=row.pk).delete()
     with pytest.raises(DatabaseError):
         row_update(row, ["due"])
+
+
+def test_unplanned_values_are_read_through_a_sub_select_and_bound_as_before() -> None:
+    statement = built(
+        "SELECT 1 FROM t WHERE a = %s AND b LIKE '%%x' AND c = %s AND d = %s",
+        (ANY_ID, 5, TODAY),
+        {"user": ANY_ID, "day": TODAY},
+    )
+    opaque = unplanned(statement, ("user", "day"))
+    assert opaque.sql == (
+        "SELECT 1 FROM t WHERE a = (SELECT %s) AND b LIKE '%%x' AND c = %s AND d = (SELECT %s)"
+    )
+    assert opaque.bind(user=7, day=TODAY) == statement.bind(user=7, day=TODAY) == [7, 5, TODAY]
+    with pytest.raises(ValueError, match="1 placeholders for 2 parameters"):
+        unplanned(Statement(sql="a = %s", params=(1, 2), slots={"user": (0,)}), ("user",))
+
+
+@pytest.mark.postgresql
+def test_an_unplanned_statement_reads_what_the_plain_one_reads(owner: Any) -> None:
+    card = CardFactory()
+    ReviewState.objects.create(user=owner, card=card, due=TODAY, introduced_on=TODAY)
+    rows = ReviewState.objects.filter(user_id=ANY_ID, due__lte=ANY_DAY).values_list("card_id")
+    plain = built(*rows.query.sql_with_params(), {"user": ANY_ID, "day": ANY_DAY})
+    opaque = unplanned(plain, ("user", "day"))
+    with connection.cursor() as cursor:
+        for statement in (plain, opaque):
+            cursor.execute(statement.sql, statement.bind(user=owner.pk, day=TODAY))
+            assert cursor.fetchall() == [(card.pk,)]
+        # The sub-select's value can still be an index condition (this table is too small
+        # for the planner to choose an index without being told).
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        cursor.execute("EXPLAIN " + opaque.sql, opaque.bind(user=owner.pk, day=TODAY))
+        plan = "\n".join(line for (line,) in cursor.fetchall())
+    assert "Seq Scan" not in plan
+    assert re.search(r"Index Cond: \(\(user_id = \$\d\) AND \(due <= \$\d\)\)", plan)
