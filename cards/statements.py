@@ -111,11 +111,18 @@ def model_columns(model: type[Model], prefix: str = "") -> list[str]:
 @dataclass(frozen=True)
 class Loader:
     """A statement whose rows become linked model instances: the first model's row with
-    each next one cached on the one before (``state.card``, ``card.topic``)."""
+    each next one cached on the one it is read through, as ``select_related`` caches them
+    (``state.card``, ``card.topic``; ``user.profile``, ``profile.track``)."""
 
     statement: Statement
-    # (model, the field of the model before it that points to it, or None for the first)
+    # (model, the link it is read through, or None for the first): a field of an earlier
+    # model pointing to it, or a one-to-one field of its own pointing to an earlier model
+    # (a reverse one-to-one, as ``user.profile``). A model read through an outer join whose
+    # row is missing is None (its cache holds None, as select_related's does).
     chain: tuple[tuple[type[Model], Field[Any, Any] | None], ...]
+    # For each model of the chain (_places): the place of the one it is read through, and
+    # of its primary key among its columns.
+    places: tuple[tuple[int, int], ...]
     converters: tuple[tuple[int, tuple[Callable[..., Any], ...], Any], ...]
 
     def first(self, **values: Any) -> Any:
@@ -141,15 +148,45 @@ class Loader:
             for function in functions:
                 value = function(value, expression, connection)
             row[i] = value
-        start, objects = 0, list[Model]()
-        for model, link in self.chain:
+        start, objects = 0, list[Model | None]()
+        for (model, link), (parent_at, pk_at) in zip(self.chain, self.places, strict=True):
             width = len(model._meta.concrete_fields)
-            instance = model.from_db(connection.alias, (), row[start : start + width])
-            if link is not None:
-                link.set_cached_value(objects[-1], instance)  # type: ignore[attr-defined]
-            objects.append(instance)
+            values = row[start : start + width]
             start += width
+            instance = (
+                None if values[pk_at] is None else model.from_db(connection.alias, (), values)
+            )
+            objects.append(instance)
+            parent = objects[parent_at] if link is not None else None
+            if link is None or parent is None:
+                continue
+            if link.model is model:  # a reverse one-to-one: the link is the model's own
+                link.remote_field.set_cached_value(parent, instance)  # type: ignore[union-attr]
+                if instance is not None:
+                    link.set_cached_value(instance, parent)  # type: ignore[attr-defined]
+            else:
+                link.set_cached_value(parent, instance)  # type: ignore[attr-defined]
+                if instance is not None and link.one_to_one:
+                    link.remote_field.set_cached_value(instance, parent)  # type: ignore[union-attr]
         return objects[0]
+
+
+def _places(
+    chain: Sequence[tuple[type[Model], Field[Any, Any] | None]],
+) -> tuple[tuple[int, int], ...]:
+    """For each model of ``chain``: the place of the model it is read through, and the
+    place of its primary key among its columns."""
+    places = []
+    for at, (model, link) in enumerate(chain):
+        parent_at = -1
+        if link is not None:
+            through = link.related_model if link.model is model else link.model
+            earlier = [i for i in range(at) if chain[i][0] is through]
+            if not earlier:
+                raise ValueError(f"{model.__name__} is read through no earlier model")
+            parent_at = earlier[-1]
+        places.append((parent_at, list(model._meta.concrete_fields).index(model._meta.pk)))
+    return tuple(places)
 
 
 def loader(
@@ -173,7 +210,10 @@ def loader(
         for i, (functions, expression) in compiler.get_converters(expressions).items()
     )
     return Loader(
-        statement=built(sql, params, stand_ins), chain=tuple(chain), converters=converters
+        statement=built(sql, params, stand_ins),
+        chain=tuple(chain),
+        places=_places(chain),
+        converters=converters,
     )
 
 
