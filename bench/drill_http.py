@@ -110,7 +110,7 @@ class Session:
 
 def build(users_at: dict[int, int] = USERS_AT) -> dict[int, list[str]]:
     """Users of each size (cards → how many users), each with DUE reviews due."""
-    from cards.models import Card, ReviewState, Topic
+    from cards.models import Card, ReviewLog, ReviewState, Topic
     from cards.services import cards_render_stale
     from prep.models import Profile
     from prep.services import user_create
@@ -149,6 +149,29 @@ def build(users_at: dict[int, int] = USERS_AT) -> dict[int, list[str]]:
                         due=today if i < DUE else today + dt.timedelta(days=20 + i % 60),
                         introduced_on=today - dt.timedelta(days=60),
                         last_reviewed_at=dt.datetime.now(dt.UTC) - dt.timedelta(days=10),
+                    )
+                    for i, card in enumerate(cards)
+                ),
+                batch_size=5000,
+            )
+            # A past grade of each card, over the 60 days before the last 10, as a person's
+            # history is (a log of today's grades alone is no one's).
+            now = dt.datetime.now(dt.UTC)
+            ReviewLog.objects.bulk_create(
+                (
+                    ReviewLog(
+                        user=user,
+                        card=card,
+                        quality=4,
+                        reviewed_at=now - dt.timedelta(days=10 + i % 60),
+                        local_date=today - dt.timedelta(days=10 + i % 60),
+                        repetitions_before=2,
+                        interval_before=6,
+                        easiness_before=2.5,
+                        repetitions_after=3,
+                        interval_after=10,
+                        easiness_after=2.5,
+                        due_after=today,
                     )
                     for i, card in enumerate(cards)
                 ),
