@@ -469,6 +469,45 @@ def test_the_grade_buttons_say_what_will_really_happen(owner_client: Client) -> 
     assert len(set(words)) == 6  # grades 1 and 2 have words of their own
 
 
+def test_each_card_shows_its_own_grade_buttons_whatever_was_shown_before(
+    owner_client: Client, owner: Any
+) -> None:
+    # The buttons are rendered once per grading mode and set of labels
+    # (cards.views.drill.grade_buttons): no card or mode is shown another's.
+    studied, unseen = CardFactory(), CardFactory()
+    ReviewState.objects.create(
+        user=owner,
+        card=studied,
+        repetitions=3,
+        interval=10,
+        easiness=2.5,
+        due=dt.date(2026, 11, 23),
+        introduced_on=dt.date(2026, 10, 1),
+        last_reviewed_at=NOON_BERLIN - dt.timedelta(days=10),
+    )
+
+    def labels(html: str) -> list[str]:
+        return re.findall(r'<span class="g-ivl">([^<]+)</span>', html)
+
+    html = owner_client.get(reverse("drill")).content.decode()
+    assert shown(html)["card"] == studied.pk
+    studied_labels = labels(html)
+    assert studied_labels[4] not in ("1d", "6d")  # a long interval grows on
+    html = owner_client.post(reverse("grade"), {**shown(html), "quality": 5}, **HTMX).content
+    assert shown(html.decode())["card"] == unseen.pk
+    assert labels(html.decode()) == ["again today, then 1d"] * 4 + ["1d", "1d"]
+    owner.profile.grading = "four"
+    owner.profile.save(update_fields=["grading"])
+    html = owner_client.get(reverse("drill")).content.decode()
+    assert labels(html) == ["again today, then 1d"] * 2 + ["1d", "1d"]
+    assert re.findall(r'data-grade="(\d)" data-key="(\d)"', html) == [
+        ("1", "1"),
+        ("3", "2"),
+        ("4", "3"),
+        ("5", "4"),
+    ]
+
+
 def test_the_four_button_mode_maps_onto_sm2s_qualities(owner_client: Client, owner: Any) -> None:
     owner.profile.grading = "four"
     owner.profile.save(update_fields=["grading"])
