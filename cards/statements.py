@@ -124,6 +124,9 @@ class Loader:
     # of its primary key among its columns.
     places: tuple[tuple[int, int], ...]
     converters: tuple[tuple[int, tuple[Callable[..., Any], ...], Any], ...]
+    # The queryset's annotations, each with its place in the row, set on the first model
+    # (Django selects them after the first model's columns, before the related ones').
+    annotations: tuple[tuple[str, int], ...] = ()
 
     def first(self, **values: Any) -> Any:
         """The first row's first model (its linked ones cached on it), or None."""
@@ -148,6 +151,10 @@ class Loader:
             for function in functions:
                 value = function(value, expression, connection)
             row[i] = value
+        extra = [(name, row[at]) for name, at in self.annotations]
+        if extra:
+            places = {at for _, at in self.annotations}
+            row = [value for i, value in enumerate(row) if i not in places]
         start, objects = 0, list[Model | None]()
         for (model, link), (parent_at, pk_at) in zip(self.chain, self.places, strict=True):
             width = len(model._meta.concrete_fields)
@@ -168,6 +175,8 @@ class Loader:
                 link.set_cached_value(parent, instance)  # type: ignore[attr-defined]
                 if instance is not None and link.one_to_one:
                     link.remote_field.set_cached_value(instance, parent)  # type: ignore[union-attr]
+        for name, value in extra:
+            setattr(objects[0], name, value)
         return objects[0]
 
 
@@ -194,16 +203,21 @@ def loader(
     *,
     chain: Sequence[tuple[type[Model], Field[Any, Any] | None]],
     stand_ins: Mapping[str, Any],
+    annotations: Sequence[str] = (),
 ) -> Loader:
     """A :class:`Loader` of ``queryset`` (a ``values_list`` of every column of each model
-    of ``chain``, in order), built for ``stand_ins``."""
+    of ``chain``, in order, and its ``annotations``), built for ``stand_ins``."""
     compiler = queryset.query.get_compiler(connection=connection)
     sql, params = compiler.as_sql()
     expressions = [selected[0] for selected in compiler.select[: compiler.col_count]]
+    if set(compiler.annotation_col_map) != set(annotations):
+        raise ValueError("the statement's annotations are not the ones named")
+    places = {name: compiler.annotation_col_map[name] for name in annotations}
     # select_related reads each model's columns in its fields' order, one model after the
     # other: the rows are cut into models by that order, so check it.
     expected = [field for model, _ in chain for field in model._meta.concrete_fields]
-    if [getattr(expression, "target", None) for expression in expressions] != expected:
+    columns = [e for i, e in enumerate(expressions) if i not in places.values()]
+    if [getattr(expression, "target", None) for expression in columns] != expected:
         raise ValueError("the statement does not read the chain's columns in order")
     converters = tuple(
         (i, tuple(functions), expression)
@@ -214,6 +228,7 @@ def loader(
         chain=tuple(chain),
         places=_places(chain),
         converters=converters,
+        annotations=tuple(places.items()),
     )
 
 

@@ -12,9 +12,10 @@ import datetime as dt
 import functools
 from collections import defaultdict
 from collections.abc import Sequence
+from typing import Any
 
 from django.db import connection
-from django.db.models import QuerySet, Sum
+from django.db.models import OuterRef, QuerySet, Subquery, Sum
 
 from cards.models import ReviewLog
 from cards.statements import ANY_DAY, ANY_ID, ANY_OTHER_ID, Loader, loader
@@ -30,11 +31,11 @@ def plan_drills_tick(
 ) -> int:
     """Tick the open drill items of the active plan's week holding ``on``, for each user,
     whose minutes their grades of the topic's cards in that week have reached. Returns how
-    many were ticked. Two queries, plus one per distinct week span among the users; one
-    when no open drill item is left (of ``topic_ids``, when given: a grade's topic)."""
-    items = _drills(user_ids=user_ids, on=on, topic_ids=topic_ids, done_at__isnull=True)
-    reached = _reached(items)
-    ticked = [item.pk for item in items if reached[item.pk]]
+    many were ticked. For one person and one topic (a grade's) one query reads the items
+    with the time spent; otherwise one, plus one per distinct week span among the items.
+    Then the tick, when one is reached."""
+    items = _drills_reached(user_ids=user_ids, on=on, topic_ids=topic_ids, done_at__isnull=True)
+    ticked = [item.pk for item, reached in items if reached]
     if not ticked:
         return 0
     return PlanItem.objects.filter(pk__in=ticked, done_at__isnull=True).update(
@@ -45,11 +46,10 @@ def plan_drills_tick(
 def plan_drills_untick(*, user_id: int, on: dt.date, topic_ids: Sequence[int]) -> int:
     """Take back the drill's own ticks in the week holding ``on`` whose minutes the
     grades no longer reach (an undone grade); a hand tick stays. Returns how many."""
-    items = _drills(
+    items = _drills_reached(
         user_ids=[user_id], on=on, topic_ids=topic_ids, done_at__isnull=False, ticked_by_drill=True
     )
-    reached = _reached(items)
-    short = [item.pk for item in items if not reached[item.pk]]
+    short = [item.pk for item, reached in items if not reached]
     if not short:
         return 0
     return PlanItem.objects.filter(pk__in=short, ticked_by_drill=True).update(
@@ -57,22 +57,35 @@ def plan_drills_untick(*, user_id: int, on: dt.date, topic_ids: Sequence[int]) -
     )
 
 
-def _drills(
+def _drills_reached(
     *, user_ids: Sequence[int], on: dt.date, topic_ids: Sequence[int] | None, **state: bool
-) -> list[PlanItem]:
-    """The drill items of the active plans' week holding ``on`` (of ``topic_ids``)."""
+) -> list[tuple[PlanItem, bool]]:
+    """The drill items of the active plans' week holding ``on`` (of ``topic_ids``), each
+    with whether its minutes are reached."""
     if len(user_ids) == 1 and topic_ids is not None and len(topic_ids) == 1:
-        # A grade's or an undo's: one person, one topic, on every drill request.
+        # A grade's or an undo's: one person, one topic, on every drill request. The time
+        # spent is read with the items, in one statement.
         one = _one_topics_drills(connection.vendor, tuple(sorted(state.items())))
-        return one.all(user=user_ids[0], day=on, topic=topic_ids[0])
-    return list(drills_queryset(user_ids=user_ids, on=on, topic_ids=topic_ids, **state))
+        items = one.all(user=user_ids[0], day=on, topic=topic_ids[0])
+        return [(item, (item.spent_ms or 0) / 60_000 >= item.minutes) for item in items]
+    found = list(drills_queryset(user_ids=user_ids, on=on, topic_ids=topic_ids, **state))
+    reached = _reached(found)
+    return [(item, reached[item.pk]) for item in found]
 
 
 def drills_queryset(
-    *, user_ids: Sequence[int], on: dt.date, topic_ids: Sequence[int] | None, **state: bool
+    *,
+    user_ids: Sequence[int],
+    on: dt.date,
+    topic_ids: Sequence[int] | None,
+    spent: bool = False,
+    **state: bool,
 ) -> QuerySet[PlanItem]:
+    """The drill items of the active plans' week holding ``on`` (of ``topic_ids``), with
+    their weeks and plans; ``spent``: each with ``spent_ms``, the milliseconds its person
+    spent grading its topic's cards in its week (None: none)."""
     topics = {} if topic_ids is None else {"topic_id__in": list(topic_ids)}
-    return PlanItem.objects.filter(
+    items = PlanItem.objects.filter(
         **topics,
         **state,
         week__plan__user_id__in=list(user_ids),
@@ -82,19 +95,43 @@ def drills_queryset(
         kind=PlanItem.Kind.DRILL,
         topic__isnull=False,
     ).select_related("week__plan")
+    if not spent:
+        return items
+    return items.annotate(spent_ms=Subquery(_spent_ms()))
+
+
+def _spent_ms() -> QuerySet[Any, Any]:
+    """For the item of the outer query: the milliseconds its person spent grading its
+    topic's cards in its week, as :func:`_reached` counts them."""
+    return (
+        ReviewLog.objects.filter(
+            user_id=OuterRef("week__plan__user_id"),
+            local_date__gte=OuterRef("week__starts_on"),
+            local_date__lte=OuterRef("week__ends_on"),
+            answer_ms__isnull=False,
+            card__topic_id=OuterRef("topic_id"),
+        )
+        .order_by()
+        .values("user_id")
+        .annotate(ms=Sum("answer_ms"))
+        .values("ms")
+    )
 
 
 @functools.lru_cache(maxsize=16)
 def _one_topics_drills(vendor: str, state: tuple[tuple[str, bool], ...]) -> Loader:
     """:func:`drills_queryset` for one person and one topic, built once (cards.statements)."""
     return loader(
-        drills_queryset(user_ids=[ANY_ID], on=ANY_DAY, topic_ids=[ANY_OTHER_ID], **dict(state)),
+        drills_queryset(
+            user_ids=[ANY_ID], on=ANY_DAY, topic_ids=[ANY_OTHER_ID], spent=True, **dict(state)
+        ),
         chain=(
             (PlanItem, None),
             (PlanWeek, PlanItem._meta.get_field("week")),
             (Plan, PlanWeek._meta.get_field("plan")),
         ),
         stand_ins={"user": ANY_ID, "day": ANY_DAY, "topic": ANY_OTHER_ID},
+        annotations=("spent_ms",),
     )
 
 

@@ -263,8 +263,8 @@ def big_deck(user: Any, cards: int = 5000) -> None:
 # parameters, the state read with its card, its update with the log's insert (one statement
 # on PostgreSQL; elsewhere two in a transaction, under pytest a savepoint and its release),
 # the counts in one statement, the next card with its state (the session is not written:
-# undo finds the grade in the log), the week's open drill item of the card's topic (none
-# here).
+# undo finds the grade in the log), the week's open drill items of the card's topic with
+# the time spent on it (one statement; none here).
 GET_QUERIES = 4
 GRADE_DUE_QUERIES = 6 if connection.vendor == "postgresql" else 9
 # A first answer also reads the card alone, counts the day's new cards, inserts the state in

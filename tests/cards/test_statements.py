@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from django.db import DatabaseError, connection, transaction
+from django.db.models import Count, OuterRef, Subquery
 from django.forms.models import model_to_dict
 
 from cards.dayqueue import STATE_CARD_TOPIC
@@ -172,6 +173,50 @@ def test_a_chain_not_read_in_its_columns_order_is_refused(db: Any) -> None:
             chain=STATE_CARD_TOPIC,
             stand_ins={"user": -5},
         )
+
+
+def test_an_annotation_is_read_onto_the_first_model_and_the_chain_after_it(
+    owner: Any, other_user: Any
+) -> None:
+    topic = TopicFactory()
+    card = CardFactory(topic=topic)
+    state(owner, card, due=TODAY)
+    for user in (owner, other_user):
+        ReviewLog.objects.create(
+            user=user,
+            card=card,
+            quality=4,
+            reviewed_at=dt.datetime(2026, 11, 20, tzinfo=dt.UTC),
+            local_date=TODAY,
+            repetitions_before=0,
+            interval_before=0,
+            easiness_before=2.5,
+            repetitions_after=1,
+            interval_after=1,
+            easiness_after=2.5,
+            due_after=TODAY,
+        )
+    graded = ReviewLog.objects.filter(user=OuterRef("user"), card=OuterRef("card")).values("user")
+
+    def states(user_id: int) -> Any:
+        return (
+            ReviewState.objects.filter(user_id=user_id)
+            .select_related("card__topic")
+            .annotate(graded=Subquery(graded.annotate(n=Count("id")).values("n")))
+        )
+
+    queryset = states(ANY_ID)
+    read = loader(
+        queryset, chain=STATE_CARD_TOPIC, stand_ins={"user": ANY_ID}, annotations=("graded",)
+    ).first(user=owner.pk)
+    orm = states(owner.pk).get()
+    assert (read.graded, read.card, read.card.topic) == (1, card, topic)
+    assert fields(read) == fields(orm)
+    assert fields(read.card) == fields(orm.card)
+    with pytest.raises(ValueError, match="annotations"):
+        loader(queryset, chain=STATE_CARD_TOPIC, stand_ins={"user": ANY_ID})
+    with pytest.raises(ValueError, match="annotations"):
+        loader(queryset, chain=STATE_CARD_TOPIC, stand_ins={"user": ANY_ID}, annotations=("other",))
 
 
 @pytest.mark.parametrize("before", [None, {"due": "2026-11-20", "suspended": False}])

@@ -14,7 +14,12 @@ from django.urls import reverse
 
 from cards.models import Card, ReviewLog
 from prep.models import PlanItem, Profile, Track
-from prep.plan_drills import _one_topics_drills, drills_queryset
+from prep.plan_drills import (
+    _one_topics_drills,
+    drills_queryset,
+    plan_drills_tick,
+    plan_drills_untick,
+)
 from prep.services import plan_generate
 
 NOW = dt.datetime(2026, 11, 23, 10, 0, tzinfo=dt.UTC)  # Monday, 11:00 in Berlin
@@ -216,6 +221,29 @@ def test_the_grade_that_completes_a_drill_item_ticks_it_without_the_plan_page(
     assert drill.ticked_by_drill
 
 
+def test_a_grades_drill_item_and_its_time_are_read_in_one_statement(
+    owner: Any, planned: Any, django_assert_num_queries: Any
+) -> None:
+    week = planned.weeks.get(number=1)
+    topic = Card.objects.order_by("pk").first().topic  # type: ignore[union-attr]
+    drill = PlanItem.objects.create(
+        week=week, topic=topic, kind="drill", title=f"Drill {topic.title} cards", minutes=5
+    )
+    card = Card.objects.filter(topic=topic).first()
+    _log(owner, card, ms=4 * 60_000)  # type: ignore[arg-type]
+    tick = {"user_ids": [owner.pk], "on": TODAY, "now": NOW, "topic_ids": [topic.pk]}
+    with django_assert_num_queries(1):
+        assert plan_drills_tick(**tick) == 0
+    _log(owner, card, ms=60_000)  # type: ignore[arg-type]
+    with django_assert_num_queries(2):  # the read, then the tick
+        assert plan_drills_tick(**tick) == 1
+    drill.refresh_from_db()
+    assert drill.ticked_by_drill
+    # Another week's time, or another topic's, is not this item's.
+    ReviewLog.objects.filter(user=owner).update(local_date=TODAY - dt.timedelta(days=7))
+    assert plan_drills_untick(user_id=owner.pk, on=TODAY, topic_ids=[topic.pk]) == 1
+
+
 def test_undoing_the_grade_that_ticked_a_drill_item_opens_it_again(
     owner_client: Client, owner: Any, planned: Any
 ) -> None:
@@ -265,13 +293,15 @@ def test_a_grades_drill_items_are_read_by_a_statement_built_once(
     for topic_id in topics:
         for day in (TODAY, TODAY + dt.timedelta(days=9)):
             arguments = {"user_ids": [owner.pk], "on": day, "topic_ids": [topic_id]}
-            sql, params = drills_queryset(**arguments, **state).query.sql_with_params()
+            queryset = drills_queryset(**arguments, spent=True, **state)
+            sql, params = queryset.query.sql_with_params()
             bound = statement.statement.bind(user=owner.pk, day=day, topic=topic_id)
             assert (statement.statement.sql, bound) == (sql, list(params))
-            orm = list(drills_queryset(**arguments, **state))
+            orm = list(queryset)
             read = statement.all(user=owner.pk, day=day, topic=topic_id)
             found += len(read)
             assert [fields(i) for i in read] == [fields(i) for i in orm]
+            assert [i.spent_ms for i in read] == [i.spent_ms for i in orm]
             assert [fields(i.week) for i in read] == [fields(i.week) for i in orm]
             # The plan's hours are a Decimal, as the ORM reads them.
             assert [fields(i.week.plan) for i in read] == [fields(i.week.plan) for i in orm]
