@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
 os.environ.setdefault("SECRET_KEY", "test-secret-key")
-os.environ.setdefault("CADENCE_DATA_DIR", tempfile.mkdtemp(prefix="cadence-test-data-"))
+if "CADENCE_DATA_DIR" not in os.environ:
+    # Made by the first process of a run and removed when it ends; the workers and servers
+    # it starts inherit the variable, and with it the folder.
+    os.environ["CADENCE_DATA_DIR"] = tempfile.mkdtemp(prefix="cadence-test-data-")
+    atexit.register(shutil.rmtree, os.environ["CADENCE_DATA_DIR"], ignore_errors=True)
 
 from config.settings import *  # noqa: E402,F403
 from config.settings import STORAGES  # noqa: E402
