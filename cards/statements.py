@@ -153,8 +153,8 @@ class Loader:
             row[i] = value
         extra = [(name, row[at]) for name, at in self.annotations]
         if extra:
-            places = {at for _, at in self.annotations}
-            row = [value for i, value in enumerate(row) if i not in places]
+            annotated = {at for _, at in self.annotations}
+            row = [value for i, value in enumerate(row) if i not in annotated]
         start, objects = 0, list[Model | None]()
         for (model, link), (parent_at, pk_at) in zip(self.chain, self.places, strict=True):
             width = len(model._meta.concrete_fields)
